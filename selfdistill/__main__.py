@@ -1,0 +1,3 @@
+from selfdistill.entry import main
+
+main()

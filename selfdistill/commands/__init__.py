@@ -1,0 +1,1 @@
+"""One module per verb: each defines a click command that parses options, then calls plain code."""

@@ -1,0 +1,13 @@
+"""The one error family: anything raised as a FatalError becomes a one-line message and exit 1."""
+
+
+class FatalError(Exception):
+    """A problem the user can act on; its text is the whole message shown."""
+
+
+class UserError(FatalError):
+    """Bad arguments or input given by the user."""
+
+
+class StateError(FatalError):
+    """selfdistill's own state is unreadable or cannot be written."""

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh clone: a private dev environment, the real Claude Code binary
+# (from the npm registry, for the end-to-end tests), lint, type check, then every test.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+
+claude_version=$(cat tests/e2e/CLAUDE_CODE_VERSION)
+claude_dir=.cache/claude-code
+if [ "$("$claude_dir/node_modules/.bin/claude" --version 2>/dev/null | cut -d' ' -f1)" != "$claude_version" ]; then
+    npm install --silent --no-audit --no-fund --prefix "$claude_dir" "@anthropic-ai/claude-code@$claude_version"
+fi
+export SELFDISTILL_CLAUDE_BIN="$PWD/$claude_dir/node_modules/.bin/claude"
+
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+exec .venv/bin/python -m pytest "$@"
