@@ -92,6 +92,11 @@ class ProjectState:
         return self.root / "spawned.stamp"
 
     @property
+    def install_record(self) -> Path:
+        """What `install` changed, so that `uninstall` can restore it exactly."""
+        return self.root / "install.json"
+
+    @property
     def meta(self) -> Path:
         """project.json: which project directory this state belongs to."""
         return self.root / "project.json"

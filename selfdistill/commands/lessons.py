@@ -1,11 +1,128 @@
-"""`selfdistill lessons`: not built yet."""
+"""`selfdistill lessons [list|show ID|approve ID|reject ID]`: see and decide on lessons."""
+
+from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
-from selfdistill.errors import FatalError
+from selfdistill.errors import UserError
+from selfdistill.model import Lesson
+from selfdistill.output import emit_json
+from selfdistill.paths import ProjectState
+
+ACTIONS = ("list", "show", "approve", "reject")
 
 
 @click.command(name="lessons")
-def command() -> None:
-    """(not built yet)"""
-    raise FatalError("'lessons' is not built yet")
+@click.argument("action", required=False, default="list", type=click.Choice(ACTIONS))
+@click.argument("lesson_id", required=False)
+@click.option(
+    "--project",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Project directory (default: the current one).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print data as JSON only.")
+def command(action: str, lesson_id: str | None, project: Path | None, as_json: bool) -> None:
+    """List lessons, show one (an id prefix is enough), approve or reject one."""
+    from selfdistill import distill, lessons
+
+    state = distill.project_state(project or Path.cwd())
+    stored = lessons.read_lessons(state)
+    if action == "list":
+        if lesson_id:
+            raise UserError("'lessons list' takes no id")
+        show_list(stored, as_json)
+        return
+    if not lesson_id:
+        raise UserError(f"'lessons {action}' needs a lesson id (see 'selfdistill lessons')")
+    lesson = pick(stored, lesson_id)
+    if action == "show":
+        show_one(lesson, as_json)
+        return
+    updated, published = decide(state, lesson.id, "active" if action == "approve" else "rejected")
+    if as_json:
+        emit_json({"lesson": lessons.to_dict(updated), "published": list(published)})
+    else:
+        click.echo(f"{updated.id} is now {updated.status}")
+        for path in published:
+            click.echo(f"  wrote {path}")
+
+
+def pick(stored: tuple[Lesson, ...], prefix: str) -> Lesson:
+    from selfdistill import lessons
+
+    found = lessons.find(stored, prefix)
+    if found is None:
+        many = sum(lesson.id.startswith(prefix.lower()) for lesson in stored)
+        raise UserError(
+            f"id prefix '{prefix}' matches {many} lessons; give more characters"
+            if many
+            else f"no lesson with id '{prefix}'"
+        )
+    return found
+
+
+def decide(state: ProjectState, lesson_id: str, status: str) -> tuple[Lesson, tuple[str, ...]]:
+    """The user's decision, stored under the lock; then the published set follows it."""
+    from selfdistill import distill, lessons
+
+    guard = distill.load_guard()
+    now = distill.utc_now()
+
+    def change(current: tuple[Lesson, ...]) -> tuple[Lesson, ...]:
+        target = next((x for x in current if x.id == lesson_id), None)
+        if target is None:
+            raise UserError(f"lesson {lesson_id} disappeared from the store")
+        if status == "active" and guard is not None:
+            reason = guard(target)
+            if reason:
+                raise UserError(f"lesson {lesson_id} cannot be approved: {reason}")
+        return tuple(
+            lessons.set_status(x, status, now) if x.id == lesson_id else x for x in current
+        )
+
+    before = distill.active_view(lessons.read_lessons(state))
+    final = lessons.update_lessons(state, change)
+    published: tuple[str, ...] = ()
+    if distill.active_view(final) != before:
+        published = distill.publish(state, final, distill.new_run_id())
+    return next(x for x in final if x.id == lesson_id), published
+
+
+def show_list(stored: tuple[Lesson, ...], as_json: bool) -> None:
+    from selfdistill import lessons
+
+    if as_json:
+        emit_json([lessons.to_dict(lesson) for lesson in stored])
+        return
+    if not stored:
+        click.echo("no lessons yet (run 'selfdistill run')")
+        return
+    for lesson in stored:
+        click.echo(
+            f"{lesson.id}  {lesson.status:<9} {lesson.kind:<10} "
+            f"{lesson.sessions_seen:>2} session(s)  {lesson.text()[:110]}"
+        )
+
+
+def show_one(lesson: Lesson, as_json: bool) -> None:
+    from selfdistill import lessons
+
+    if as_json:
+        emit_json(lessons.to_dict(lesson))
+        return
+    lines = [
+        f"id:         {lesson.id}",
+        f"status:     {lesson.status}" + (f" ({lesson.hold_reason})" if lesson.hold_reason else ""),
+        f"kind:       {lesson.kind} ({lesson.scope}, from {lesson.signal or '?'}, {lesson.source})",
+        f"trigger:    {lesson.trigger}",
+        f"action:     {lesson.action}",
+        f"confidence: {lesson.confidence}",
+        f"sessions:   {lesson.sessions_seen} (helped {lesson.helped}, hurt {lesson.hurt})",
+    ]
+    lines += [f"step:       {step}" for step in lesson.steps]
+    for item in lesson.evidence:
+        where = item.uuid or item.observation_id or "?"
+        lines.append(f"evidence:   session {item.session_id} {where} ({item.signal or '?'})")
+    click.echo("\n".join(lines))

@@ -1,11 +1,80 @@
-"""`selfdistill run`: not built yet."""
+"""`selfdistill run`: one self-distillation run (the Stop hook's detached run is this too)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
 
 import click
 
-from selfdistill.errors import FatalError
+from selfdistill.output import emit_json
 
 
 @click.command(name="run")
-def command() -> None:
-    """(not built yet)"""
-    raise FatalError("'run' is not built yet")
+@click.option("--dry-run", is_flag=True, help="Analyse fully, persist nothing at all.")
+@click.option("--limit", type=click.IntRange(min=0), help="At most N sessions this run.")
+@click.option("--model", help="Use this model (needs ANTHROPIC_API_KEY); heuristics otherwise.")
+@click.option(
+    "--project",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Project directory (default: the current one).",
+)
+@click.option(
+    "--transcript",
+    "transcripts",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Analyse these transcript files instead of what is new (repeatable).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the run manifest as JSON.")
+def command(
+    dry_run: bool,
+    limit: int | None,
+    model: str | None,
+    project: Path | None,
+    transcripts: tuple[Path, ...],
+    as_json: bool,
+) -> None:
+    """Distill lessons from what is new since the last run (or from --transcript files)."""
+    from selfdistill.distill import RunOptions, run
+
+    options = RunOptions(
+        project=project or Path.cwd(),
+        dry_run=dry_run,
+        limit=limit,
+        model=model,
+        transcripts=transcripts,
+        spawned=os.environ.get("SELFDISTILL_INTERNAL") == "1",
+    )
+    manifest = run(options)
+    if manifest is None:  # a detached run found another one running: it left a note instead
+        return
+    if as_json:
+        emit_json(manifest)
+    else:
+        click.echo(summary(manifest))
+
+
+def summary(manifest: dict[str, Any]) -> str:
+    head = "dry run" if manifest["dryRun"] else f"run {manifest['id']}"
+    lines = [
+        f"{head}: {manifest['sessionsProcessed']} session(s) analysed, "
+        f"{manifest['sessionsSkipped']} skipped; {manifest['lessonsGenerated']} lesson(s) "
+        f"proposed ({manifest['lessonsNew']} new, {manifest['lessonsMerged']} merged), "
+        f"{manifest['lessonsActivated']} activated [{manifest['analysisMode']}]"
+    ]
+    shown: set[str] = set()
+    for lesson in manifest["lessons"]:
+        if lesson["id"] in shown:  # several candidates may land in the same lesson
+            continue
+        shown.add(lesson["id"])
+        lines.append(
+            f"  {lesson['id']} {lesson['status']:<9} {lesson['sessionsSeen']}s "
+            f"{lesson['trigger']}: {lesson['action']}"
+        )
+    for path in manifest["published"]:
+        lines.append(f"  wrote {path}")
+    for error in manifest["errors"]:
+        lines.append(f"  error: {error}")
+    return "\n".join(lines)

@@ -1,11 +1,68 @@
-"""`selfdistill signals`: not built yet."""
+"""`selfdistill signals PATH... [--json]`: what Claude Code transcripts say; stores nothing."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
 
 import click
 
-from selfdistill.errors import FatalError
+from selfdistill.errors import UserError
+from selfdistill.model import SessionReport
+from selfdistill.output import emit_json
+from selfdistill.signals import analyze_many
+
+SUFFIXES = (".jsonl", ".jsonl.gz")
 
 
 @click.command(name="signals")
-def command() -> None:
-    """(not built yet)"""
-    raise FatalError("'signals' is not built yet")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per signal, per line.")
+def command(paths: tuple[Path, ...], as_json: bool) -> None:
+    """Analyse Claude Code transcripts (.jsonl / .jsonl.gz files, or directories of them)."""
+    files = transcript_files(paths)
+    for report in analyze_many(files):
+        if as_json:
+            for signal in report.signals:
+                emit_json(signal.to_json())
+        else:
+            click.echo(summary(report))
+
+
+def transcript_files(paths: tuple[Path, ...]) -> list[Path]:
+    """The transcripts named, directories searched recursively; a bad path is a user error."""
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(_transcripts_in(path)))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise UserError(f"no such file or directory: {path}")
+    return found
+
+
+def _transcripts_in(directory: Path) -> Iterator[Path]:
+    for path in directory.rglob("*"):
+        if path.is_file() and path.name.endswith(SUFFIXES):
+            yield path
+
+
+def summary(report: SessionReport) -> str:
+    counts = Counter(signal.kind for signal in report.signals)
+    lines = [
+        f"{report.file}",
+        f"  session {report.session_id}  version {report.version or '?'}  "
+        f"{report.entries} entries  outcome: {report.outcome}",
+    ]
+    if counts:
+        lines.append("  " + ", ".join(f"{n} {kind}" for kind, n in counts.most_common()))
+    if report.evidence:
+        lines.append("  evidence: " + "; ".join(report.evidence))
+    for signal in report.signals:
+        label = signal.kind + (
+            f" [{signal.category}]" if signal.category and len(signal.category) < 30 else ""
+        )
+        lines.append(f"  - {label}: {signal.excerpt[:160]}")
+    return "\n".join(lines)

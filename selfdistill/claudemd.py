@@ -1,0 +1,208 @@
+"""The managed block in CLAUDE.md: find it, render it, splice it in. Pure functions on bytes.
+
+selfdistill owns only the lines from `<!-- selfdistill:begin -->` to `<!-- selfdistill:end -->`.
+Everything else is the user's and is carried through byte for byte: line endings, a missing final
+newline, a byte order mark, even bytes that are not UTF-8. That is why this works on bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from selfdistill.errors import FatalError
+from selfdistill.model import Lesson
+
+BEGIN = b"<!-- selfdistill:begin -->"
+END = b"<!-- selfdistill:end -->"
+BOM = b"\xef\xbb\xbf"
+
+# Size budget: the block sits in every session's context, so it must stay small.
+MAX_LESSON_LINES = 40
+MAX_BLOCK_BYTES = 4096
+MAX_LINE_CHARS = 300
+
+NOTE = (
+    "_Maintained by selfdistill from past sessions: edits inside this block are overwritten. "
+    "To drop a lesson, run `selfdistill lessons reject ID`._"
+)
+GROUPS = (
+    ("fact", "Facts about this project"),
+    ("pitfall", "Pitfalls"),
+    ("procedure", "Procedures"),
+    ("preference", "Preferences"),
+)
+OTHER_GROUP = "Other lessons"
+
+
+class MalformedBlock(FatalError):
+    """The markers are there but do not delimit one block: refuse rather than guess."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """A file cut around its block: prefix + region + suffix == the file. region is None: no block.
+
+    The region runs from the start of the begin-marker line to the end of the end-marker line,
+    without that line's terminator (which stays with the suffix, i.e. with the user).
+    """
+
+    prefix: bytes
+    region: bytes | None
+    suffix: bytes
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A block ready to splice in, and the lessons that did not fit the budget."""
+
+    region: bytes
+    included: tuple[str, ...]
+    left_out: tuple[str, ...]
+
+
+def _is_marker(line: bytes, marker: bytes, first: bool) -> bool:
+    content = line.rstrip(b"\r\n")
+    if first and content.startswith(BOM):
+        content = content[len(BOM) :]
+    return content.strip() == marker
+
+
+def split(data: bytes) -> Split:
+    """Locate the block; raise MalformedBlock when the markers are not exactly one pair."""
+    lines = data.splitlines(keepends=True)
+    begins = [i for i, line in enumerate(lines) if _is_marker(line, BEGIN, i == 0)]
+    ends = [i for i, line in enumerate(lines) if _is_marker(line, END, i == 0)]
+    if not begins and not ends:
+        return Split(data, None, b"")
+    problem = _marker_problem(begins, ends)
+    if problem:
+        raise MalformedBlock(
+            f"CLAUDE.md: {problem}; selfdistill will not guess where its block is. Fix the "
+            f"marker lines by hand (one '{BEGIN.decode()}' line, then one '{END.decode()}' line)."
+        )
+    start = sum(len(line) for line in lines[: begins[0]])
+    end_line = lines[ends[0]]
+    terminator = len(end_line) - len(end_line.rstrip(b"\r\n"))
+    stop = sum(len(line) for line in lines[: ends[0] + 1]) - terminator
+    region = data[start:stop]
+    if begins[0] == 0 and region.startswith(BOM):
+        start += len(BOM)  # a BOM before the marker belongs to the file, not to the block
+        region = data[start:stop]
+    return Split(data[:start], region, data[stop:])
+
+
+def _marker_problem(begins: list[int], ends: list[int]) -> str | None:
+    if len(begins) > 1 or len(ends) > 1:
+        return f"{len(begins)} begin and {len(ends)} end markers (expected one of each)"
+    if not ends:
+        return "a begin marker without an end marker"
+    if not begins:
+        return "an end marker without a begin marker"
+    if ends[0] < begins[0]:
+        return "the end marker comes before the begin marker"
+    return None
+
+
+def line_ending(data: bytes) -> bytes:
+    """The file's own line ending: CRLF when most of its lines use it, else LF."""
+    crlf = data.count(b"\r\n")
+    return b"\r\n" if crlf and crlf >= data.count(b"\n") - crlf else b"\n"
+
+
+def separator_for(prefix: bytes, eol: bytes) -> bytes:
+    """What goes between the user's text and a block appended at the end: one blank line."""
+    if not prefix:
+        return b""
+    if prefix.endswith((b"\n", b"\r")):
+        return eol
+    return eol + eol
+
+
+def splice(data: bytes, region: bytes) -> tuple[bytes, bytes, bytes]:
+    """The file with `region` as its block: (new bytes, separator added, trailer added).
+
+    An existing block is replaced in place; otherwise the block is appended at the end, after
+    a separator, with a line ending after it. Separator and trailer are journaled so a
+    rollback can take exactly them away again.
+    """
+    parts = split(data)
+    if parts.region is not None:
+        return parts.prefix + region + parts.suffix, b"", b""
+    eol = line_ending(data)
+    separator = separator_for(data, eol)
+    return data + separator + region + eol, separator, eol
+
+
+def remove(data: bytes, separator: bytes, trailer: bytes) -> bytes:
+    """The file without its block, and without the separator and trailer we added with it."""
+    parts = split(data)
+    if parts.region is None:
+        return data
+    prefix, suffix = parts.prefix, parts.suffix
+    if separator and prefix.endswith(separator):
+        prefix = prefix[: -len(separator)]
+    if trailer and suffix.startswith(trailer):
+        suffix = suffix[len(trailer) :]
+    return prefix + suffix
+
+
+def clean_line(text: str) -> str:
+    """One line of Markdown: no newlines, no HTML comment that could end our block early."""
+    text = " ".join(text.split())
+    text = re.sub(r"<!--|-->", "", text)
+    if len(text) > MAX_LINE_CHARS:
+        text = text[: MAX_LINE_CHARS - 1].rstrip() + "\u2026"
+    return text
+
+
+def lesson_line(lesson: Lesson) -> str:
+    return f"- {clean_line(lesson.text())} (`{clean_line(lesson.id)}`)"
+
+
+def rank(lessons: Sequence[Lesson]) -> list[Lesson]:
+    """Most trustworthy first: confidence, then how much evidence, then a stable order."""
+    return sorted(
+        lessons,
+        key=lambda item: (-item.confidence, -len(item.evidence), -item.sessions_seen, item.id),
+    )
+
+
+def _group_title(kind: str) -> str:
+    return dict(GROUPS).get(kind, OTHER_GROUP)
+
+
+def _body(lessons: Sequence[Lesson], left_out: int) -> list[str]:
+    lines = [NOTE]
+    order = [title for _, title in GROUPS] + [OTHER_GROUP]
+    for title in order:
+        members = [lesson for lesson in lessons if _group_title(lesson.kind) == title]
+        if members:
+            lines += ["", f"### {title}", *(lesson_line(lesson) for lesson in members)]
+    if left_out:
+        lines += [
+            "",
+            f"_{left_out} more lesson(s) left out to keep this short: `selfdistill lessons`._",
+        ]
+    return lines
+
+
+def _region(body: list[str], eol: bytes) -> bytes:
+    text = eol.decode().join([BEGIN.decode(), *body, END.decode()])
+    return text.encode("utf-8")
+
+
+def render(lessons: Sequence[Lesson], eol: bytes = b"\n") -> Rendered:
+    """The block for these lessons, best first, within the line and byte budget."""
+    chosen: list[Lesson] = []
+    dropped: list[Lesson] = []
+    for lesson in rank(lessons):
+        trial = [*chosen, lesson]
+        fits = len(trial) <= MAX_LESSON_LINES
+        if fits:
+            size = len(_region(_body(trial, len(lessons) - len(trial)), eol))
+            fits = size <= MAX_BLOCK_BYTES
+        (chosen if fits else dropped).append(lesson)
+    region = _region(_body(chosen, len(dropped)), eol)
+    return Rendered(region, tuple(item.id for item in chosen), tuple(item.id for item in dropped))

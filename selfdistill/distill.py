@@ -1,0 +1,697 @@
+"""One self-distillation run: new data -> reports -> candidate lessons -> the store -> publish.
+
+Order matters for correctness:
+1. what is new: observations after the saved watermark name the transcripts to (re)analyse; a
+   transcript whose size and mtime are unchanged since it was analysed adds nothing;
+2. analysis of each transcript (failures are recorded, never fatal to the others);
+3. lessons from the model when enabled and keyed, else (or on any model failure) the heuristics;
+4. the lesson store, read-modify-written under its lock;
+5. only then the watermarks, so data is marked processed only after its analysis succeeded;
+6. the manifest, always (with `errors` when something failed), except in a dry run.
+A dry run does all the analysis and merging in memory and persists nothing at all.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import importlib
+import os
+import secrets
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from selfdistill import heuristics, lessons
+from selfdistill.atomic import write_atomic
+from selfdistill.config import Config, load_config
+from selfdistill.errors import FatalError, StateError, UserError
+from selfdistill.logs import log_error
+from selfdistill.model import Evidence, Lesson, SessionReport
+from selfdistill.paths import ProjectState, find_project_root
+from selfdistill.schemas import validate
+
+WATERMARK_VERSION = 1
+MANUAL_WAIT_S = 10.0
+
+
+# --- inputs and records --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    project: Path
+    dry_run: bool = False
+    limit: int | None = None
+    model: str | None = None
+    transcripts: tuple[Path, ...] = ()
+    spawned: bool = False  # started detached by the Stop hook (SELFDISTILL_INTERNAL=1)
+    wait_s: float = MANUAL_WAIT_S
+
+
+class Mark(NamedTuple):
+    """Where the observation store was read up to (mirrors store.Watermark)."""
+
+    segment: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    """How far one transcript was analysed: its size and mtime at the time."""
+
+    size: int
+    mtime: float
+
+
+@dataclass(frozen=True)
+class Watermarks:
+    observations: Mark | None = None
+    transcripts: dict[str, Progress] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A transcript to analyse, with the observations that named it."""
+
+    path: str
+    first_index: int  # position of its first observation in this batch (-1: given on the CLI)
+    observation_ids: tuple[str, ...] = ()
+    failures: tuple[tuple[str, str, str], ...] = ()  # (session id, command, observation id)
+    cwd: str | None = None
+
+
+@dataclass(frozen=True)
+class Skip:
+    path: str
+    reason: str  # missing | unreadable | ignored | over-limit | analysis-failed
+    detail: str = ""
+    first_index: int = -1
+
+
+@dataclass(frozen=True)
+class Plan:
+    targets: tuple[Target, ...]
+    skipped: tuple[Skip, ...]
+    marks: tuple[Mark, ...]  # the watermark after each observation read, in order
+    since: Mark | None
+    observations: int
+    reverts: tuple[str, ...] = ()  # commit shas reverted by commits seen in this batch
+    commit_sessions: dict[str, str] = field(default_factory=dict)  # sha -> session id
+
+
+class Analysed(NamedTuple):
+    target: Target
+    report: SessionReport
+    progress: Progress  # the transcript's size and mtime before it was read
+    steps: tuple[heuristics.Step, ...]  # its Bash timeline, read only when a failure needs it
+
+
+@dataclass(frozen=True)
+class Analysis:
+    reports: tuple[Analysed, ...]
+    failed: tuple[Skip, ...]
+
+
+@dataclass(frozen=True)
+class Proposal:
+    candidates: tuple[Lesson, ...]
+    mode: str  # heuristic | llm
+    errors: tuple[str, ...] = ()
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+
+
+def project_state(project: Path) -> ProjectState:
+    return ProjectState.for_project(find_project_root(project))
+
+
+# --- watermarks ----------------------------------------------------------------------------------
+
+
+def read_watermarks(state: ProjectState) -> Watermarks:
+    import json
+
+    try:
+        data = json.loads(state.watermarks.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Watermarks()
+    except (OSError, ValueError) as error:
+        raise StateError(f"cannot read watermarks {state.watermarks}: {error}") from error
+    mark = data.get("observations")
+    return Watermarks(
+        Mark(int(mark["segment"]), int(mark["offset"])) if mark else None,
+        {
+            path: Progress(int(item["size"]), float(item["mtime"]))
+            for path, item in data.get("transcripts", {}).items()
+        },
+    )
+
+
+def write_watermarks(state: ProjectState, marks: Watermarks) -> None:
+    import json
+
+    data = {
+        "version": WATERMARK_VERSION,
+        "observations": marks.observations._asdict() if marks.observations else None,
+        "transcripts": {
+            path: {"size": p.size, "mtime": p.mtime}
+            for path, p in sorted(marks.transcripts.items())
+        },
+    }
+    write_atomic(state.watermarks, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
+
+
+def progress_of(path: str) -> Progress | None:
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return Progress(info.st_size, info.st_mtime)
+
+
+# --- 1. what is new ------------------------------------------------------------------------------
+
+
+def iter_new_observations(
+    state: ProjectState, since: Mark | None
+) -> Iterator[tuple[Mark, dict[str, Any]]]:
+    try:  # imported by name: the observation store is built alongside this module
+        store: Any = importlib.import_module("selfdistill.store")
+    except ImportError:  # no observation store yet: nothing recorded to read
+        return
+    if not state.observations.exists():
+        return
+    start = store.Watermark(*since) if since is not None else None
+    for mark, record in store.iter_observations(state, start):
+        yield Mark(int(mark[0]), int(mark[1])), record
+
+
+def ignored(patterns: Sequence[str], *paths: str | None) -> bool:
+    expanded = [os.path.expanduser(p) for p in patterns]
+    return any(path and fnmatch.fnmatch(path, pattern) for path in paths for pattern in expanded)
+
+
+def plan_from_observations(state: ProjectState, marks: Watermarks, config: Config) -> Plan:
+    """The transcripts named by observations after the watermark, in first-seen order."""
+    found: dict[str, dict[str, Any]] = {}
+    seen_marks: list[Mark] = []
+    reverts: list[str] = []
+    commit_sessions: dict[str, str] = {}
+    for index, (mark, record) in enumerate(iter_new_observations(state, marks.observations)):
+        seen_marks.append(mark)
+        commit = record.get("commit")
+        if isinstance(commit, dict):
+            reverts.extend(str(sha) for sha in commit.get("reverts") or ())
+            if commit.get("sha") and record.get("session_id"):
+                commit_sessions[str(commit["sha"])] = str(record["session_id"])
+        path = record.get("transcript_path")
+        if not isinstance(path, str) or not path:
+            continue
+        entry = found.setdefault(
+            path, {"first": index, "ids": [], "failures": [], "cwd": record.get("cwd")}
+        )
+        if record.get("id"):
+            entry["ids"].append(str(record["id"]))
+        command = (record.get("tool_input") or {}).get("command")
+        if record.get("outcome") == "error" and isinstance(command, str) and record.get("id"):
+            entry["failures"].append((str(record.get("session_id")), command, str(record["id"])))
+    targets = [
+        Target(path, e["first"], tuple(e["ids"]), tuple(e["failures"]), e["cwd"])
+        for path, e in found.items()
+    ]
+    return select(
+        targets,
+        marks,
+        config,
+        tuple(seen_marks),
+        marks.observations,
+        tuple(reverts),
+        commit_sessions,
+    )
+
+
+def plan_from_paths(paths: Sequence[Path], marks: Watermarks, config: Config) -> Plan:
+    """Transcripts named on the command line: analysed even when unchanged (the user asked)."""
+    targets = [Target(os.path.abspath(p), -1) for p in dict.fromkeys(paths)]
+    return select(targets, Watermarks(), config, (), marks.observations, (), {})
+
+
+def select(
+    targets: Sequence[Target],
+    marks: Watermarks,
+    config: Config,
+    seen: tuple[Mark, ...],
+    since: Mark | None,
+    reverts: tuple[str, ...],
+    commit_sessions: dict[str, str],
+) -> Plan:
+    kept: list[Target] = []
+    skipped: list[Skip] = []
+    for target in targets:
+        now = progress_of(target.path)
+        if ignored(config.ignore_paths, target.path, target.cwd):
+            skipped.append(Skip(target.path, "ignored", "", target.first_index))
+        elif now is None:
+            skipped.append(Skip(target.path, "missing", "", target.first_index))
+        elif not os.access(target.path, os.R_OK):
+            skipped.append(Skip(target.path, "unreadable", "", target.first_index))
+        elif marks.transcripts.get(target.path) != now:
+            kept.append(target)
+    return Plan(tuple(kept), tuple(skipped), seen, since, len(seen), reverts, commit_sessions)
+
+
+def apply_limit(plan: Plan, limit: int) -> Plan:
+    over = tuple(
+        Skip(t.path, "over-limit", f"--limit {limit}", t.first_index) for t in plan.targets[limit:]
+    )
+    return replace(plan, targets=plan.targets[:limit], skipped=plan.skipped + over)
+
+
+# --- 2. analysis ---------------------------------------------------------------------------------
+
+
+def analyze_targets(targets: Sequence[Target]) -> Analysis:
+    try:
+        from selfdistill.signals import analyze
+    except ImportError as error:
+        raise FatalError("transcript analysis (selfdistill.signals) is not available") from error
+    from selfdistill.transcript import iter_entries
+
+    done: list[Analysed] = []
+    failed: list[Skip] = []
+    for target in targets:
+        before = progress_of(target.path)
+        try:
+            report = analyze(Path(target.path))
+            steps: tuple[heuristics.Step, ...] = ()
+            if heuristics.needs_timeline(report):
+                steps = tuple(heuristics.timeline(iter_entries(Path(target.path))))
+        except Exception as error:  # one bad transcript must not stop the others
+            log_error(f"run: analysis of {target.path} failed", repr(error))
+            failed.append(
+                Skip(target.path, "analysis-failed", trim(repr(error)), target.first_index)
+            )
+            continue
+        if before is not None:
+            done.append(Analysed(target, report, before, steps))
+    return Analysis(tuple(done), tuple(failed))
+
+
+def trim(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+# --- 3. candidate lessons ------------------------------------------------------------------------
+
+
+def heuristic_proposal(analysis: Analysis, now: str) -> Proposal:
+    candidates: list[Lesson] = []
+    for item in analysis.reports:
+        for lesson in heuristics.lessons_from_report(item.report, now, item.steps):
+            candidates.append(with_observations(lesson, item.target))
+    return Proposal(tuple(candidates), "heuristic")
+
+
+def with_observations(lesson: Lesson, target: Target) -> Lesson:
+    """Add the observation ids of the failures this lesson names, when the hooks recorded them."""
+    text = lesson.trigger + " " + lesson.action
+    extra = []
+    for session_id, command, observation_id in target.failures:
+        cleaned = heuristics.clean_command(command)
+        if cleaned and f"`{cleaned}`" in text:
+            extra.append(Evidence(session_id, observation_id=observation_id, signal="observation"))
+    if not extra:
+        return lesson
+    return replace(lesson, evidence=lessons.cap_evidence(lesson.evidence + tuple(extra)))
+
+
+def llm_proposal(
+    analysis: Analysis,
+    existing: Sequence[Lesson],
+    config: Config,
+    model: str | None,
+    state: ProjectState,
+    dry_run: bool,
+    now: str,
+) -> Proposal | None:
+    """The model's lessons, or a failed Proposal (errors set, no candidates) to fall back from."""
+    key = os.environ.get("ANTHROPIC_API_KEY")
+    if not key or not (config.llm.enabled or model):
+        return None
+    try:
+        from selfdistill import llm
+    except ImportError as error:
+        return Proposal((), "heuristic", (f"model backend unavailable: {error}",))
+    settings = llm.LLMSettings(
+        model=model or config.llm.model,
+        api_key=key,
+        base_url=config.llm.base_url,
+        max_tokens=config.llm.max_tokens,
+        timeout_s=config.llm.timeout_s,
+        max_retries=config.llm.max_retries,
+        run_budget_usd=config.llm.run_budget_usd,
+        day_budget_usd=config.llm.day_budget_usd,
+    )
+    reports = [item.report for item in analysis.reports]
+    if dry_run:  # the backend keeps budget state; a dry run must persist nothing
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="selfdistill-dry-") as scratch:
+            outcome = llm.propose_lessons(reports, existing, settings, Path(scratch))
+    else:
+        outcome = llm.propose_lessons(reports, existing, settings, state.root / "llm")
+    usage = (outcome.calls, outcome.input_tokens, outcome.output_tokens, outcome.cost_usd)
+    if not outcome.ok:
+        return Proposal((), "heuristic", (f"model: {outcome.error}",), *usage)
+    kinds = {s.uuid: s.kind for r in reports for s in r.signals}
+    items = tuple(lesson_from_item(item, kinds, now) for item in outcome.items)
+    return Proposal(tuple(i for i in items if i is not None), "llm", (), *usage)
+
+
+def lesson_from_item(item: dict[str, Any], kinds: dict[str, str], now: str) -> Lesson | None:
+    evidence = tuple(
+        Evidence(e["session_id"], e.get("uuid"), signal=kinds.get(e.get("uuid") or ""))
+        for e in item.get("evidence", ())
+        if e.get("session_id")
+    )
+    if not evidence:
+        return None
+    return lessons.new_lesson(
+        item["kind"],
+        item["trigger"],
+        item["action"],
+        evidence=evidence,
+        signal=next((e.signal for e in evidence if e.signal), "llm"),
+        confidence=float(item.get("confidence", 0.5)),
+        now=now,
+        scope=item.get("scope", "project"),
+        steps=tuple(item.get("steps") or ()),
+        source="llm",
+    )
+
+
+def propose(
+    analysis: Analysis,
+    existing: Sequence[Lesson],
+    config: Config,
+    options: RunOptions,
+    state: ProjectState,
+    now: str,
+) -> Proposal:
+    model = llm_proposal(analysis, existing, config, options.model, state, options.dry_run, now)
+    if model is not None and model.mode == "llm":
+        return model
+    fallback = heuristic_proposal(analysis, now)
+    if model is None:
+        return fallback
+    return replace(
+        fallback,
+        errors=model.errors,
+        calls=model.calls,
+        input_tokens=model.input_tokens,
+        output_tokens=model.output_tokens,
+        cost_usd=model.cost_usd,
+    )
+
+
+# --- 4. the store --------------------------------------------------------------------------------
+
+
+def load_guard() -> lessons.Guard | None:
+    try:
+        from selfdistill.guard import check_lesson
+    except ImportError:
+        return None
+    return check_lesson
+
+
+def mark_reverts(stored: Sequence[Lesson], reverted_sessions: set[str], now: str) -> list[Lesson]:
+    """A commit of a session was reverted later: negative evidence for lessons from that session."""
+    if not reverted_sessions:
+        return list(stored)
+    return [
+        replace(lesson, hurt=lesson.hurt + 1, updated_at=now)
+        if lessons.sessions_of(lesson) & reverted_sessions
+        else lesson
+        for lesson in stored
+    ]
+
+
+def fold(
+    stored: Sequence[Lesson], proposal: Proposal, config: Config, reverted: set[str], now: str
+) -> lessons.MergeResult:
+    policy = lessons.Policy(config.min_sessions, config.merge_threshold, config.mode == "review")
+    base = mark_reverts(stored, reverted, now)
+    return lessons.merge(base, proposal.candidates, policy, now, load_guard())
+
+
+# --- 5. publish ----------------------------------------------------------------------------------
+
+
+def active_view(items: Sequence[Lesson]) -> tuple[tuple[str, str, str], ...]:
+    return tuple(sorted((x.id, x.trigger, x.action) for x in items if x.status == "active"))
+
+
+def publish(state: ProjectState, items: Sequence[Lesson], run_id: str) -> tuple[str, ...]:
+    """Write the active lessons back (CLAUDE.md block, skills); the paths changed."""
+    try:
+        from selfdistill import publish as publisher
+    except ImportError:
+        return ()
+    active = [lesson for lesson in items if lesson.status == "active"]
+    result = publisher.publish(state, active, run_id)
+    return tuple(str(path) for path in result.changed)
+
+
+# --- the run -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Tally:
+    """What the manifest reports, filled in as the run goes (the run's one mutable record)."""
+
+    errors: list[str] = field(default_factory=list)
+    processed: int = 0
+    skipped: list[Skip] = field(default_factory=list)
+    observations: int = 0
+    generated: int = 0
+    new: int = 0
+    merged: int = 0
+    activated: int = 0
+    lessons: list[dict[str, Any]] = field(default_factory=list)
+    log_paths: list[str] = field(default_factory=list)
+    published: list[str] = field(default_factory=list)
+    mode: str = "heuristic"
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+def plan_for(options: RunOptions, state: ProjectState, marks: Watermarks, config: Config) -> Plan:
+    if options.transcripts:  # named by the user: all of them, unless --limit says otherwise
+        plan = plan_from_paths(options.transcripts, marks, config)
+        return apply_limit(plan, options.limit) if options.limit is not None else plan
+    plan = plan_from_observations(state, marks, config)
+    limit = options.limit if options.limit is not None else config.max_sessions_per_run
+    return apply_limit(plan, limit)
+
+
+def next_marks(plan: Plan, analysis: Analysis, marks: Watermarks) -> Watermarks:
+    """Advance past what is accounted for; stop before the first deferred or failed transcript."""
+    transcripts = dict(marks.transcripts)
+    for item in analysis.reports:
+        transcripts[item.target.path] = item.progress
+    if not plan.marks:
+        return Watermarks(marks.observations, transcripts)
+    deferred = [
+        s.first_index
+        for s in (*plan.skipped, *analysis.failed)
+        if s.reason in ("over-limit", "analysis-failed") and s.first_index >= 0
+    ]
+    stop = min(deferred, default=len(plan.marks))
+    observation_mark = plan.marks[stop - 1] if stop > 0 else plan.since
+    return Watermarks(observation_mark, transcripts)
+
+
+def record_lessons(tally: Tally, proposal: Proposal, result: lessons.MergeResult) -> None:
+    final = {lesson.id: lesson for lesson in result.lessons}
+    for candidate, outcome in zip(proposal.candidates, result.outcomes, strict=True):
+        stored = final.get(outcome.lesson_id, candidate)
+        tally.lessons.append(
+            {
+                "id": stored.id,
+                "kind": stored.kind,
+                "signal": candidate.signal or "unknown",
+                "trigger": stored.trigger,
+                "action": stored.action,
+                "confidence": stored.confidence,
+                "status": stored.status,
+                "sessionsSeen": stored.sessions_seen,
+                "outcome": outcome.outcome,
+                "sessions": sorted(lessons.sessions_of(candidate)),
+            }
+        )
+    tally.generated = len(proposal.candidates)
+    tally.new = sum(o.outcome == "new" for o in result.outcomes)
+    tally.merged = sum(o.outcome == "merged" for o in result.outcomes)
+    tally.activated = len(result.activated)
+
+
+def reverted_sessions(plan: Plan) -> set[str]:
+    return {plan.commit_sessions[sha] for sha in plan.reverts if sha in plan.commit_sessions}
+
+
+def execute(
+    options: RunOptions, state: ProjectState, config: Config, tally: Tally, run_id: str
+) -> None:
+    """Steps 1-5. Raises on failure; whatever was tallied so far goes into the manifest."""
+    marks = read_watermarks(state)
+    plan = plan_for(options, state, marks, config)
+    tally.observations = plan.observations
+    tally.skipped.extend(plan.skipped)
+    analysis = analyze_targets(plan.targets)
+    tally.skipped.extend(analysis.failed)
+    tally.errors.extend(f"{s.path}: {s.detail}" for s in analysis.failed)
+    tally.processed = len(analysis.reports)
+    tally.log_paths = [item.target.path for item in analysis.reports]
+    now = utc_now()
+    existing = lessons.read_lessons(state)
+    proposal = propose(analysis, existing, config, options, state, now)
+    tally.mode, tally.calls, tally.cost_usd = proposal.mode, proposal.calls, proposal.cost_usd
+    tally.input_tokens, tally.output_tokens = proposal.input_tokens, proposal.output_tokens
+    tally.errors.extend(proposal.errors)
+    reverted = reverted_sessions(plan)
+    if options.dry_run:
+        record_lessons(tally, proposal, fold(existing, proposal, config, reverted, now))
+        return
+    outcome: list[lessons.MergeResult] = []
+
+    def change(current: tuple[Lesson, ...]) -> tuple[Lesson, ...]:
+        outcome[:] = [fold(current, proposal, config, reverted, now)]
+        return outcome[0].lessons
+
+    before = active_view(existing)
+    final = lessons.update_lessons(state, change)
+    record_lessons(tally, proposal, outcome[0])
+    write_watermarks(state, next_marks(plan, analysis, marks))
+    if config.mode == "auto" and active_view(final) != before:
+        tally.published = list(publish(state, final, run_id))
+
+
+def manifest(
+    run_id: str, options: RunOptions, started: str, tally: Tally, elapsed_ms: int
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": run_id,
+        "project": str(find_project_root(options.project)),
+        "startedAt": started,
+        "completedAt": utc_now(),
+        "dryRun": options.dry_run,
+        "analysisMode": tally.mode,
+        "trigger": "hook" if options.spawned else "manual",
+        "sessionsProcessed": tally.processed,
+        "sessionsSkipped": len(tally.skipped),
+        "skipped": [
+            {"path": s.path, "reason": s.reason, **({"detail": s.detail} if s.detail else {})}
+            for s in tally.skipped
+        ],
+        "observationsRead": tally.observations,
+        "lessonsGenerated": tally.generated,
+        "lessonsNew": tally.new,
+        "lessonsMerged": tally.merged,
+        "lessonsActivated": tally.activated,
+        "logPaths": tally.log_paths,
+        "lessons": tally.lessons,
+        "published": tally.published,
+        "durationMs": elapsed_ms,
+        "costUsd": round(tally.cost_usd, 6),
+        "inputTokens": tally.input_tokens,
+        "outputTokens": tally.output_tokens,
+        "llmCalls": tally.calls,
+        "errors": tally.errors,
+    }
+    validate("manifest", data, what="run manifest")
+    return data
+
+
+def write_manifest(state: ProjectState, data: dict[str, Any]) -> Path:
+    import json
+
+    path = state.runs / f"{data['id']}.json"
+    write_atomic(path, (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+    return path
+
+
+def run_once(options: RunOptions, state: ProjectState, config: Config) -> dict[str, Any]:
+    """One run with its manifest; the manifest is written even when the run fails."""
+    run_id, started, clock = new_run_id(), utc_now(), time.monotonic()
+    tally = Tally()
+    failure: BaseException | None = None
+    try:
+        execute(options, state, config, tally, run_id)
+    except Exception as error:  # recorded in the manifest, then re-raised as a message
+        log_error(f"run {run_id} failed", repr(error))
+        tally.errors.append(str(error) if isinstance(error, FatalError) else repr(error))
+        failure = error
+    data = manifest(run_id, options, started, tally, int((time.monotonic() - clock) * 1000))
+    if not options.dry_run:
+        write_manifest(state, data)
+    if failure is not None:
+        detail = f"; manifest {state.runs / (run_id + '.json')}" if not options.dry_run else ""
+        raise FatalError(f"run failed: {tally.errors[-1]}{detail}") from failure
+    return data
+
+
+def pending_path(state: ProjectState) -> Path:
+    return state.root / "pending"
+
+
+def pending_since(state: ProjectState, started: float) -> bool:
+    try:
+        return pending_path(state).stat().st_mtime >= started
+    except OSError:
+        return False
+
+
+def run(options: RunOptions) -> dict[str, Any] | None:
+    """A run under the project's run lock. None: a spawned run found another one running."""
+    if options.limit is not None and options.limit < 0:
+        raise UserError("--limit must be 0 or more")
+    state = project_state(options.project)
+    config = load_config(state.project)
+    if options.dry_run:  # no lock either: taking it would create state
+        return run_once(options, state, config)
+    import filelock
+
+    state.root.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(state.run_lock), timeout=0 if options.spawned else options.wait_s)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        if options.spawned:
+            pending_path(state).touch()
+            return None
+        raise UserError("a run is in progress for this project; try again when it ends") from None
+    try:
+        started = time.time()
+        first = run_once(options, state, config)
+        if pending_since(state, started):  # a Stop hook asked while we ran: once more
+            pending_path(state).unlink(missing_ok=True)
+            run_once(replace(options, transcripts=()), state, config)
+        return first
+    finally:
+        lock.release()

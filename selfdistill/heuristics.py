@@ -1,0 +1,495 @@
+"""Signals -> candidate lessons, without a model. Strict on purpose: no lesson beats a noisy lesson.
+
+What is kept, and why it is worth an agent's context:
+- a failing command later fixed by a related command, when the failure is about the environment or
+  the tooling (a missing program or module, a flag the tool demands, a blocked or denied action,
+  a git identity...): that is a fact about this project the agent would otherwise rediscover.
+  Failures of the code being written (type errors, failing assertions) are not lessons: they are the
+  work itself.
+- the same environment failure repeated with no fix: what to check before running it again.
+- a rejected tool use with the reason the user typed: the user's preference, in their words.
+- a correction that states a concrete rule ("use X, not Y", "never X", "X should be in Y").
+Everything else (generic advice, raw error text, one-off task instructions) is dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from selfdistill.lessons import new_lesson
+from selfdistill.model import Evidence, Lesson, SessionReport, Signal
+from selfdistill.transcript import Entry
+
+MAX_COMMAND = 120
+MAX_CAUSE = 110
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\[[0-9;]*m")
+
+# Failure causes that say something about the environment or the tools, by class. Order matters:
+# the first class whose pattern matches a line of the error text names the cause.
+CAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "not-installed",
+        re.compile(
+            r"command not found|: not found$|is not recognized as|"
+            r"no such file or directory.*\b(bin|exec)|executable .*not found|"
+            r"could not determine executable",
+            re.I,
+        ),
+    ),
+    (
+        "missing-module",
+        re.compile(
+            r"no module named|modulenotfounderror|cannot find module|"
+            r"cannot find dependency|missing dependency|"
+            r"cannot find package|package .* not found|not installed",
+            re.I,
+        ),
+    ),
+    (
+        "blocked",
+        re.compile(
+            r"blocked|hook error|denied by|not allowed|permission denied|"
+            r"permission to .* denied|operation not permitted",
+            re.I,
+        ),
+    ),
+    (
+        "usage",
+        re.compile(
+            r"requires confirmation|use option|unknown option|unrecognized (argument|"
+            r"option)|invalid option|illegal option|unknown (flag|command|argument)|"
+            r"no such (option|command)|requires (an |a )?(argument|flag|--)|"
+            r"non-interactive|must specify",
+            re.I,
+        ),
+    ),
+    (
+        "git-setup",
+        re.compile(
+            r"author identity unknown|not a git repository|already used by "
+            r"worktree|sparse-checkout|no upstream branch|"
+            r"has no upstream|refusing to merge unrelated",
+            re.I,
+        ),
+    ),
+    ("port", re.compile(r"address already in use|eaddrinuse|port \d+ is (already )?in use", re.I)),
+    ("timeout", re.compile(r"timed out|timeout after", re.I)),
+    ("no-tests", re.compile(r"no tests (ran|collected|found)|no test files", re.I)),
+)
+
+CHECK_FIRST = {
+    "not-installed": "whether the program is installed here (`command -v` it) and use what is",
+    "missing-module": "that the dependencies are installed in the environment the command uses",
+    "blocked": "what blocks it (a hook or a permission rule) and take the allowed route",
+    "usage": "the tool's --help for the flags it requires",
+    "git-setup": "the repository's git setup (`git status`, `git config`, `git worktree list`)",
+    "port": "which process holds the port before starting another server",
+    "timeout": "whether it waits for input or never exits; run it non-interactively or in the "
+    "background",
+    "no-tests": "the test runner's discovery settings (test paths, file patterns)",
+}
+
+RUNNERS = (
+    "npx",
+    "bunx",
+    "pnpx",
+    "uvx",
+    "uv run",
+    "poetry run",
+    "pnpm exec",
+    "pnpm dlx",
+    "bun x",
+    "bun run",
+    "npm run",
+    "pnpm run",
+    "yarn run",
+    "python -m",
+    "python3 -m",
+)
+SHELL_NOISE = re.compile(
+    r"<<|\bfor\b.*\bdo\b|\bwhile\b.*\bdo\b|\bif \[|\$\(|`|\bssh\b|\bsudo\b|&&|\|\||;|\|"
+)
+# Tools whose first argument is a subcommand: `git worktree` and `git commit` are different tools.
+SUBCOMMAND_TEXT = (
+    "git gh npm pnpm yarn bun uv cargo docker kubectl go pip pip3 poetry wrangler vercel "
+    "supabase convex terraform helm brew apt apt-get flutter dart dotnet mvn gradle make"
+)
+SUBCOMMANDS = frozenset(SUBCOMMAND_TEXT.split())
+# Commands that put something in place for the next attempt: installs and setup.
+SETUP = re.compile(
+    r"^(pip3?|uv( pip)?|poetry|pipx|npm|pnpm|yarn|bun|brew|apt(-get)?|cargo|go|gem|conda)\s+"
+    r"(install|add|i|sync|get|ci)\b|^(npm|pnpm|yarn|bun)$|^git config\b|^chmod\b|^gh auth\b"
+)
+LOOKAHEAD = 6
+TAIL = re.compile(r"\s*(2>&1|2>/dev/null)?\s*(\|\s*(head|tail)(\s+-n)?(\s+-?\d+)?\s*)*$")
+CD_PREFIX = re.compile(r"^\s*cd\s+(\"[^\"]*\"|'[^']*'|\S+)\s*&&\s*")
+ENV_PREFIX = re.compile(r"^(\s*[A-Z_][A-Z0-9_]*=\S*\s+)+")
+
+# Corrections: a sentence must state a rule with a concrete object to become a lesson.
+RULE = re.compile(
+    r"\b(use|run|put|keep|prefer|place|call|should (be|go|live|use)|must|instead of|rather than|"
+    r"not in|never|always|don'?t|do not)\b",
+    re.I,
+)
+NOT_A_RULE = re.compile(
+    r"\b(i|we) (don'?t|do not) (know|think|see|notice|understand|remember|like|care)|"
+    r"don'?t (forget|worry|bother)|\?|^(wait|hmm|ok|okay|why|what|how)\b|\b(can|could) you\b|"
+    r"\b(yet|for now|right now|this time)\b|error|exception|\d{1,2}:\d{2}|➜|\(base\)|\.png\b",
+    re.I,
+)
+CONCRETE = re.compile(
+    r"`[^`]+`|[\w.-]*/[\w./-]+|\b[\w-]+\.(py|js|ts|tsx|json|md|toml|yaml|yml|"
+    r"sh|go|rs|java|rb|css|html|vue|lock|txt|env)\b|--[a-z][\w-]+|\bport \d+"
+)
+WEAK_REASONS = re.compile(r"^(no|nope|stop|wait|not now|no thanks|cancel|nah|don'?t)[.! ]*$", re.I)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One Bash tool use of a session, in order, with whether it succeeded (see `timeline`)."""
+
+    uuid: str | None
+    tool_use_id: str
+    command: str
+    ok: bool
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A failing command, its cause class and a short cause line."""
+
+    signal: Signal
+    command: str
+    cause_class: str
+    cause: str
+
+
+# --- text helpers --------------------------------------------------------------------------------
+
+
+def clean_command(raw: str | None) -> str | None:
+    """The command as an agent would retype it: one line, no cd/env prefix, no |head/|tail."""
+    if not raw:
+        return None
+    command = raw.strip()
+    if "\n" in command or "<<" in command:
+        return None
+    command = CD_PREFIX.sub("", command)
+    command = ENV_PREFIX.sub("", command)
+    command = TAIL.sub("", command).strip()
+    if not command or len(command) > MAX_COMMAND or SHELL_NOISE.search(command):
+        return None
+    return command
+
+
+def program(command: str) -> str:
+    """The tool a command runs: `git`, `npx tsc`, `python3 -m pytest`..."""
+    for runner in RUNNERS:
+        if command == runner or command.startswith(runner + " "):
+            rest = command[len(runner) :].split()
+            return f"{runner} {rest[0]}" if rest else runner
+    words = command.split()
+    if words[0] in SUBCOMMANDS and len(words) > 1 and re.fullmatch(r"[a-z][a-z0-9:_-]*", words[1]):
+        return f"{words[0]} {words[1]}"
+    return words[0]
+
+
+def short_cause(text: str | None) -> tuple[str, str] | None:
+    """(cause class, the first line of the error text that names the cause), or None."""
+    if not text:
+        return None
+    for line in ANSI.sub("", text).splitlines():
+        line = re.sub(
+            r"^(\(eval\):\S*\s*|Exit code \d+\s*|/bin/\w+: line \d+: |(\S*/)?[\w.-]+: )", "", line
+        )
+        line = line.strip(" |:")
+        if not line or len(line) < 6:
+            continue
+        for name, pattern in CAUSES:
+            if pattern.search(line):
+                return name, trim(line, MAX_CAUSE)
+    return None
+
+
+def trim(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text[:limit].rsplit(" ", 1)[0]
+    return cut.rstrip(",;:") + "..."
+
+
+def failure_of(signal: Signal) -> Failure | None:
+    if signal.kind not in ("tool_error", "test_failure", "repeated_failure"):
+        return None
+    if signal.tool_name not in (None, "Bash"):
+        return None
+    command = clean_command(signal.subject)
+    cause = short_cause(signal.detail) or short_cause(signal.excerpt)
+    if command is None or cause is None:
+        return None
+    cause_class = cause[0]
+    tool = program(command).split()[-1]
+    if cause_class == "missing-module" and re.search(
+        rf"module named '?{re.escape(tool)}\b", cause[1]
+    ):
+        cause_class = "not-installed"  # `python3 -m pytest`: No module named pytest
+    return Failure(signal, command, cause_class, cause[1])
+
+
+def arguments(command: str) -> set[str]:
+    skip = len(program(command).split())
+    return {w for w in command.split()[skip:] if not w.startswith("-")}
+
+
+def shares_argument(a: str, b: str) -> bool:
+    return bool(arguments(a) & arguments(b))
+
+
+def related(failure: Failure, fix: str) -> bool:
+    """Is `fix` plausibly the same intent done differently (not just the next thing done)?"""
+    failed = failure.command
+    if fix == failed:
+        return False
+    if program(fix) == program(failed):
+        return fix.startswith(failed) or failed.startswith(fix) or shares_argument(failed, fix)
+    if failure.cause_class in ("not-installed", "blocked"):
+        return shares_argument(failed, fix) or same_runner(failed, fix)
+    return False
+
+
+def same_runner(a: str, b: str) -> bool:
+    """`python3 -m pytest` and `python3 -m unittest`, `npx jest` and `npx vitest`."""
+    tool_a, tool_b = program(a).split(), program(b).split()
+    return len(tool_a) > 1 and tool_a[:-1] == tool_b[:-1]
+
+
+def find_fix(failure: Failure, later: Sequence[Step]) -> Step | None:
+    """The step that fixed the failure: a related command that worked, or a setup step after
+    which the same command worked. Strict: unrelated successes in between prove nothing."""
+    setup: Step | None = None
+    for step in later[:LOOKAHEAD]:
+        command = clean_command(step.command)
+        if command is None or not step.ok:
+            continue
+        if SETUP.search(command) and failure.cause_class in (
+            "missing-module",
+            "not-installed",
+            "git-setup",
+        ):
+            setup = setup or step
+        elif command == failure.command or program(command) == program(failure.command):
+            if setup is not None:
+                return setup
+            if related(failure, command):
+                return step
+        elif related(failure, command):
+            return step
+    return None
+
+
+# --- lessons from one kind of signal each --------------------------------------------------------
+
+
+def recovery_lesson(failure: Failure, fix: str, fix_uuid: str | None, now: str) -> Lesson | None:
+    """A failure fixed by a related command: which command to use, or what to do first."""
+    failed = failure.command
+    if fix == failed or fix.split() == failed.split():
+        return None  # the same command retried: the fix was elsewhere (usually the code)
+    evidence = (
+        Evidence(failure.signal.session_id, failure.signal.uuid, signal=failure.signal.kind),
+        Evidence(failure.signal.session_id, fix_uuid, signal="recovery"),
+    )
+    if SETUP.search(fix):
+        trigger = f"Running `{failed}`"
+        action = f"it fails here ({failure.cause}); run `{fix}` first"
+        kind, confidence = "pitfall", 0.6
+    elif failure.cause_class == "not-installed" and program(fix) != program(failed):
+        tool = program(failed)
+        trigger = f"Using `{tool}`"
+        instead = fix if same_runner(failed, fix) else program(fix)  # the runner's args matter
+        action = f"`{tool}` is not installed here ({failure.cause}); use `{instead}` instead"
+        kind, confidence = "fact", 0.65
+    elif program(fix) == program(failed) and related(failure, fix):
+        trigger = f"Running `{failed}`"
+        action = f"it fails here ({failure.cause}); run `{fix}` instead"
+        kind, confidence = "pitfall", 0.7
+    elif failure.cause_class == "blocked" and shares_argument(failed, fix):
+        trigger = f"Running `{failed}`"
+        action = f"it is blocked here ({failure.cause}); use `{fix}` instead"
+        kind, confidence = "pitfall", 0.65
+    else:
+        return None  # the next success is not clearly the same intent
+    return new_lesson(
+        kind, trigger, action, evidence=evidence, signal="recovery", confidence=confidence, now=now
+    )
+
+
+def repeated_lesson(failure: Failure, now: str) -> Lesson:
+    """The same environment failure over and over: what to check before the next attempt."""
+    signal = failure.signal
+    return new_lesson(
+        "pitfall",
+        f"Before running `{failure.command}` again",
+        f"it failed repeatedly here ({failure.cause}); check {CHECK_FIRST[failure.cause_class]}",
+        evidence=(Evidence(signal.session_id, signal.uuid, signal=signal.kind),),
+        signal="repeated_failure",
+        confidence=0.5,
+        now=now,
+    )
+
+
+def target_of(signal: Signal) -> str | None:
+    """What the rejected tool use was about to do, in a few words."""
+    if signal.tool_name == "Bash" or signal.tool_name is None:
+        command = clean_command(signal.subject)
+        return f"running `{program(command)}`" if command else None
+    if signal.tool_name in ("Edit", "Write", "MultiEdit", "NotebookEdit") and signal.subject:
+        return f"changing `{signal.subject}`"
+    return f"using {signal.tool_name}"
+
+
+def rejection_lesson(signal: Signal, now: str) -> Lesson | None:
+    """A rejected tool use with the user's reason: their preference, in their own words."""
+    reason = trim((signal.detail or "").strip().strip("\"'"), 200)
+    target = target_of(signal)
+    if target is None or len(reason) < 15 or WEAK_REASONS.match(reason):
+        return None
+    if len(re.findall(r"[A-Za-z]{3,}", reason)) < 3:
+        return None
+    return new_lesson(
+        "preference",
+        f"Before {target}",
+        f'the user rejected it once, saying: "{reason}"',
+        evidence=(Evidence(signal.session_id, signal.uuid, signal="rejection"),),
+        signal="rejection",
+        confidence=0.6,
+        now=now,
+    )
+
+
+def rule_sentence(text: str) -> str | None:
+    """The one sentence of a correction that states a concrete rule, or None."""
+    sentences = re.split(r"(?<=[.!?])\s+|\n+", text.strip())
+    for sentence in sentences:
+        sentence = sentence.strip(" -*>\"'")
+        if not 20 <= len(sentence) <= 200:
+            continue
+        if RULE.search(sentence) and CONCRETE.search(sentence) and not NOT_A_RULE.search(sentence):
+            return sentence
+    return None
+
+
+def correction_lesson(signal: Signal, now: str) -> Lesson | None:
+    sentence = rule_sentence(signal.detail or "")
+    if sentence is None:
+        return None
+    return new_lesson(
+        "preference",
+        "Working in this project",
+        f'the user corrected the agent: "{sentence}"',
+        evidence=(Evidence(signal.session_id, signal.uuid, signal="correction"),),
+        signal="correction",
+        confidence=0.4,
+        now=now,
+    )
+
+
+# --- a whole session -----------------------------------------------------------------------------
+
+
+def lessons_from_report(
+    report: SessionReport, now: str, steps: Sequence[Step] = ()
+) -> list[Lesson]:
+    """Candidate lessons from one session, one per id, in signal order.
+
+    `steps` is the session's Bash timeline (see `timeline`): with it a failure is paired with the
+    command that actually fixed it; without it, only the analyser's recovery pairs are used.
+    """
+    by_uuid = {signal.uuid: signal for signal in report.signals}
+    position = {step.tool_use_id: index for index, step in enumerate(steps)}
+    found: dict[str, Lesson] = {}
+    fixed: set[str] = set()
+    for signal in report.signals:
+        lesson = None
+        if signal.kind in ("tool_error", "test_failure"):
+            lesson = large_read_lesson(signal, report.cwd, now)
+            failure = failure_of(signal)
+            start = position.get(signal.tool_use_id or "")
+            if lesson is None and failure is not None and start is not None:
+                fix = find_fix(failure, steps[start + 1 :])
+                command = clean_command(fix.command) if fix else None
+                if fix is not None and command is not None:
+                    fixed.add(failure.command)
+                    lesson = recovery_lesson(failure, command, fix.uuid, now)
+        elif signal.kind == "recovery" and not steps and signal.related_uuid in by_uuid:
+            failure = failure_of(by_uuid[signal.related_uuid])
+            command = clean_command(signal.subject or signal.detail)
+            if failure is not None and command is not None:
+                fixed.add(failure.command)
+                lesson = recovery_lesson(failure, command, signal.uuid, now)
+        elif signal.kind == "rejection":
+            lesson = rejection_lesson(signal, now)
+        elif signal.kind == "correction":
+            lesson = correction_lesson(signal, now)
+        if lesson is not None and lesson.id not in found:
+            found[lesson.id] = lesson
+    for lesson in repeated_lessons(report.signals, fixed, now):
+        found.setdefault(lesson.id, lesson)
+    return list(found.values())
+
+
+def needs_timeline(report: SessionReport) -> bool:
+    """Only sessions with an environment failure are worth a second read of their transcript."""
+    return any(failure_of(signal) is not None for signal in report.signals)
+
+
+def timeline(entries: Iterable[Entry]) -> list[Step]:
+    """The Bash tool uses of a transcript, in order, each with whether its result was an error."""
+    pending: dict[str, tuple[str | None, str]] = {}
+    steps: list[Step] = []
+    for entry in entries:
+        for use in entry.tool_uses:
+            command = use.input.get("command")
+            if use.name == "Bash" and isinstance(command, str):
+                pending[use.id] = (entry.uuid, command)
+        for result in entry.tool_results:
+            started = pending.pop(result.tool_use_id, None)
+            if started is not None:
+                steps.append(Step(started[0], result.tool_use_id, started[1], not result.is_error))
+    return steps
+
+
+LARGE = re.compile(r"exceeds maximum allowed (tokens|size)", re.I)
+
+
+def large_read_lesson(signal: Signal, cwd: str | None, now: str) -> Lesson | None:
+    """A project file too large for one Read: read it in parts (saves a failed call every time)."""
+    if signal.tool_name != "Read" or not signal.subject or not LARGE.search(signal.detail or ""):
+        return None
+    path = signal.subject
+    if not cwd or not path.startswith(cwd.rstrip("/") + "/"):
+        return None  # outside the project: a one-off file, not a fact about this project
+    relative = path[len(cwd.rstrip("/")) + 1 :]
+    return new_lesson(
+        "fact",
+        f"Reading `{relative}`",
+        "it is too large for one Read; read it in parts with offset/limit, or search it with Grep",
+        evidence=(Evidence(signal.session_id, signal.uuid, signal=signal.kind),),
+        signal="tool_error",
+        confidence=0.6,
+        now=now,
+    )
+
+
+def repeated_lessons(signals: Iterable[Signal], fixed: set[str], now: str) -> list[Lesson]:
+    lessons = []
+    for signal in signals:
+        if signal.kind != "repeated_failure":
+            continue
+        failure = failure_of(signal)
+        if failure is not None and failure.command not in fixed:
+            lessons.append(repeated_lesson(failure, now))
+    return lessons

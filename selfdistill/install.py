@@ -1,0 +1,216 @@
+"""`selfdistill install` / `uninstall`: hook registrations in .claude/settings.json, git hook.
+
+Uninstall must put back exactly what was there. The settings file's text before our first change
+is kept in SELFDISTILL_HOME (install.json of the project's state) with the containers we
+created; uninstall writes that text back byte for byte when what remains without our entries is
+what the user had, and otherwise removes our entries alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from selfdistill import git, githook, settings
+from selfdistill.atomic import write_atomic
+from selfdistill.errors import FatalError, UserError
+from selfdistill.paths import ProjectState
+
+_SETTINGS_CHANGES = frozenset({"registered", "updated", "removed", "restored", "deleted"})
+_GIT_CHANGES = frozenset({"installed", "updated", "removed", "restored"})
+
+
+@dataclass(frozen=True)
+class SettingsChange:
+    path: Path
+    action: str  # registered | updated | unchanged | removed | restored | deleted | absent
+
+
+@dataclass(frozen=True)
+class Report:
+    settings: SettingsChange
+    git: githook.GitHookChange | None
+    git_note: str | None = None  # why there is no git hook change
+
+    def changed(self) -> bool:
+        return self.settings.action in _SETTINGS_CHANGES or (
+            self.git is not None and self.git.action in _GIT_CHANGES
+        )
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the settings file was before our first change, kept until uninstall."""
+
+    original: str | None  # None: there was no settings file
+    created: tuple[str, ...]
+    claude_dir_created: bool
+
+
+def selfdistill_argv() -> list[str]:
+    """How a hook runs this selfdistill, whatever the user's PATH or active virtualenv.
+
+    The console script next to the interpreter: not resolved, because a venv's python is a
+    symlink to a base interpreter that does not have our package.
+    """
+    python = os.path.abspath(sys.executable)
+    script = os.path.join(os.path.dirname(python), "selfdistill")
+    if os.path.isfile(script) and os.access(script, os.X_OK):
+        return [script]
+    return [python, "-m", "selfdistill"]
+
+
+def hook_commands(argv: list[str]) -> dict[str, str]:
+    return {event: shlex.join([*argv, "hook", event]) for event in settings.EVENTS}
+
+
+def install(project: Path, with_git: bool = True) -> Report:
+    project = _project_dir(project)
+    argv = selfdistill_argv()
+    change = _install_settings(project, hook_commands(argv))
+    if not with_git:
+        return Report(change, None, "skipped (--no-git)")
+    if git.repo_root(project) is None:
+        return Report(change, None, "not a git repository: no git hook installed")
+    return Report(change, githook.install_git_hook(git.hooks_dir(project), shlex.join(argv)))
+
+
+def uninstall(project: Path) -> Report:
+    project = _project_dir(project)
+    change = _uninstall_settings(project)
+    if git.repo_root(project) is None:
+        return Report(change, None, "not a git repository")
+    return Report(change, githook.uninstall_git_hook(git.hooks_dir(project)))
+
+
+def settings_path(project: Path) -> Path:
+    return project / ".claude" / "settings.json"
+
+
+def record_path(project: Path) -> Path:
+    return ProjectState.for_project(project).install_record
+
+
+def _project_dir(project: Path) -> Path:
+    if not project.is_dir():
+        raise UserError(f"no such project directory: {project}")
+    return Path(os.path.abspath(project))
+
+
+def _install_settings(project: Path, commands: dict[str, str]) -> SettingsChange:
+    path = settings_path(project)
+    text = _read_text(path)
+    before = settings.parse(text, path)
+    merge = settings.with_hooks(before, commands)
+    if text is not None and merge.settings == before:
+        return SettingsChange(path, "unchanged")
+    _save_record(project, text, merge.created, not path.parent.exists())
+    _write(path, settings.render(merge.settings, text))
+    return SettingsChange(path, "updated" if settings.has_ours(before) else "registered")
+
+
+def _uninstall_settings(project: Path) -> SettingsChange:
+    path = settings_path(project)
+    text = _read_text(path)
+    record = _load_record(project)
+    if text is None:
+        _forget_record(project)
+        return SettingsChange(path, "absent")
+    current = settings.parse(text, path)
+    remaining = settings.without_hooks(current, record.created if record else None)
+    if remaining == current:
+        _forget_record(project)
+        return SettingsChange(path, "unchanged")
+    if record and record.original is not None and _same(record.original, remaining, path):
+        _write(path, record.original)
+        action = "restored"
+    elif record and record.original is None and not remaining:
+        _delete(path, record.claude_dir_created)
+        action = "deleted"
+    else:
+        _write(path, settings.render(remaining, text))
+        action = "removed"
+    _forget_record(project)
+    return SettingsChange(path, action)
+
+
+def _same(original: str, remaining: settings.Settings, path: Path) -> bool:
+    try:
+        return settings.parse(original, path) == remaining
+    except FatalError:
+        return False
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        # Bytes, not read_text: universal newlines would hide the file's own line ends.
+        return path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError as error:
+        raise FatalError(f"{path} is not UTF-8 text; nothing was changed") from error
+    except OSError as error:
+        raise FatalError(f"cannot read {path}: {error.strerror}") from error
+
+
+def _write(path: Path, text: str) -> None:
+    try:
+        write_atomic(path, text.encode("utf-8"))
+    except OSError as error:
+        raise FatalError(f"cannot write {path}: {error.strerror}") from error
+
+
+def _delete(path: Path, remove_dir: bool) -> None:
+    try:
+        path.unlink()
+        if remove_dir and not any(path.parent.iterdir()):
+            path.parent.rmdir()
+    except OSError as error:
+        raise FatalError(f"cannot remove {path}: {error.strerror}") from error
+
+
+def _load_record(project: Path) -> Record | None:
+    try:
+        raw = json.loads(record_path(project).read_text(encoding="utf-8"))["settings"]
+        original = raw["original"]
+        return Record(
+            original if isinstance(original, str) else None,
+            tuple(str(c) for c in raw["created"]),
+            bool(raw["claudeDirCreated"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None  # no record (or an unreadable one): uninstall falls back to removing ours
+
+
+def _save_record(project: Path, text: str | None, created: tuple[str, ...], made_dir: bool) -> None:
+    """Keep the first original; later installs only add the containers they created."""
+    old = _load_record(project)
+    record = (
+        Record(old.original, tuple(dict.fromkeys(old.created + created)), old.claude_dir_created)
+        if old
+        else Record(text, created, made_dir)
+    )
+    body = {
+        "settings": {
+            "original": record.original,
+            "created": list(record.created),
+            "claudeDirCreated": record.claude_dir_created,
+        }
+    }
+    try:
+        write_atomic(record_path(project), (json.dumps(body, indent=2) + "\n").encode("utf-8"))
+    except OSError as error:
+        raise FatalError(f"cannot write {record_path(project)}: {error.strerror}") from error
+
+
+def _forget_record(project: Path) -> None:
+    try:
+        record_path(project).unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        raise FatalError(f"cannot remove {record_path(project)}: {error.strerror}") from error

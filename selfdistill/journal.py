@@ -1,0 +1,213 @@
+"""Per-run journal of what was written back, and rollback.
+
+`<journal>/<run id>.json` lists, per file a run changed, what our part of it was before and after:
+the CLAUDE.md block (not the whole file, so a rollback keeps the user's later edits outside it)
+or the whole SKILL.md. Bytes are stored as text with surrogate escapes, so nothing is lost even
+when a file is not valid UTF-8.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from selfdistill import claudemd, skills
+from selfdistill.atomic import (
+    MAX_ATTEMPTS,
+    read_bytes,
+    remove_if_unchanged,
+    replace_if_unchanged,
+    write_atomic,
+)
+from selfdistill.errors import StateError, UserError
+from selfdistill.paths import ProjectState
+
+RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
+LOCK_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One change a run made. kind: "claude_md" (before/after are the block) or "skill"."""
+
+    kind: str
+    path: str
+    before: str | None
+    after: str | None
+    separator: str = ""  # claude_md: bytes added before a new block, taken away with it
+    trailer: str = ""  # claude_md: line ending added after a new block
+    created_file: bool = False
+    lesson: str | None = None  # skill: the lesson it was written for
+    name: str | None = None  # skill: its name
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    run_id: str
+    restored: tuple[str, ...]
+    kept: tuple[tuple[str, str], ...]  # (path, why it was left as it is)
+
+
+def encode(data: bytes | None) -> str | None:
+    return None if data is None else data.decode("utf-8", "surrogateescape")
+
+
+def decode(text: str | None) -> bytes | None:
+    return None if text is None else text.encode("utf-8", "surrogateescape")
+
+
+def registry_path(state: ProjectState) -> Path:
+    # Starts with a dot: no run id can, so it never shows up as a run.
+    return state.journal / ".skills.json"
+
+
+@contextlib.contextmanager
+def locked(state: ProjectState) -> Iterator[None]:
+    """One publish or rollback at a time per project."""
+    state.journal.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lock = FileLock(str(state.journal / ".lock"), timeout=LOCK_TIMEOUT)
+    try:
+        lock.acquire()
+    except Timeout as error:
+        raise StateError(f"another publish or rollback holds {lock.lock_file}") from error
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def run_path(state: ProjectState, run_id: str) -> Path:
+    if not RUN_ID.match(run_id):
+        raise UserError(f"not a run id: {run_id!r}")
+    return state.journal / f"{run_id}.json"
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(path.read_bytes())
+    except (OSError, ValueError) as error:
+        raise StateError(f"cannot read the journal {path}: {error}") from error
+    return data
+
+
+def _save(path: Path, record: dict[str, Any]) -> None:
+    write_atomic(path, json.dumps(record, indent=1).encode("utf-8"), mode=0o600)
+
+
+def record(state: ProjectState, run_id: str, entry: Entry) -> None:
+    """Add one change to the run's journal (created on its first change)."""
+    path = run_path(state, run_id)
+    fresh: dict[str, Any] = {"run": run_id, "at": time.time_ns(), "entries": []}
+    current = _load(path) if path.exists() else fresh
+    current["entries"].append(asdict(entry))
+    _save(path, current)
+
+
+def runs(state: ProjectState) -> list[dict[str, Any]]:
+    """Every journaled run, oldest first."""
+    if not state.journal.is_dir():
+        return []
+    found = [_load(path) for path in state.journal.glob("*.json") if not path.name.startswith(".")]
+    return sorted(found, key=lambda item: (item.get("at", 0), item.get("run", "")))
+
+
+def _pick(state: ProjectState, run_id: str | None) -> tuple[Path, dict[str, Any]]:
+    if run_id is None:
+        pending = [item for item in runs(state) if not item.get("rolledBackAt") and item["entries"]]
+        if not pending:
+            raise UserError("nothing to roll back: no run has written to this project")
+        run_id = str(pending[-1]["run"])
+    path = run_path(state, run_id)
+    if not path.exists():
+        if (state.runs / f"{run_id}.json").exists():
+            raise UserError(f"run {run_id} wrote nothing back; nothing to roll back")
+        raise UserError(f"unknown run id {run_id!r} (see `selfdistill status`)")
+    current = _load(path)
+    if current.get("rolledBackAt"):
+        raise UserError(f"run {run_id} was already rolled back")
+    return path, current
+
+
+def rollback_run(state: ProjectState, run_id: str | None) -> RollbackResult:
+    """Undo one run's changes (the last one that wrote anything when run_id is None)."""
+    with locked(state):
+        path, current = _pick(state, run_id)
+        restored: list[str] = []
+        kept: list[tuple[str, str]] = []
+        registry = skills.load_registry(registry_path(state))
+        for raw in reversed(current["entries"]):
+            entry = Entry(**raw)
+            if entry.kind == "skill":
+                problem, registry = _undo_skill(entry, registry)
+            else:
+                problem = _undo_block(entry)
+            if problem:
+                kept.append((entry.path, problem))
+            elif entry.path not in restored:
+                restored.append(entry.path)
+        skills.save_registry(registry_path(state), registry)
+        current["rolledBackAt"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        current["rollback"] = {"restored": restored, "kept": [list(item) for item in kept]}
+        _save(path, current)
+        return RollbackResult(str(current["run"]), tuple(restored), tuple(kept))
+
+
+def rollback(state: ProjectState, run_id: str | None) -> tuple[str, ...]:
+    """Undo a run; the paths restored."""
+    return rollback_run(state, run_id).restored
+
+
+def _undo_block(entry: Entry) -> str | None:
+    path = Path(entry.path)
+    for _ in range(MAX_ATTEMPTS):
+        data = read_bytes(path)
+        if data is None:
+            return "the file is gone; nothing to restore into"
+        try:
+            before = decode(entry.before)
+            if before is None:
+                new = claudemd.remove(
+                    data, decode(entry.separator) or b"", decode(entry.trailer) or b""
+                )
+            else:
+                new = claudemd.splice(data, before)[0]
+        except claudemd.MalformedBlock as error:
+            return str(error)
+        if entry.created_file and not new:
+            if remove_if_unchanged(path, data):
+                return None
+        elif new == data or replace_if_unchanged(path, data, new):
+            return None
+    return "the file kept changing while restoring it"
+
+
+def _undo_skill(entry: Entry, registry: skills.Registry) -> tuple[str | None, skills.Registry]:
+    path = Path(entry.path)
+    after, before = decode(entry.after), decode(entry.before)
+    if read_bytes(path) != after:
+        return "changed since that run; left alone", registry
+    if after is None:
+        done = before is None or replace_if_unchanged(path, None, before)
+    elif before is None:
+        done = remove_if_unchanged(path, after)
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()  # only if empty: anything else in it is not ours to delete
+    else:
+        done = replace_if_unchanged(path, after, before)
+    if not done:
+        return "changed while restoring it; left alone", registry
+    owned = dict(registry.owned)
+    name = entry.name or path.parent.name
+    if before is None:
+        owned.pop(name, None)
+    else:
+        owned[name] = skills.Owned(entry.lesson or "", skills.digest(before))
+    return None, skills.Registry(owned, registry.released)

@@ -1,0 +1,499 @@
+"""Judging what the user typed, in context: a correction, an approval, or something else.
+
+Keywords alone fail both ways: "don't forget the tests" is a new instruction, "still 2 seconds"
+says the fix did not work. So each cue is weighed against what the agent had just said or done:
+a pasted error right after the agent claimed success is a correction; the same paste as the
+first message of a session is a bug report. "don't use X" is a correction only when X is what the
+agent was doing. Cues cover several languages; the weights are plain numbers, summed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from selfdistill.transcript import Entry
+
+LABELS = ("correction", "approval", "other")
+THRESHOLD = 1.0  # a score at or above this makes the label
+
+# User entries that Claude Code writes itself: command echoes, hook output, reminders, notices.
+NOT_TYPED_PREFIXES = (
+    "<command-",
+    "<local-command",
+    "<bash-",
+    "<user-prompt-submit-hook",
+    "<task-notification",
+    "<session-start-hook",
+    "<system-reminder",
+    "<tool_use_error",
+    "[Request interrupted",
+    "Caveat: The messages below",
+    "This session is being continued from a previous conversation",
+    "Please continue the conversation from where we left",
+    "Stop hook feedback",
+    "API Error",
+)
+INTERRUPT_MARKER = "[Request interrupted by user"
+# Claude Code prefixes that annotate a prompt, not part of what was typed.
+ANNOTATION = re.compile(r"<(ide_[a-z_]+|system-reminder)>.*?</\1>\s*", re.S)
+
+
+@dataclass(frozen=True)
+class PromptContext:
+    """What the agent had just said and done when the user typed the prompt."""
+
+    last_assistant_text: str = ""
+    agent_acted: bool = False  # the agent answered or used tools since the previous prompt
+    claimed_success: bool = False  # its last words said the work was done / fixed / working
+    asked_question: bool = False  # its last words asked the user something
+    last_tools_failed: bool = False
+    after_interruption: bool = False
+    after_rejection: bool = False
+    recent_actions: str = ""  # names and subjects of the agent's latest tool calls
+
+
+@dataclass(frozen=True)
+class Judgement:
+    label: str  # one of LABELS
+    confidence: float
+    reason: str
+
+
+def typed_prompt(entry: Entry) -> str | None:
+    """The text the user typed in this entry, or None when the entry was not typed by them."""
+    if entry.type != "user" or entry.is_meta or entry.is_sidechain or entry.is_compact_summary:
+        return None
+    if entry.tool_results or not entry.texts:
+        return None
+    text = ANNOTATION.sub("", entry.text).strip()
+    if not text or text.startswith(NOT_TYPED_PREFIXES):
+        return None
+    return text
+
+
+def is_interruption_text(text: str) -> bool:
+    return text.lstrip().startswith(INTERRUPT_MARKER)
+
+
+CLAIM = re.compile(
+    r"(?:\b(?:done|fixed|resolved|works?|working|complete[d]?|ready|success(?:ful(?:ly)?)?"
+    r"|should now|now (?:shows?|has|uses|works|displays)|updated|implemented|deployed|pushed"
+    r"|passing|passes|all set)\b|✅|🎉|🚀)",
+    re.I,
+)
+QUESTION_END = re.compile(r"\?\s*(?:\*\*)?\s*$")
+OFFER = re.compile(
+    r"\b(?:would you like|do you want|want me to|shall I|should I|ready (?:to|for)|let me know if"
+    r"|which (?:one|approach|option)|prefer)\b[^\n]*\?",
+    re.I,
+)
+
+
+def claims_success(text: str) -> bool:
+    return bool(CLAIM.search(text[-600:]))
+
+
+def asks_question(text: str) -> bool:
+    tail = text.strip()[-500:]
+    return bool(QUESTION_END.search(tail) or OFFER.search(tail))
+
+
+# ---- cues: (pattern, weight, reason). Patterns run on the prompt's first 1500 characters. ----
+
+_I = re.I | re.M
+STRONG_CORRECTION: tuple[tuple[re.Pattern[str], float, str], ...] = (
+    (
+        re.compile(
+            r"\bstill\b[^.\n]{0,40}?(?:n'?t\b|\b(?:not|no|error|errors|issue|issues|broken|fail\w*"
+            r"|same|slow|says|seeing|getting|around|there|happening|blank|empty|wrong|crash\w*"
+            r"|bug|problem|shows?|showing|\d))",
+            _I,
+        ),
+        1.4,
+        "says it still fails",
+    ),
+    (
+        re.compile(
+            r"\b(?:does(?:n'?t| not)|did(?:n'?t| not)|is(?:n'?t| not)|are(?:n'?t| not)|wo(?:n'?t)"
+            r"|not|never|nothing|no longer)\s+(?:\w+\s)?(?:work|working|works|load|loading"
+            r"|show|showing|appear|change|changed|fixed|connect\w*|deploy\w*|wprl|run)\b",
+            _I,
+        ),
+        1.3,
+        "says it does not work",
+    ),
+    (
+        re.compile(
+            r"\b(?:can'?t|cannot|can not|couldn'?t|unable to)\s+(?:\w+\s)?(?:deploy|build|run"
+            r"|connect|log ?in|sign ?in|create|see|open|access|load|compile|start|install|push)\b",
+            _I,
+        ),
+        1.1,
+        "says it cannot be done",
+    ),
+    (
+        re.compile(
+            r"\b(?:was(?: it| this)?|used to be|it'?s been) (?:working|fine)\b|\bused to work\b|\bworked before\b",
+            _I,
+        ),
+        1.1,
+        "says it worked before",
+    ),
+    (
+        re.compile(
+            r"\b(?:wrong|incorrect|(?<!be )(?<!get )broken|broke|crappy|terrible|awful|ugly|worse)\b",
+            _I,
+        ),
+        1.2,
+        "calls the result wrong",
+    ),
+    (
+        re.compile(
+            r"\bnot what I\b|\bthat'?s not (?:it|right|what)\b|\bthis is not\b|\bnot the (?:fix|one|"
+            r"right)\b",
+            _I,
+        ),
+        1.3,
+        "says it is not what was meant",
+    ),
+    (
+        re.compile(r"\b(?:revert|undo|roll ?back|put it back|change it back|go back to)\b", _I),
+        1.2,
+        "asks to undo",
+    ),
+    (
+        re.compile(
+            r"\byou (?:keep|didn'?t|did not|forgot|missed|never|were supposed|should have"
+            r"|must|broke|removed|deleted|changed)\b",
+            _I,
+        ),
+        1.1,
+        "points at the agent's miss",
+    ),
+    (
+        re.compile(
+            r"\bif you (?:had |)used\b|\bwhy (?:did|didn'?t) you\b|\bI (?:told|asked) you\b"
+            r"|\bI said\b",
+            _I,
+        ),
+        1.2,
+        "reproaches the agent",
+    ),
+    (re.compile(r"\b(?:I )?(?:don'?t|do not) (?:really )?like\b", _I), 1.1, "dislikes the result"),
+    (
+        re.compile(
+            r"\b(?:is|are|was|were)(?:n'?t| not) (?:correct|right|accurate|centered|aligned|visible"
+            r"|displayed|applied|updated|changed|fixed|there)\b|\bdon'?t (?:see|notice) any\b"
+            r"|\bthe other way around\b|\bnothing'?s? (?:is )?(?:working|changed|happen)",
+            _I,
+        ),
+        1.1,
+        "says the change is not there",
+    ),
+    (
+        re.compile(
+            r"\b(?:one|an|a|major|big|the|same) (?:issue|problem|bug)s? (?:is|with|now|here|again)\b"
+            r"|\bwhy (?:didn'?t|doesn'?t|isn'?t|won'?t|aren'?t) (?:it|the|this|that|my)\b"
+            r"|\bwhy are (?:you|u) (?:using|doing|adding|trying)\b|\bconfused by what you\b",
+            _I,
+        ),
+        0.9,
+        "reports a problem with the work",
+    ),
+    (
+        re.compile(
+            r"\b(?:folders?|files?|page|it|output|result)s? (?:is|are) (?:still )?(?:empty|blank"
+            r"|missing)\b|\bare blank\b|\bis blank\b",
+            _I,
+        ),
+        1.2,
+        "reports empty output",
+    ),
+    (
+        re.compile(
+            r"\b(?:fails?|failing|failed|errors?|crash(?:es|ed)?)\b(?! handling)"
+            r"|에러|오류|报错|错误|エラー|ошибк|erreur|fehler",
+            _I,
+        ),
+        0.5,
+        "mentions a failure",
+    ),
+    # other languages (said the same way: not working / still / wrong / undo)
+    (
+        re.compile(
+            r"no funciona|sigue (?:sin|fallando|igual|dando)|todav[ií]a no|est[aá] mal"
+            r"|incorrect[oa]|ne (?:marche|fonctionne) (?:pas|toujours)|[çc]a marche pas"
+            r"|toujours (?:pas|la m[eê]me)|c'est faux|funktioniert (?:nicht|immer noch)|geht nicht"
+            r"|immer noch|falsch|n[aã]o funciona|ainda n[aã]o|errado|не работает|вс[её] ещ[её]"
+            r"|неправильно|не то|不对|错了|还是不行|不行|没用|没有用|还是报错|違う|動かない|まだ"
+            r"|間違|안 ?돼|안 ?되(?:네|는데|잖|요)|작동(?:을)? ?안|틀렸|아니야|아직도|여전히"
+            r"|ไม่ทำงาน|ยังไม่|ผิด",
+            re.I,
+        ),
+        1.3,
+        "says it does not work (non-English)",
+    ),
+)
+
+REDIRECT: tuple[tuple[re.Pattern[str], float, str], ...] = (
+    (
+        re.compile(
+            r"^\s*(?:no|nope|nah|nein|non|не|아니)\b[\s,.!](?!\s*(?:rush|worries|problem|hurry|pressure)\b)",
+            re.I,
+        ),
+        1.0,
+        "opens with no",
+    ),
+    (
+        re.compile(r"^\s*not (?:on|in|the|that|this|what|there|like|quite|yet)\b", re.I),
+        1.0,
+        "opens with not",
+    ),
+    (re.compile(r"^\s*but\b", re.I), 0.4, "disputes"),
+    (
+        re.compile(
+            r"^\s*(?:wait|hold on|stop|hmm+,? no)\b[\s,.!]+(?![\s,.!]|(?:what|how|why|is|does|do"
+            r"|can you explain)\b)",
+            re.I,
+        ),
+        1.0,
+        "stops the agent",
+    ),
+    (
+        re.compile(
+            r"^\s*actually\b[, ]+(?:(?:no|don'?t|let'?s not|use|we|it|that|this|I want)\b)", re.I
+        ),
+        0.8,
+        "changes course",
+    ),
+    (re.compile(r"\binstead\b", re.I), 0.6, "asks for something else instead"),
+    (
+        re.compile(
+            r"\b(?:we|you|I) (?:already|do) have\b|\bbut you (?:do|did) have\b|\bthere is already\b"
+            r"|\bhave \w+ already\b|\balready (?:exists?|have|has|there)\b",
+            re.I,
+        ),
+        0.9,
+        "points at what already exists",
+    ),
+    (
+        re.compile(r"\bno need (?:for|to)\b|\bnot needed\b|\bunnecessary\b", re.I),
+        0.8,
+        "says the step is not needed",
+    ),
+    (
+        re.compile(r"\bdid you (?:read|look|check|open|test|try)\b", re.I),
+        0.6,
+        "asks whether the agent checked",
+    ),
+    (
+        re.compile(r"\b(?:remake|redo|re-do|rewrite|start over|try again with|again with)\b", re.I),
+        0.6,
+        "asks to redo",
+    ),
+    (
+        re.compile(
+            r"\bhow (?:it|this) should look\b|\bshould be (?:like|the same|identical)\b"
+            r"|\bwhere it should be\b|\bwrong (?:spot|place)\b",
+            re.I,
+        ),
+        0.9,
+        "says how it should be",
+    ),
+    (
+        re.compile(r"\bwhy (?:is|was|are|does|did) (?:this|it|that)\b", re.I),
+        0.5,
+        "asks why it happens",
+    ),
+    (re.compile(r"\b(?:NOT|NEVER|ONLY|DON'?T|STOP|WRONG|NO)\b"), 0.6, "shouts a constraint"),
+)
+
+APPROVAL: tuple[tuple[re.Pattern[str], float, str], ...] = (
+    (
+        re.compile(
+            r"^\s*(?:great|perfect|excellent|awesome|fantastic|amazing|nice|sweet|cool|brilliant"
+            r"|wonderful|beautiful|lovely|love it|good job|well done|nicely done|thanks?|thank you"
+            r"|thx|ty|lgtm|looks good|looks great|that works|it works|works now|yay|wow"
+            r"|bravo|super|parfait|merci|g[eé]nial|perfecto|gracias|genau|danke|perfekt|prima"
+            r"|отлично|спасибо|супер|好的|很好|太好了|完美|谢谢|素晴らしい|ありがとう"
+            r"|좋아|좋습니다|좋네|감사|잘했|ดีมาก|ขอบคุณ)\b",
+            re.I,
+        ),
+        1.3,
+        "opens with praise",
+    ),
+    (
+        re.compile(
+            r"^\s*(?:ok(?:ay)?|alright|yes|yeah|yep|sure)[,.! ]+(?:great|nice|good|perfect|cool"
+            r"|thanks?|that (?:works|looks))\b",
+            re.I,
+        ),
+        1.3,
+        "acknowledges with praise",
+    ),
+    (
+        re.compile(
+            r"\b(?:that|this|it) (?:looks|is|seems) (?:much |a lot |way )?(?:better|good|great"
+            r"|perfect|right)\b|\bI (?:like|love) (?:that|it|this)\b|\bI see an improvement\b"
+            r"|\bgood news\b|\b(?:it|that) (?:worked|works)\b|\bworks (?:now|great|perfectly)\b",
+            re.I,
+        ),
+        1.1,
+        "says the result is good",
+    ),
+    (
+        re.compile(
+            r"^\s*(?:yes|yeah|yep|sure|ok(?:ay)?|go ahead|do it|please do|proceed|sounds good"
+            r"|let'?s do it|approved?|ja|oui|s[ií]|да|是的|はい|네|응)\b",
+            re.I,
+        ),
+        0.6,
+        "agrees",
+    ),
+    (
+        re.compile(r"^\s*(?:ok(?:ay)?|yes)[,.!]?\s*(?:continue|go on|proceed|carry on)\b", re.I),
+        0.6,
+        "tells the agent to carry on",
+    ),
+)
+
+ERROR_PASTE = re.compile(
+    r"(?:^|\n)\s*(?:Error|TypeError|ReferenceError|SyntaxError|Traceback|Exception|FATAL|fatal"
+    r"|✖|×|error TS\d+|Failed to|Uncaught)\b|\b(?:[45]\d\d (?:Internal Server Error|Not Found|Bad "
+    r"Request|Unauthorized|Forbidden)|Status Code\s*\n?\s*[45]\d\d|exited with code [1-9]"
+    r"|Build failed|Command failed|ArgumentValidationError|\w+Error:|is not assignable to)",
+)
+IMAGE_MARK = re.compile(r"\[Image #\d+\]\s*")
+LOG_LINES = re.compile(r"^\s*\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\s", re.M)
+
+
+def judge(prompt: str, context: PromptContext) -> Judgement:
+    """Label one typed prompt: correction, approval, or other, with a confidence and a reason."""
+    text = IMAGE_MARK.sub("", prompt).strip()
+    pasted = _pasted_error(text[:1500] + "\n" + text[-1500:])
+    pasted_log = len(LOG_LINES.findall(text[:3000])) >= 3
+    text = text[:1500]
+    if not context.agent_acted and not context.after_interruption:
+        return Judgement("other", 0.9, "nothing of the agent's to judge yet")
+    correction, why_c = _score(text, STRONG_CORRECTION + REDIRECT)
+    approval, why_a = _score(text, APPROVAL)
+    correction, why_c = _context_correction(text, context, correction, why_c, pasted, pasted_log)
+    approval = _context_approval(text, context, approval)
+    if correction >= THRESHOLD and correction >= approval - 0.3:
+        return Judgement("correction", _confidence(correction), "; ".join(why_c))
+    if approval >= THRESHOLD:
+        return Judgement("approval", _confidence(approval), "; ".join(why_a) or "agrees")
+    return Judgement("other", 0.6, "no cue strong enough")
+
+
+def _score(
+    text: str, cues: tuple[tuple[re.Pattern[str], float, str], ...]
+) -> tuple[float, list[str]]:
+    total = 0.0
+    reasons: list[str] = []
+    for pattern, weight, reason in cues:
+        if pattern.search(text):
+            total += weight
+            reasons.append(reason)
+    return total, reasons
+
+
+def _context_correction(
+    text: str,
+    context: PromptContext,
+    score: float,
+    reasons: list[str],
+    pasted_error: bool,
+    pasted_log: bool,
+) -> tuple[float, list[str]]:
+    """Cues that only mean something next to what the agent just did."""
+    extra = 0.0
+    if pasted_error:
+        extra += 1.0 if (context.claimed_success or context.agent_acted) else 0.3
+        reasons = [*reasons, "pastes an error after the agent's work"]
+    elif pasted_log and context.claimed_success:
+        # People paste a log after "it works" to show that it does not.
+        extra += 0.8
+        reasons = [*reasons, "pastes a log after the agent claimed success"]
+    if _negates_recent_action(text, context):
+        extra += 1.0
+        reasons = [*reasons, "tells the agent not to do what it was doing"]
+    if score > 0 and context.after_interruption:
+        extra += 0.4
+    if score > 0 and context.claimed_success:
+        extra += 0.2
+    if context.asked_question and score < 1.2 and _short_answer(text):
+        extra -= 0.6  # a short reply to the agent's question is an answer, not a verdict
+    return score + extra, reasons
+
+
+def _context_approval(text: str, context: PromptContext, score: float) -> float:
+    if score <= 0:
+        return score
+    agrees_to_offer = context.asked_question and re.match(
+        r"^\s*(?:yes|yeah|yep|sure|ok(?:ay)?|go ahead|do it|please do|proceed|let'?s)", text, re.I
+    )
+    return score + (0.6 if agrees_to_offer else 0.0) + (0.2 if context.claimed_success else 0.0)
+
+
+def _pasted_error(text: str) -> bool:
+    if not ERROR_PASTE.search(text):
+        return False
+    # A question about an error mentioned in passing is not a paste: require log-like shape.
+    return "\n" in text or len(text) > 160 or bool(LOG_LINES.search(text))
+
+
+NEGATED_DIRECTIVE = re.compile(
+    r"\b(?:don'?t|do not|dont|stop|never|no more|quit|without)\s+(?:use|using|run|running|call"
+    r"|calling|create|creating|add|adding|touch|read|reading|edit|editing|make|making|do|doing)?"
+    r"\s*(?:the\s+|a\s+|any\s+)?([\w./@-]{3,})",
+    re.I,
+)
+
+
+def _negates_recent_action(text: str, context: PromptContext) -> bool:
+    """ "don't use X" where X is what the agent was just doing or talking about."""
+    recent = (context.recent_actions + " " + context.last_assistant_text[-1500:]).lower()
+    if not recent.strip():
+        return False
+    for found in NEGATED_DIRECTIVE.finditer(text):
+        word = found.group(1).lower().rstrip(".,")
+        if word not in STOPWORDS and len(word) > 3 and word in recent:
+            return True
+    return False
+
+
+STOPWORDS = frozenset(
+    {
+        "this",
+        "that",
+        "these",
+        "those",
+        "them",
+        "with",
+        "have",
+        "make",
+        "sure",
+        "want",
+        "need",
+        "know",
+        "think",
+        "forget",
+        "worry",
+        "really",
+        "just",
+        "anything",
+        "something",
+        "it's",
+        "your",
+    }
+)
+
+
+def _short_answer(text: str) -> bool:
+    return len(text) < 80 and "\n" not in text
+
+
+def _confidence(score: float) -> float:
+    return round(min(0.95, 0.5 + score / 5), 2)

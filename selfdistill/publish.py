@@ -1,0 +1,138 @@
+"""Publishing: put the active, vetted lessons where Claude Code reads them, and journal it.
+
+A lesson with steps is a procedure and becomes a skill (Claude Code lists skills by description
+and loads one when it applies); every other lesson is one line in the CLAUDE.md block, which is
+loaded into every session. Each publish replaces the previous published set: a lesson that is no
+longer active disappears from the block, and a skill we own for it is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from selfdistill import claudemd, guard, journal, skills
+from selfdistill.atomic import (
+    MAX_ATTEMPTS,
+    read_bytes,
+    real_target,
+    remove_if_unchanged,
+    replace_if_unchanged,
+)
+from selfdistill.logs import log_error
+from selfdistill.model import Lesson
+from selfdistill.paths import ProjectState
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    changed: tuple[str, ...]  # paths written or removed
+    skipped: tuple[tuple[str, str], ...]  # (lesson id, reason it was not published)
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    changed: tuple[str, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()
+
+
+def claude_md_path(state: ProjectState) -> Path:
+    return state.project / "CLAUDE.md"
+
+
+def publish(state: ProjectState, lessons: Sequence[Lesson], run_id: str) -> PublishResult:
+    """Publish exactly the given lessons that are active and pass the safety gate."""
+    vetted: list[Lesson] = []
+    skipped: list[tuple[str, str]] = []
+    for lesson in lessons:
+        if lesson.status != "active":
+            continue
+        # Checked again although the distiller checks too: this is the last door.
+        reason = guard.check_lesson(lesson)
+        if reason:
+            skipped.append((lesson.id, reason))
+        else:
+            vetted.append(lesson)
+    procedures = [lesson for lesson in vetted if lesson.steps]
+    lines = [lesson for lesson in vetted if not lesson.steps]
+    with journal.locked(state):
+        done = [_publish_skills(state, procedures, run_id), _publish_block(state, lines, run_id)]
+    changed = tuple(path for outcome in done for path in outcome.changed)
+    skipped += [item for outcome in done for item in outcome.skipped]
+    return PublishResult(changed, tuple(skipped))
+
+
+def _publish_block(state: ProjectState, lessons: Sequence[Lesson], run_id: str) -> _Outcome:
+    path = real_target(claude_md_path(state))
+    for _ in range(MAX_ATTEMPTS):
+        data = read_bytes(path)
+        current = data or b""
+        try:
+            region = claudemd.split(current).region
+        except claudemd.MalformedBlock as error:
+            log_error("publish: CLAUDE.md refused", str(error))
+            return _Outcome(skipped=tuple((lesson.id, str(error)) for lesson in lessons))
+        if region is None and not lessons:
+            return _Outcome()  # nothing to say and no block yet: leave the file alone
+        rendered = claudemd.render(lessons, claudemd.line_ending(current))
+        budget = "left out of CLAUDE.md: over its size budget"
+        left_out = tuple((item, budget) for item in rendered.left_out)
+        if region == rendered.region:
+            return _Outcome(skipped=left_out)
+        new, separator, trailer = claudemd.splice(current, rendered.region)
+        if replace_if_unchanged(path, data, new):
+            entry = journal.Entry(
+                "claude_md",
+                str(path),
+                journal.encode(region),
+                journal.encode(rendered.region),
+                journal.encode(separator) or "",
+                journal.encode(trailer) or "",
+                created_file=data is None,
+            )
+            journal.record(state, run_id, entry)
+            return _Outcome((str(path),), left_out)
+    reason = "CLAUDE.md kept changing while publishing; will try again next run"
+    return _Outcome(skipped=tuple((lesson.id, reason) for lesson in lessons))
+
+
+def _publish_skills(state: ProjectState, lessons: Sequence[Lesson], run_id: str) -> _Outcome:
+    registry = skills.load_registry(journal.registry_path(state))
+    plan = skills.plan(state.project, registry, lessons)
+    owned = dict(plan.registry.owned)
+    released = dict(plan.registry.released)
+    changed: list[str] = []
+    skipped = list(plan.skipped)
+    for change in plan.changes:
+        if _apply_skill(change):
+            entry = journal.Entry(
+                "skill",
+                str(change.path),
+                journal.encode(change.before),
+                journal.encode(change.after),
+                lesson=change.lesson,
+                name=change.name,
+            )
+            journal.record(state, run_id, entry)
+            changed.append(str(change.path))
+        else:
+            # Someone else wrote it meanwhile: it is theirs now (a new name was theirs first).
+            owned.pop(change.name, None)
+            if change.before is not None:
+                released[change.lesson] = change.name
+            skipped.append((change.lesson, f"skill '{change.name}' changed while publishing"))
+    skills.save_registry(journal.registry_path(state), skills.Registry(owned, released))
+    return _Outcome(tuple(changed), tuple(skipped))
+
+
+def _apply_skill(change: skills.SkillChange) -> bool:
+    if change.after is not None:
+        return replace_if_unchanged(change.path, change.before, change.after)
+    assert change.before is not None  # a removal always removes what we wrote
+    if not remove_if_unchanged(change.path, change.before):
+        return False
+    with contextlib.suppress(OSError):
+        change.path.parent.rmdir()  # only when empty: other files in it are not ours
+    return True

@@ -1,0 +1,596 @@
+"""Signals from one Claude Code transcript: failures, interruptions, rejections, what the user
+said about the work, and failures that were later fixed.
+
+One pass over the streamed entries. State kept while walking is bounded: tool calls waiting for
+their result (removed when it arrives), the latest failure per intent (capped), and the context
+the judge needs. Every signal names the entry (uuid) it came from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from selfdistill import judge as judging
+from selfdistill.model import SessionReport, Signal
+from selfdistill.outcome import session_outcome
+from selfdistill.redact import redact_text
+from selfdistill.testout import is_test_command, read_test_output
+from selfdistill.transcript import Entry, ReadCounts, ToolResult, ToolUse, iter_entries
+
+EXCERPT_CHARS = 300
+DETAIL_CHARS = 500
+SUBJECT_CHARS = 300
+MAX_OPEN_FAILURES = 200  # failures remembered for recovery; the oldest are forgotten
+REPEAT_THRESHOLD = 2  # the same failure this many times in a row is a repeated failure
+
+REJECTION_PREFIXES = (
+    "The user doesn't want to proceed with this tool use",
+    "The user doesn't want to take this action right now",
+)
+USER_SAID = "the user said:"
+
+# (category, pattern) in order: the first that matches names the failure.
+CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "hook_blocked",
+        re.compile(
+            r"hook (?:error|blocked|denied)|blocked by (?:a |the )?\w*\s*hook"
+            r"|Pre\w*ToolUse:\w+ hook",
+            re.I,
+        ),
+    ),
+    (
+        "permission",
+        re.compile(
+            r"Permission (?:for|to) .{0,80}(?:denied|has been denied)"
+            r"|permission denied|requires approval|don't ask mode|EACCES"
+            r"|Operation not permitted|not allowed to",
+            re.I,
+        ),
+    ),
+    ("timeout", re.compile(r"timed out|timeout|ETIMEDOUT", re.I)),
+    (
+        "edit_mismatch",
+        re.compile(
+            r"String to replace not found|Found \d+ matches of the string"
+            r"|old_string (?:not found|is not unique)|No changes to make",
+            re.I,
+        ),
+    ),
+    ("file_not_read", re.compile(r"File has not been read yet", re.I)),
+    ("file_modified", re.compile(r"modified since (?:it was )?read|unexpectedly modified", re.I)),
+    ("is_directory", re.compile(r"EISDIR|Is a directory", re.I)),
+    (
+        "file_not_found",
+        re.compile(
+            r"File does not exist|No such file or directory|ENOENT"
+            r"|Directory does not exist|cannot access|Path does not exist",
+            re.I,
+        ),
+    ),
+    (
+        "command_not_found",
+        re.compile(
+            r"command not found|is not recognized as|No module named"
+            r"|Cannot find module|executable file not found",
+            re.I,
+        ),
+    ),
+    (
+        "tool_unavailable",
+        re.compile(
+            r"No such tool available|Unknown slash command|Unknown tool"
+            r"|Server \"?\S+\"? not found",
+            re.I,
+        ),
+    ),
+    (
+        "input_invalid",
+        re.compile(
+            r"InputValidationError|Invalid tool parameters|exceeds maximum"
+            r"|too large|is required but",
+            re.I,
+        ),
+    ),
+    (
+        "network",
+        re.compile(
+            r"ECONNREFUSED|ENOTFOUND|Could not resolve host|Connection refused"
+            r"|network error|fetch failed",
+            re.I,
+        ),
+    ),
+)
+EXIT_CODE = re.compile(r"^\s*(?:Error: )?Exit code (-?\d+)")
+STRONG_ERROR_WORDS = re.compile(
+    r"error|fail|not found|denied|cannot|can't|unable|exception|no such|refused|fatal|traceback"
+    r"|timed out",
+    re.I,
+)
+WEAK_ERROR_WORDS = re.compile(r"invalid|missing|warning|not |no ", re.I)
+# Programs whose first argument is a subcommand: `git push` failing then `git push -u origin x`
+# succeeding is one intent. Other commands count as the same intent only when identical.
+SUBCOMMAND_PROGRAMS = frozenset(
+    {
+        "git",
+        "npm",
+        "pnpm",
+        "yarn",
+        "bun",
+        "cargo",
+        "go",
+        "pip",
+        "pip3",
+        "uv",
+        "poetry",
+        "docker",
+        "make",
+        "gh",
+        "kubectl",
+        "terraform",
+        "brew",
+        "apt",
+        "apt-get",
+        "dotnet",
+        "mvn",
+        "gradle",
+        "wrangler",
+        "vercel",
+        "supabase",
+        "convex",
+        "prisma",
+        "alembic",
+        "flask",
+        "django-admin",
+    }
+)
+FILE_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit"})
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A tool call, as much as later signals need of it."""
+
+    name: str
+    subject: str
+    intent: str
+    uuid: str
+
+
+@dataclass
+class AgentTurn:
+    """What the agent said and did since the user's last prompt (the judge's context)."""
+
+    last_text: str = ""
+    acted: bool = False
+    tools_failed: bool = False
+    after_interruption: bool = False
+    after_rejection: bool = False
+    actions: str = ""
+
+    def context(self) -> judging.PromptContext:
+        return judging.PromptContext(
+            last_assistant_text=self.last_text,
+            agent_acted=self.acted,
+            claimed_success=self.acted and judging.claims_success(self.last_text),
+            asked_question=self.acted and judging.asks_question(self.last_text),
+            last_tools_failed=self.tools_failed,
+            after_interruption=self.after_interruption,
+            after_rejection=self.after_rejection,
+            recent_actions=self.actions,
+        )
+
+
+@dataclass
+class Walk:
+    """State of one pass over a transcript (private to `analyze`)."""
+
+    file: str
+    signals: list[Signal] = field(default_factory=list)
+    sessions: Counter[str] = field(default_factory=Counter)
+    pending: dict[str, Attempt] = field(default_factory=dict)
+    open_failures: OrderedDict[str, Signal] = field(default_factory=OrderedDict)
+    streaks: dict[str, tuple[str, int]] = field(default_factory=dict)
+    turn: AgentTurn = field(default_factory=lambda: AgentTurn())
+    last_interruption: Signal | None = None
+    cwd: str | None = None
+    version: str | None = None
+    started_at: str | None = None
+    ended_at: str | None = None
+
+
+def analyze(path: Path) -> SessionReport:
+    """Read one transcript and report its signals and outcome."""
+    walk = Walk(file=str(path))
+    counts = ReadCounts()
+    for entry in iter_entries(path, counts):
+        _note_metadata(walk, entry)
+        _visit(walk, entry)
+    session_id = walk.sessions.most_common(1)[0][0] if walk.sessions else path.stem
+    signals = tuple(replace(s, session_id=session_id) for s in walk.signals)
+    outcome, evidence = session_outcome(signals)
+    return SessionReport(
+        file=str(path),
+        session_id=session_id,
+        signals=signals,
+        outcome=outcome,
+        evidence=evidence,
+        cwd=walk.cwd,
+        started_at=walk.started_at,
+        ended_at=walk.ended_at,
+        entries=counts.entries,
+        version=walk.version,
+    )
+
+
+def analyze_many(paths: Iterable[Path]) -> Iterator[SessionReport]:
+    for path in paths:
+        yield analyze(path)
+
+
+def _note_metadata(walk: Walk, entry: Entry) -> None:
+    if entry.session_id and entry.type in ("user", "assistant"):
+        walk.sessions[entry.session_id] += 1
+    walk.cwd = walk.cwd or entry.cwd
+    walk.version = entry.version or walk.version
+    if entry.timestamp:
+        walk.started_at = walk.started_at or entry.timestamp
+        walk.ended_at = entry.timestamp
+
+
+def _visit(walk: Walk, entry: Entry) -> None:
+    if entry.type == "assistant":
+        _visit_assistant(walk, entry)
+    elif entry.type == "user":
+        for result in entry.tool_results:
+            _visit_result(walk, entry, result)
+        if not entry.tool_results:
+            _visit_user_text(walk, entry)
+
+
+# ---- the agent's turn ----
+
+
+def _visit_assistant(walk: Walk, entry: Entry) -> None:
+    walk.last_interruption = None  # the agent went on: a later marker is a new interruption
+    for use in entry.tool_uses:
+        walk.pending[use.id] = _attempt(use, entry.uuid or "")
+    if entry.is_sidechain:
+        return  # a subagent's words are not what the user answers
+    turn = walk.turn
+    turn.acted = True
+    if entry.texts:
+        turn.last_text = entry.text.strip() or turn.last_text
+    if entry.tool_uses:
+        actions = " ".join(f"{u.name} {_subject(u)}" for u in entry.tool_uses)
+        turn.actions = (turn.actions + " " + actions)[-1500:]
+
+
+def _attempt(use: ToolUse, uuid: str) -> Attempt:
+    subject = _subject(use)
+    return Attempt(name=use.name, subject=subject, intent=_intent(use.name, subject), uuid=uuid)
+
+
+def _subject(use: ToolUse) -> str:
+    data = use.input
+    for key in (
+        "command",
+        "file_path",
+        "notebook_path",
+        "path",
+        "url",
+        "pattern",
+        "query",
+        "description",
+        "skill",
+        "prompt",
+    ):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:SUBJECT_CHARS]
+    return use.name
+
+
+COMMAND_PREFIX = re.compile(
+    r"^(?:cd\s+\S+\s*(?:&&|;)\s*|(?:\w+=\S*\s+)+|sudo\s+|time\s+|timeout\s+\S+\s+|npx\s+|bunx\s+"
+    r"|(?:uv|poetry|pipenv|pdm|hatch)\s+run\s+|source\s+\S+\s*(?:&&|;)\s*)+"
+)
+# Redirections and pagers change nothing about what a command tries to do.
+OUTPUT_PLUMBING = re.compile(
+    r"\s*(?:2>&1|2>/dev/null|>\s*/dev/null)|\s*\|\s*(?:head|tail|grep)\b.*$"
+)
+CHECK_WORDS = re.compile(
+    r"\b(build|typecheck|type-check|tsc|lint|eslint|mypy|ruff|compile|check)\b"
+)
+
+
+def _intent(tool: str, subject: str) -> str:
+    """What a call tries to do, so a later call with another command can count as its fix."""
+    if tool == "Bash":
+        return _command_intent(subject)
+    if tool in FILE_TOOLS:
+        return f"edit:{subject}"
+    if tool == "Read":  # reading cli.py, not found, then src/cli.py: the same file looked for
+        return f"read:{subject.rstrip('/').rsplit('/', 1)[-1]}"
+    return f"{tool}:{subject}"
+
+
+def _command_intent(command: str) -> str:
+    line = COMMAND_PREFIX.sub("", command.strip().splitlines()[0] if command.strip() else "")
+    line = OUTPUT_PLUMBING.sub("", line).strip()
+    if is_test_command(command):
+        return "bash:test"
+    check = CHECK_WORDS.search(" ".join(line.split()[:3]))  # the program or its subcommand
+    if check:
+        return f"bash:{check.group(1).replace('type-check', 'typecheck')}"
+    words = [w for w in line.split() if not w.startswith("-")]
+    if words and re.match(r"python\d?(?:\.\d+)?$", words[0]) and " -m " in f" {line} ":
+        return "bash:python -m " + line.split(" -m ", 1)[1].split()[0]
+    if words and words[0] in SUBCOMMAND_PROGRAMS:
+        return "bash:" + " ".join(words[:2])
+    return "bash:" + " ".join(line.split())
+
+
+# ---- tool results ----
+
+
+def _visit_result(walk: Walk, entry: Entry, result: ToolResult) -> None:
+    attempt = walk.pending.pop(result.tool_use_id, None) or Attempt("", "", "", "")
+    text = result.text
+    if text.lstrip().startswith(judging.INTERRUPT_MARKER) or (
+        result.is_error and f"\n{judging.INTERRUPT_MARKER}" in text[:400]
+    ):
+        _add_interruption(walk, entry, attempt.subject, result.tool_use_id, attempt.name)
+    elif result.is_error and text.lstrip().startswith(REJECTION_PREFIXES):
+        _add_rejection(walk, entry, result, attempt)
+    elif result.is_error:
+        _add_failure(walk, entry, result, attempt)
+    else:
+        _visit_success(walk, entry, result, attempt)
+
+
+def _add_interruption(
+    walk: Walk, entry: Entry, subject: str, tool_use_id: str | None, tool: str | None
+) -> None:
+    # The marker often appears twice (in the tool result, then as a user line): the second
+    # points at the first, so the outcome counts one interruption.
+    previous = walk.last_interruption
+    signal = _signal(
+        walk,
+        entry,
+        "interruption",
+        f"interrupted while running `{subject}`" if subject else "the user interrupted the agent",
+        subject=subject or None,
+        tool_use_id=tool_use_id or None,
+        tool_name=tool or None,
+        related_uuid=previous.uuid if previous else None,
+    )
+    walk.last_interruption = signal
+    walk.turn.after_interruption = True
+
+
+def _add_rejection(walk: Walk, entry: Entry, result: ToolResult, attempt: Attempt) -> None:
+    reason = _rejection_reason(result.text)
+    walk.last_interruption = None
+    excerpt = f"rejected `{attempt.subject}`" + (f": {reason}" if reason else "")
+    _signal(
+        walk,
+        entry,
+        "rejection",
+        excerpt,
+        subject=attempt.subject or None,
+        detail=reason,
+        tool_name=attempt.name or None,
+        tool_use_id=result.tool_use_id,
+    )
+    if reason:  # what the user typed with a rejection is an explicit correction
+        _signal(
+            walk,
+            entry,
+            "correction",
+            reason,
+            subject=attempt.subject or None,
+            detail=reason,
+            tool_use_id=result.tool_use_id,
+            confidence=0.95,
+        )
+    walk.turn.after_rejection = True
+    walk.turn.acted = True
+
+
+def _rejection_reason(text: str) -> str | None:
+    at = text.find(USER_SAID)
+    if at < 0:
+        return None
+    reason = text[at + len(USER_SAID) :].strip()
+    return reason or None
+
+
+def _add_failure(walk: Walk, entry: Entry, result: ToolResult, attempt: Attempt) -> None:
+    walk.last_interruption = None
+    text = result.text
+    exit_code = _exit_code(text, entry)
+    category = _category(text, exit_code, attempt.name)
+    line = error_line(text)
+    failure = _signal(
+        walk,
+        entry,
+        "tool_error",
+        f"`{attempt.subject}` failed: {line}" if attempt.subject else line,
+        category=category,
+        subject=attempt.subject or None,
+        detail=line,
+        exit_code=exit_code,
+        tool_name=attempt.name or None,
+        tool_use_id=result.tool_use_id,
+    )
+    if attempt.name == "Bash":
+        _maybe_test_failure(walk, entry, result, attempt, only_failed=True)
+    _remember_failure(walk, attempt, failure, line)
+    walk.turn.tools_failed = True
+
+
+def _visit_success(walk: Walk, entry: Entry, result: ToolResult, attempt: Attempt) -> None:
+    walk.last_interruption = None
+    if attempt.name == "Bash":
+        run = _maybe_test_failure(walk, entry, result, attempt, only_failed=True)
+        if run is not None:  # tests failed although the command exited 0 (e.g. piped to tail)
+            return
+    if not attempt.intent:
+        return
+    walk.streaks.pop(attempt.intent, None)
+    failure = walk.open_failures.pop(attempt.intent, None)
+    if failure is not None:
+        _add_recovery(walk, entry, attempt, failure)
+
+
+def _maybe_test_failure(
+    walk: Walk, entry: Entry, result: ToolResult, attempt: Attempt, only_failed: bool
+) -> Signal | None:
+    run = read_test_output(result.text)
+    if run is None or (only_failed and not run.failed):
+        return None
+    detail = run.summary + (f" (first: {run.first_failure})" if run.first_failure else "")
+    signal = _signal(
+        walk,
+        entry,
+        "test_failure",
+        f"`{attempt.subject}`: {detail}",
+        category=run.runner,
+        subject=attempt.subject or None,
+        detail=detail,
+        exit_code=_exit_code(result.text, entry),
+        tool_name=attempt.name or None,
+        tool_use_id=result.tool_use_id,
+    )
+    _remember_failure(walk, attempt, signal, run.summary)
+    return signal
+
+
+def _remember_failure(walk: Walk, attempt: Attempt, failure: Signal, line: str) -> None:
+    if not attempt.intent:
+        return
+    key = re.sub(r"\d+", "N", line)[:120]
+    previous_key, count = walk.streaks.get(attempt.intent, ("", 0))
+    count = count + 1 if previous_key == key else 1
+    walk.streaks[attempt.intent] = (key, count)
+    if count == REPEAT_THRESHOLD:
+        _signal_like(walk, failure, "repeated_failure", f"failed {count} times in a row: {line}")
+    if attempt.intent not in walk.open_failures:  # keep the first: the one a fix answers
+        walk.open_failures[attempt.intent] = failure
+    while len(walk.open_failures) > MAX_OPEN_FAILURES:
+        walk.open_failures.popitem(last=False)
+
+
+def _add_recovery(walk: Walk, entry: Entry, attempt: Attempt, failure: Signal) -> None:
+    excerpt = (
+        f"`{failure.subject}` failed ({failure.detail}); then `{attempt.subject}` succeeded"
+        if failure.subject != attempt.subject
+        else f"`{attempt.subject}` succeeded after failing ({failure.detail})"
+    )
+    _signal(
+        walk,
+        entry,
+        "recovery",
+        excerpt,
+        category=failure.category,
+        subject=attempt.subject or None,
+        detail=attempt.subject or None,
+        related_uuid=failure.uuid,
+        tool_name=attempt.name or None,
+    )
+
+
+def _exit_code(text: str, entry: Entry) -> int | None:
+    found = EXIT_CODE.match(text)
+    if found:
+        return int(found.group(1))
+    code = entry.tool_use_result.get("exitCode", entry.tool_use_result.get("returnCode"))
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+
+def _category(text: str, exit_code: int | None, tool: str) -> str:
+    window = text[:1500] + "\n" + text[-1500:]
+    for name, pattern in CATEGORIES:
+        if pattern.search(window):
+            return name
+    return "command_failed" if exit_code is not None or tool == "Bash" else "other"
+
+
+def error_line(text: str) -> str:
+    """The line of an error output most worth quoting: the first that names an error."""
+    lines = [ln.strip() for ln in text.replace("<tool_use_error>", "").splitlines()]
+    lines = [ln.replace("</tool_use_error>", "").strip() for ln in lines]
+    lines = [
+        ln
+        for ln in lines
+        if re.search(r"[A-Za-z]{2}", ln) and not EXIT_CODE.match(ln) and not ln.startswith(">")
+    ]
+    chosen = next(
+        (ln for ln in lines if STRONG_ERROR_WORDS.search(ln)),
+        next((ln for ln in lines if WEAK_ERROR_WORDS.search(ln)), lines[0] if lines else ""),
+    )
+    return chosen[:200] or "(no error text)"
+
+
+# ---- what the user typed ----
+
+
+def _visit_user_text(walk: Walk, entry: Entry) -> None:
+    text = entry.text
+    if not entry.is_sidechain and judging.is_interruption_text(text):
+        _add_interruption(walk, entry, "", None, None)
+        return
+    prompt = judging.typed_prompt(entry)
+    if prompt is None:
+        return
+    verdict = judging.judge(prompt, walk.turn.context())
+    if verdict.label != "other":
+        _signal(
+            walk,
+            entry,
+            verdict.label,
+            prompt,
+            detail=prompt,
+            related_uuid=None,
+            confidence=verdict.confidence,
+            category=verdict.reason[:100] or None,
+        )
+    walk.last_interruption = None
+    walk.turn = AgentTurn(last_text=walk.turn.last_text)
+
+
+# ---- making signals ----
+
+
+def _signal(
+    walk: Walk, entry: Entry, kind: str, excerpt: str, **fields: str | int | float | None
+) -> Signal:
+    detail = fields.pop("detail", None)
+    subject = fields.pop("subject", None)
+    signal = Signal(
+        kind=kind,
+        file=walk.file,
+        session_id=entry.session_id or "",
+        uuid=entry.uuid or f"line-{entry.line_number}",
+        excerpt=_clip(excerpt, EXCERPT_CHARS),
+        timestamp=entry.timestamp,
+        subject=_clip(str(subject), SUBJECT_CHARS) if subject else None,
+        detail=_clip(str(detail), DETAIL_CHARS) if detail else None,
+        **fields,  # type: ignore[arg-type]
+    )
+    walk.signals.append(signal)
+    return signal
+
+
+def _signal_like(walk: Walk, base: Signal, kind: str, excerpt: str) -> None:
+    walk.signals.append(replace(base, kind=kind, excerpt=_clip(excerpt, EXCERPT_CHARS)))
+
+
+def _clip(text: str, limit: int) -> str:
+    clean = redact_text(" ".join(text.split()))
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"

@@ -1,0 +1,108 @@
+"""Recognizing what test runners print: which runner, whether tests failed or all passed.
+
+Each runner has a summary line that is stable across its versions (pytest's `== 2 failed ... ==`,
+cargo's `test result: FAILED.`...). We look for those lines rather than for words like "error",
+which every build log contains. Package-manager wrappers (npm/yarn/pnpm) add their own line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+@dataclass(frozen=True)
+class TestRun:
+    runner: str
+    failed: bool  # the runner reported failing (or erroring) tests
+    summary: str  # the line that says so, e.g. "== 1 failed, 3 passed in 0.2s =="
+    first_failure: str | None = None  # the first failing test named, if any
+
+
+# (runner, failure pattern). The first match wins, so the specific runners come first.
+FAILURE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("pytest", re.compile(r"^=+ .*\b\d+ (?:failed|errors?)\b.*=+\s*$", re.M)),
+    ("pytest", re.compile(r"^=+ (?:FAILURES|ERRORS) =+\s*$", re.M)),
+    ("unittest", re.compile(r"^FAILED \((?:failures|errors)=\d+.*\)\s*$", re.M)),
+    ("cargo", re.compile(r"^test result: FAILED\..*$", re.M)),
+    ("go", re.compile(r"^--- FAIL: \S+.*$", re.M)),
+    ("go", re.compile(r"^FAIL\s+\S+\s+[\d.]+s\s*$", re.M)),
+    ("vitest", re.compile(r"^\s*Test Files\s+\d+ failed.*$", re.M)),
+    ("jest", re.compile(r"^Tests:\s+\d+ failed.*$", re.M)),
+    ("mocha", re.compile(r"^\s*\d+ failing\s*$", re.M)),
+    ("rspec", re.compile(r"^\d+ examples?, [1-9]\d* failures?.*$", re.M)),
+    ("phpunit", re.compile(r"^FAILURES!\s*$", re.M)),
+    ("bun", re.compile(r"^\s*[1-9]\d* fail\s*$", re.M)),
+    ("npm", re.compile(r"^npm (?:ERR!|error) Test failed.*$", re.M)),
+    ("pnpm", re.compile(r"ELIFECYCLE\s+Test failed.*$", re.M)),
+)
+
+PASS_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    (
+        "pytest",
+        re.compile(r"^=+ (?:(?!failed|error).)*\b\d+ passed\b(?:(?!failed|error).)*=+\s*$", re.M),
+    ),
+    ("unittest", re.compile(r"^Ran \d+ tests? in [\d.]+s\s*\n\s*\nOK\b.*$", re.M)),
+    ("cargo", re.compile(r"^test result: ok\..*$", re.M)),
+    ("go", re.compile(r"^ok\s+\S+\s+(?:[\d.]+s|\(cached\)).*$", re.M)),
+    ("vitest", re.compile(r"^\s*Test Files\s+\d+ passed.*$", re.M)),
+    ("jest", re.compile(r"^Tests:\s+(?:\d+ skipped, )?\d+ passed, \d+ total.*$", re.M)),
+    ("mocha", re.compile(r"^\s*\d+ passing\b.*$", re.M)),
+    ("rspec", re.compile(r"^\d+ examples?, 0 failures.*$", re.M)),
+    ("phpunit", re.compile(r"^OK \(\d+ tests?.*$", re.M)),
+)
+
+# Lines that name a failing test, per runner family.
+FIRST_FAILURE = re.compile(
+    r"^(?:FAILED (\S+::\S+)"  # pytest short summary
+    r"|(?:FAIL|ERROR): (\w+ \([\w.]+\))"  # unittest
+    r"|--- FAIL: (\S+)"  # go
+    r"|test (\S+) \.\.\. FAILED"  # cargo
+    r"|\s*(?:FAIL|×|✕)\s+(\S+))",  # jest / vitest
+    re.M,
+)
+
+TEST_COMMAND = re.compile(
+    r"(?:^|[\s;&|(/])(?:pytest|py\.test|unittest|nose2?|tox|nox|jest|vitest|mocha|rspec"
+    r"|phpunit|ctest|(?:go|cargo|bun|deno|dotnet|mix|swift|gradle|mvn|flutter)\s+test"
+    r"|(?:npm|yarn|pnpm|bun)\s+(?:run\s+)?test(?::\S*)?"
+    r"|make\s+(?:test|check)\w*|manage\.py\s+test|rake\s+(?:test|spec))(?=$|[\s;&|)])"
+)
+
+
+# Every pattern above needs one of these words; looking for them first is much cheaper.
+QUICK_CHECK = re.compile(r"pass|fail|FAIL|ERRORS|Ran \d|test result|^ok\s|OK \(|examples?, ", re.M)
+
+
+def clean(text: str) -> str:
+    """Text without colour codes and carriage-return progress lines."""
+    return ANSI.sub("", text).replace("\r\n", "\n").replace("\r", "\n")
+
+
+def is_test_command(command: str) -> bool:
+    return bool(TEST_COMMAND.search(command))
+
+
+def read_test_output(text: str) -> TestRun | None:
+    """The test run this output reports, or None when it is not a runner's output."""
+    if not QUICK_CHECK.search(text):  # most tool output is not a test run: skip it cheaply
+        return None
+    plain = clean(text)
+    for runner, pattern in FAILURE_PATTERNS:
+        found = pattern.search(plain)
+        if found:
+            return TestRun(runner, True, found.group(0).strip(), _first_failure(plain))
+    for runner, pattern in PASS_PATTERNS:
+        found = pattern.search(plain)
+        if found:
+            return TestRun(runner, False, found.group(0).strip().splitlines()[-1])
+    return None
+
+
+def _first_failure(text: str) -> str | None:
+    found = FIRST_FAILURE.search(text)
+    if not found:
+        return None
+    return next((group for group in found.groups() if group), None)

@@ -1,0 +1,250 @@
+"""Streaming reader for Claude Code transcripts (`.jsonl` / `.jsonl.gz`, any version).
+
+One line at a time: memory follows the largest line, never the file. Each line becomes a small
+frozen `Entry` that keeps only what the analysis needs; long texts keep a head and a tail.
+Lines that are truncated, not JSON, not an object, or of an entry type we do not know are
+skipped and counted, never fatal: the format changes between Claude Code versions.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+# Long texts keep this much of their start and end: error lines sit at both ends of an output.
+HEAD_CHARS = 4000
+TAIL_CHARS = 4000
+GZIP_MAGIC = b"\x1f\x8b"
+# Entry types that carry conversation; any other type is read only for its metadata.
+CONVERSATION_TYPES = frozenset({"user", "assistant", "system", "summary"})
+SCALAR_TYPES = (str, int, float, bool)
+
+
+@dataclass(frozen=True)
+class ToolUse:
+    id: str
+    name: str
+    input: dict[str, Any]  # strings in it are bounded like every other text
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    tool_use_id: str
+    is_error: bool
+    text: str  # bounded: head + marker + tail
+
+
+@dataclass(frozen=True)
+class Entry:
+    """What the rest of selfdistill needs from one transcript line."""
+
+    type: str
+    uuid: str | None = None
+    parent_uuid: str | None = None
+    session_id: str | None = None
+    timestamp: str | None = None
+    is_sidechain: bool = False
+    is_meta: bool = False
+    is_compact_summary: bool = False
+    cwd: str | None = None
+    version: str | None = None
+    role: str | None = None
+    subtype: str | None = None  # system entries: compact_boundary, api_error, ...
+    agent_id: str | None = None
+    texts: tuple[str, ...] = ()  # text blocks (or the whole string content), bounded
+    tool_uses: tuple[ToolUse, ...] = ()
+    tool_results: tuple[ToolResult, ...] = ()
+    # toolUseResult: its scalar fields (exit code, interrupted, filePath...) and bounded strings.
+    tool_use_result: dict[str, Any] = field(default_factory=dict)
+    line_number: int = 0
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.texts)
+
+
+@dataclass
+class ReadCounts:
+    """Counts filled while reading (the one mutable record: the caller owns it)."""
+
+    lines: int = 0
+    entries: int = 0
+    skipped: int = 0  # not JSON, truncated, not an object
+    unknown: int = 0  # entry types this reader does not know
+
+
+def bound(text: str, head: int = HEAD_CHARS, tail: int = TAIL_CHARS) -> str:
+    """Keep the start and the end of a long text, with a marker saying how much was cut."""
+    if len(text) <= head + tail + 64:
+        return text
+    cut = len(text) - head - tail
+    return f"{text[:head]}\n[... {cut} characters cut ...]\n{text[-tail:]}"
+
+
+def open_transcript(path: Path) -> IO[bytes]:
+    """Open plain or gzipped by content, not by name: people rename files."""
+    raw = path.open("rb")
+    magic = raw.read(2)
+    raw.seek(0)
+    if magic == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    return raw
+
+
+def iter_entries(path: Path, counts: ReadCounts | None = None) -> Iterator[Entry]:
+    """Yield the entries of one transcript, streaming. Bad lines are skipped and counted."""
+    tally = counts if counts is not None else ReadCounts()
+    with open_transcript(path) as stream:
+        for number, line in enumerate(_lines(stream), start=1):
+            tally.lines += 1
+            record = _parse(line)
+            if record is None:
+                tally.skipped += 1
+                continue
+            entry = to_entry(record, number)
+            if entry is None:
+                tally.unknown += 1
+                continue
+            tally.entries += 1
+            yield entry
+
+
+def _lines(stream: IO[bytes]) -> Iterator[bytes]:
+    """Lines of the stream; a gzip file cut short ends the iteration instead of raising."""
+    try:
+        yield from stream
+    except (EOFError, OSError, gzip.BadGzipFile):
+        return
+
+
+def _parse(line: bytes) -> dict[str, Any] | None:
+    if not line.strip():
+        return None
+    try:
+        record = json.loads(line)
+    except ValueError:  # JSONDecodeError and invalid UTF-8 alike
+        try:
+            record = json.loads(line.decode("utf-8", errors="replace"))
+        except ValueError:
+            return None
+    return record if isinstance(record, dict) else None
+
+
+def to_entry(record: dict[str, Any], line_number: int = 0) -> Entry | None:
+    """The Entry for one parsed line, or None for an entry type we do not read."""
+    kind = record.get("type")
+    if not isinstance(kind, str):
+        return None
+    message = record.get("message")
+    message = message if isinstance(message, dict) else {}
+    texts, uses, results = _content(message.get("content", record.get("content")))
+    if kind == "summary" and isinstance(record.get("summary"), str):
+        texts = (bound(record["summary"]),)
+    if kind not in CONVERSATION_TYPES and not (texts or uses or results):
+        return None
+    return Entry(
+        type=kind,
+        uuid=_str(record.get("uuid")) or _str(record.get("leafUuid")),
+        parent_uuid=_str(record.get("parentUuid")),
+        session_id=_str(record.get("sessionId")) or _str(record.get("session_id")),
+        timestamp=_str(record.get("timestamp")),
+        is_sidechain=record.get("isSidechain") is True,
+        is_meta=record.get("isMeta") is True,
+        is_compact_summary=record.get("isCompactSummary") is True,
+        cwd=_str(record.get("cwd")),
+        version=_str(record.get("version")),
+        role=_str(message.get("role")),
+        subtype=_str(record.get("subtype")),
+        agent_id=_str(record.get("agentId")),
+        texts=texts,
+        tool_uses=uses,
+        tool_results=results,
+        tool_use_result=_tool_use_result(record.get("toolUseResult")),
+        line_number=line_number,
+    )
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _content(content: Any) -> tuple[tuple[str, ...], tuple[ToolUse, ...], tuple[ToolResult, ...]]:
+    if isinstance(content, str):
+        return (bound(content),), (), ()
+    if not isinstance(content, list):
+        return (), (), ()
+    texts: list[str] = []
+    uses: list[ToolUse] = []
+    results: list[ToolResult] = []
+    for block in content:
+        if not isinstance(block, dict):
+            continue
+        kind = block.get("type")
+        if kind == "text" and isinstance(block.get("text"), str):
+            texts.append(bound(block["text"]))
+        elif kind == "tool_use":
+            uses.append(_tool_use(block))
+        elif kind == "tool_result":
+            results.append(_tool_result(block))
+    return tuple(texts), tuple(uses), tuple(results)
+
+
+def _tool_use(block: dict[str, Any]) -> ToolUse:
+    raw_input = block.get("input")
+    return ToolUse(
+        id=str(block.get("id") or ""),
+        name=str(block.get("name") or ""),
+        input=_bounded_mapping(raw_input) if isinstance(raw_input, dict) else {},
+    )
+
+
+def _tool_result(block: dict[str, Any]) -> ToolResult:
+    return ToolResult(
+        tool_use_id=str(block.get("tool_use_id") or ""),
+        is_error=block.get("is_error") is True,
+        text=bound(result_text(block.get("content"))),
+    )
+
+
+def result_text(content: Any) -> str:
+    """The text of a tool_result's content (a string, or a list of text/image blocks)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [
+            block["text"]
+            for block in content
+            if isinstance(block, dict) and isinstance(block.get("text"), str)
+        ]
+        return "\n".join(parts)
+    return ""
+
+
+def _bounded_mapping(value: dict[str, Any]) -> dict[str, Any]:
+    """Scalars and bounded strings of a mapping, one level deep (enough for tool inputs)."""
+    kept: dict[str, Any] = {}
+    for key, item in value.items():
+        if isinstance(item, str):
+            kept[key] = bound(item, 2000, 1000)
+        elif isinstance(item, SCALAR_TYPES) or item is None:
+            kept[key] = item
+        elif isinstance(item, list) and len(item) <= 50:
+            kept[key] = [_bounded_mapping(x) if isinstance(x, dict) else x for x in item][:50]
+    return kept
+
+
+def _tool_use_result(value: Any) -> dict[str, Any]:
+    """toolUseResult is a string (errors) or an object whose shape depends on the tool."""
+    if isinstance(value, str):
+        return {"text": bound(value)}
+    if isinstance(value, dict):
+        return {
+            key: bound(item) if isinstance(item, str) else item
+            for key, item in value.items()
+            if isinstance(item, SCALAR_TYPES) or item is None
+        }
+    return {}

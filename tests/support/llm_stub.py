@@ -1,0 +1,135 @@
+"""A scripted stand-in for the Messages API on 127.0.0.1, for driving the real anthropic SDK offline.
+
+Each POST is answered by the next scripted Reply (the last one repeats); every request body is
+kept for the test to inspect. Small on purpose: non-streaming JSON answers only.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    body: Any = None  # a dict is sent as JSON, a str as it is
+    headers: tuple[tuple[str, str], ...] = ()
+    delay_s: float = 0.0  # wait this long before answering (for timeouts)
+
+
+def message_body(content: list[dict[str, Any]], stop_reason: str, usage: dict[str, int]) -> dict:
+    return {
+        "id": "msg_stub",
+        "type": "message",
+        "role": "assistant",
+        "model": "stub",
+        "content": content,
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+        "usage": usage,
+    }
+
+
+def usage(input_tokens: int, output_tokens: int, cache_write: int, cache_read: int) -> dict:
+    return {
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cache_creation_input_tokens": cache_write,
+        "cache_read_input_tokens": cache_read,
+    }
+
+
+def tool_reply(
+    answer: Any,
+    *,
+    input_tokens: int = 1000,
+    output_tokens: int = 100,
+    cache_write: int = 0,
+    cache_read: int = 0,
+    name: str = "record_lessons",
+) -> Reply:
+    """The model calling the answer tool with `answer` as its input."""
+    block = {"type": "tool_use", "id": "toolu_stub", "name": name, "input": answer}
+    spent = usage(input_tokens, output_tokens, cache_write, cache_read)
+    return Reply(body=message_body([block], "tool_use", spent))
+
+
+def text_reply(text: str, *, input_tokens: int = 1000, output_tokens: int = 100) -> Reply:
+    block = {"type": "text", "text": text}
+    return Reply(body=message_body([block], "end_turn", usage(input_tokens, output_tokens, 0, 0)))
+
+
+def error_reply(status: int, kind: str, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
+    body = {"type": "error", "error": {"type": kind, "message": f"stub {kind}"}}
+    return Reply(status=status, body=body, headers=headers)
+
+
+class LLMStub:
+    """`with LLMStub(reply, ...) as stub:` serves on stub.url until the block ends."""
+
+    def __init__(self, *replies: Reply) -> None:
+        assert replies, "script at least one reply"
+        self.replies = replies
+        self.requests: list[dict[str, Any]] = []
+        self.raw: list[bytes] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> LLMStub:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()  # releases handlers still sleeping on a delayed reply
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def _next(self, raw: bytes) -> Reply:
+        with self._lock:
+            self.raw.append(raw)
+            try:
+                self.requests.append(json.loads(raw))
+            except ValueError:
+                self.requests.append({})
+            return self.replies[min(len(self.raw), len(self.replies)) - 1]
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("content-length") or 0))
+                reply = stub._next(raw)
+                if reply.delay_s and stub._stop.wait(reply.delay_s):
+                    return
+                body = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
+                data = body.encode("utf-8")
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("content-type", "application/json")
+                    self.send_header("content-length", str(len(data)))
+                    for name, value in reply.headers:
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (a timeout under test): nothing to answer
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        return Handler

@@ -1,0 +1,343 @@
+"""A whole run over real transcript files: lessons, watermarks, manifests, dry runs, locks."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import filelock
+import pytest
+
+from selfdistill import config, distill, lessons
+from selfdistill.distill import Mark, Plan, Progress, RunOptions, Skip, Target, Watermarks
+from selfdistill.errors import FatalError
+from selfdistill.paths import ProjectState
+from selfdistill.schemas import validate
+
+REPO = Path(__file__).resolve().parents[1]
+
+# --- transcripts in Claude Code's format ---------------------------------------------------------
+
+Step = tuple[str, bool, str]  # command, succeeded, output
+
+
+def write_transcript(path: Path, session: str, steps: Sequence[Step], cwd: str = "/proj") -> Path:
+    """A Claude Code transcript: a prompt, then one Bash tool use and its result per step."""
+    lines: list[dict[str, object]] = []
+    parent: str | None = None
+
+    def add(entry: dict[str, object]) -> None:
+        nonlocal parent
+        uuid = f"{session}-{len(lines):04d}"
+        entry.update(
+            uuid=uuid,
+            parentUuid=parent,
+            sessionId=session,
+            cwd=cwd,
+            version="2.1.0",
+            timestamp=f"2026-01-01T00:00:{len(lines) % 60:02d}Z",
+            isSidechain=False,
+            userType="external",
+        )
+        parent = uuid
+        lines.append(entry)
+
+    add({"type": "user", "message": {"role": "user", "content": "please build it"}})
+    for index, (command, ok, output) in enumerate(steps):
+        tool_id = f"toolu_{session}_{index}"
+        use = {"type": "tool_use", "id": tool_id, "name": "Bash", "input": {"command": command}}
+        add({"type": "assistant", "message": {"role": "assistant", "content": [use]}})
+        result = {
+            "type": "tool_result",
+            "tool_use_id": tool_id,
+            "content": output,
+            "is_error": not ok,
+        }
+        add({"type": "user", "message": {"role": "user", "content": [result]}})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+TREE: list[Step] = [
+    ("tree src -L 2", False, "Exit code 127\n(eval):1: command not found: tree"),
+    ("find src -type f", True, "src/a.py"),
+]
+VERCEL: list[Step] = [
+    (
+        "vercel --prod",
+        False,
+        'Error: Command `vercel deploy` requires confirmation. Use option "--yes"',
+    ),
+    ("vercel --prod --yes", True, "Deployed"),
+]
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    (root / ".git").mkdir(parents=True)
+    return root
+
+
+def sessions(tmp_path: Path, steps: Sequence[Step], count: int, prefix: str = "s") -> list[Path]:
+    return [
+        write_transcript(tmp_path / "t" / f"{prefix}{n}.jsonl", f"{prefix}{n}", steps)
+        for n in range(count)
+    ]
+
+
+def run(project: Path, *paths: Path, **options: Any) -> dict[str, Any]:
+    manifest = distill.run(RunOptions(project=project, transcripts=tuple(paths), **options))
+    assert manifest is not None
+    return manifest
+
+
+def tree_of(*roots: Path) -> dict[str, tuple[int, float]]:
+    seen: dict[str, tuple[int, float]] = {}
+    for root in roots:
+        for dirpath, dirnames, filenames in os.walk(root):
+            for name in dirnames + filenames:
+                info = os.lstat(os.path.join(dirpath, name))
+                seen[os.path.join(dirpath, name)] = (info.st_size, info.st_mtime)
+    return seen
+
+
+# --- runs ----------------------------------------------------------------------------------------
+
+
+def test_two_sessions_make_an_active_grounded_lesson(project: Path, tmp_path: Path) -> None:
+    manifest = run(project, *sessions(tmp_path, TREE, 2))
+    validate("manifest", manifest)
+    assert manifest["sessionsProcessed"] == 2
+    assert manifest["analysisMode"] == "heuristic"
+    [stored] = lessons.read_lessons(distill.project_state(project))
+    assert stored.status == "active"
+    assert stored.sessions_seen == 2
+    assert stored.text() == (
+        "Using `tree`: `tree` is not installed here (command not found: tree); use `find` instead"
+    )
+    assert {e.session_id for e in stored.evidence} == {"s0", "s1"}
+    state = distill.project_state(project)
+    saved = json.loads((state.runs / f"{manifest['id']}.json").read_text())
+    assert saved == manifest
+
+
+def test_one_session_is_only_a_candidate(project: Path, tmp_path: Path) -> None:
+    run(project, *sessions(tmp_path, VERCEL, 1))
+    [stored] = lessons.read_lessons(distill.project_state(project))
+    assert stored.status == "candidate"
+    assert "`vercel --prod --yes`" in stored.action
+
+
+def test_rerun_over_the_same_data_adds_nothing(project: Path, tmp_path: Path) -> None:
+    paths = sessions(tmp_path, TREE, 2) + sessions(tmp_path, VERCEL, 1, prefix="v")
+    first = run(project, *paths)
+    state = distill.project_state(project)
+    before = state.lessons.read_bytes()
+    second = run(project, *paths)
+    assert first["lessonsNew"] == 2
+    assert second["lessonsNew"] == 0 and second["lessonsMerged"] == 0
+    assert second["lessonsActivated"] == 0
+    assert state.lessons.read_bytes() == before
+
+
+def test_appended_transcript_is_reanalysed_without_double_counting(
+    project: Path, tmp_path: Path
+) -> None:
+    [path] = sessions(tmp_path, TREE, 1)
+    run(project, path)
+    write_transcript(path, "s0", [*TREE, *VERCEL])  # the session went on
+    run(project, path)
+    stored = {x.trigger: x for x in lessons.read_lessons(distill.project_state(project))}
+    assert stored["Using `tree`"].sessions_seen == 1
+    assert "Running `vercel --prod`" in stored
+
+
+def test_dry_run_persists_nothing_at_all(project: Path, tmp_path: Path) -> None:
+    paths = sessions(tmp_path, TREE, 2)
+    home = Path(os.environ["SELFDISTILL_HOME"])
+    before = tree_of(home.parent, project)
+    manifest = run(project, *paths, dry_run=True)
+    assert tree_of(home.parent, project) == before
+    assert not home.exists()
+    assert manifest["dryRun"] is True
+    assert manifest["lessonsGenerated"] == 2
+    assert manifest["lessons"][0]["status"] == "active"  # what a real run would do
+
+
+def test_dry_run_after_a_real_run_changes_nothing(project: Path, tmp_path: Path) -> None:
+    paths = sessions(tmp_path, TREE, 1)
+    run(project, *paths)
+    home = Path(os.environ["SELFDISTILL_HOME"])
+    before = tree_of(home, project)
+    run(project, *sessions(tmp_path, TREE, 2, prefix="x"), dry_run=True)
+    assert tree_of(home, project) == before
+
+
+def test_limit_processes_at_most_n_and_says_why_the_rest_waits(
+    project: Path, tmp_path: Path
+) -> None:
+    manifest = run(project, *sessions(tmp_path, TREE, 3), limit=1)
+    assert manifest["sessionsProcessed"] == 1
+    assert manifest["sessionsSkipped"] == 2
+    assert {s["reason"] for s in manifest["skipped"]} == {"over-limit"}
+
+
+def test_failed_analysis_is_reported_and_not_marked_processed(
+    project: Path, tmp_path: Path
+) -> None:
+    bad = tmp_path / "t" / "broken.jsonl"
+    bad.mkdir(parents=True)  # a directory: reading it fails
+    [good] = sessions(tmp_path, TREE, 1)
+    manifest = run(project, good, bad)
+    assert manifest["sessionsProcessed"] == 1
+    assert [s["reason"] for s in manifest["skipped"]] == ["analysis-failed"]
+    assert manifest["errors"]
+    marks = distill.read_watermarks(distill.project_state(project))
+    assert str(good) in marks.transcripts
+    assert str(bad) not in marks.transcripts
+
+
+def test_manifest_is_written_even_when_the_run_fails(project: Path, tmp_path: Path) -> None:
+    state = distill.project_state(project)
+    state.root.mkdir(parents=True)
+    state.lessons.write_text("{broken")
+    with pytest.raises(FatalError, match="not valid JSON"):
+        run(project, *sessions(tmp_path, TREE, 1))
+    [path] = state.runs.glob("*.json")
+    manifest = json.loads(path.read_text())
+    validate("manifest", manifest)
+    assert manifest["completedAt"] and manifest["errors"]
+    assert not state.watermarks.exists()  # nothing marked processed
+
+
+def test_rejected_lesson_is_not_proposed_again(project: Path, tmp_path: Path) -> None:
+    run(project, *sessions(tmp_path, TREE, 1))
+    state = distill.project_state(project)
+    assert len(lessons.read_lessons(state)) == 1
+    lessons.update_lessons(
+        state, lambda cur: tuple(lessons.set_status(x, "rejected", "t") for x in cur)
+    )
+    manifest = run(project, *sessions(tmp_path, TREE, 3, prefix="again"))
+    assert [x["outcome"] for x in manifest["lessons"]] == ["rejected"] * 3
+    [after] = lessons.read_lessons(state)
+    assert after.status == "rejected"
+
+
+def test_review_mode_waits_for_approval(project: Path, tmp_path: Path) -> None:
+    (project / ".claude").mkdir()
+    (project / ".claude" / "selfdistill.json").write_text('{"mode": "review"}')
+    manifest = run(project, *sessions(tmp_path, TREE, 2))
+    assert manifest["lessonsActivated"] == 0
+    assert manifest["published"] == []
+    [stored] = lessons.read_lessons(distill.project_state(project))
+    assert stored.status == "candidate" and stored.sessions_seen == 2
+
+
+# --- watermarks: the pure part -------------------------------------------------------------------
+
+
+def plan(targets: list[str], skipped: list[Skip], count: int) -> Plan:
+    return Plan(
+        targets=tuple(Target(path, index) for index, path in enumerate(targets)),
+        skipped=tuple(skipped),
+        marks=tuple(Mark(1, 100 * (n + 1)) for n in range(count)),
+        since=Mark(1, 0),
+        observations=count,
+    )
+
+
+def test_watermark_stops_before_the_first_deferred_transcript() -> None:
+    deferred = plan(["a"], [Skip("b", "over-limit", "", 2), Skip("c", "missing", "", 3)], 5)
+    analysed = distill.Analysis((), ())
+    assert distill.next_marks(deferred, analysed, Watermarks()).observations == Mark(1, 200)
+    done = plan(["a"], [Skip("c", "missing", "", 3)], 5)
+    assert distill.next_marks(done, analysed, Watermarks()).observations == Mark(1, 500)
+    failed = distill.Analysis((), (Skip("a", "analysis-failed", "", 0),))
+    assert distill.next_marks(done, failed, Watermarks()).observations == Mark(1, 0)
+
+
+def test_unchanged_transcripts_are_not_selected_again(tmp_path: Path) -> None:
+    [path] = sessions(tmp_path, TREE, 1)
+    progress = distill.progress_of(str(path))
+    assert progress is not None
+    settings = config.load_config(None)
+    seen = Watermarks(None, {str(path): progress})
+    chosen = distill.select([Target(str(path), 0)], seen, settings, (), None, (), {})
+    assert chosen.targets == ()
+    grown = Watermarks(None, {str(path): Progress(progress.size - 1, progress.mtime)})
+    assert distill.select([Target(str(path), 0)], grown, settings, (), None, (), {}).targets
+
+
+def test_ignored_paths_are_skipped(tmp_path: Path) -> None:
+    [path] = sessions(tmp_path, TREE, 1)
+    settings = config.Config(ignore_paths=(str(tmp_path / "t" / "*"),))
+    chosen = distill.select([Target(str(path), 0)], Watermarks(), settings, (), None, (), {})
+    assert [s.reason for s in chosen.skipped] == ["ignored"]
+
+
+# --- locks and concurrency (real processes) ------------------------------------------------------
+
+
+def cli(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.Popen[str]:
+    full_env = {**os.environ, "PYTHONPATH": str(REPO), **(env or {})}
+    return subprocess.Popen(
+        [sys.executable, "-m", "selfdistill", *args],
+        env=full_env,
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_concurrent_runs_never_corrupt_the_store_nor_lose_lessons(
+    project: Path, tmp_path: Path
+) -> None:
+    groups = [
+        sessions(
+            tmp_path,
+            [
+                (f"tool{g} src", False, f"command not found: tool{g}"),
+                ("find src -type f", True, "ok"),
+            ],
+            2,
+            prefix=f"g{g}-",
+        )
+        for g in range(4)
+    ]
+    procs = [
+        cli("run", "--project", str(project), *[a for p in paths for a in ("--transcript", str(p))])
+        for paths in groups
+    ]
+    results = [(p.wait(timeout=120), p.stderr.read() if p.stderr else "") for p in procs]
+    assert all(code == 0 for code, _ in results), results
+    stored = lessons.read_lessons(distill.project_state(project))
+    assert sorted(x.trigger for x in stored) == [f"Using `tool{g}`" for g in range(4)]
+    assert all(x.status == "active" for x in stored)
+    state = distill.project_state(project)
+    assert len(list(state.runs.glob("*.json"))) == 4
+
+
+def test_hook_spawned_run_leaves_a_note_when_a_run_holds_the_lock(project: Path) -> None:
+    state: ProjectState = distill.project_state(project)
+    state.root.mkdir(parents=True)
+    with filelock.FileLock(str(state.run_lock), timeout=0):
+        spawned = cli("run", "--project", str(project), env={"SELFDISTILL_INTERNAL": "1"})
+        assert spawned.wait(timeout=60) == 0
+        assert (state.root / "pending").exists()
+        manual = cli("run", "--project", str(project))
+        started = time.monotonic()
+        assert manual.wait(timeout=60) == 1
+        assert "in progress" in (manual.stderr.read() if manual.stderr else "")
+        assert time.monotonic() - started < 30
+    assert not list(state.runs.glob("*.json")) if state.runs.exists() else True

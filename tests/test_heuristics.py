@@ -1,0 +1,243 @@
+"""Heuristic lessons: specific and grounded, or nothing at all."""
+
+from __future__ import annotations
+
+from selfdistill import heuristics
+from selfdistill.heuristics import Step
+from selfdistill.model import SessionReport, Signal
+
+NOW = "2026-01-01T00:00:00Z"
+
+
+def failure(command: str, error: str, tool_use_id: str = "t0", uuid: str = "f0") -> Signal:
+    return Signal(
+        kind="tool_error",
+        file="/x.jsonl",
+        session_id="s1",
+        uuid=uuid,
+        excerpt=error[:300],
+        category="command_failed",
+        tool_name="Bash",
+        tool_use_id=tool_use_id,
+        subject=command,
+        detail=error,
+        exit_code=1,
+    )
+
+
+def report(*signals: Signal, cwd: str = "/proj") -> SessionReport:
+    return SessionReport("/x.jsonl", "s1", tuple(signals), "mixed", cwd=cwd)
+
+
+def steps(*items: tuple[str, bool]) -> list[Step]:
+    return [Step(f"u{i}", f"t{i}", command, ok) for i, (command, ok) in enumerate(items)]
+
+
+def test_missing_test_runner_then_working_one_gives_the_example_lesson() -> None:
+    fail = failure("python3 -m pytest -q", "Exit code 1\n/usr/bin/python3: No module named pytest")
+    timeline = steps(
+        ("python3 -m pytest -q", False), ("python3 -m unittest discover -s tests", True)
+    )
+    [lesson] = heuristics.lessons_from_report(report(fail), NOW, timeline)
+    assert lesson.text() == (
+        "Using `python3 -m pytest`: `python3 -m pytest` is not installed here (No module named "
+        "pytest); use `python3 -m unittest discover -s tests` instead"
+    )
+    assert "`python3 -m unittest discover -s tests`" in lesson.action
+    assert {e.uuid for e in lesson.evidence} == {"f0", "u1"}
+    assert lesson.sessions_seen == 1
+
+
+def test_missing_program_replaced_by_another_tool() -> None:
+    fail = failure("tree src -L 2", "(eval):1: command not found: tree")
+    timeline = steps(("tree src -L 2", False), ("find src -type f", True))
+    [lesson] = heuristics.lessons_from_report(report(fail), NOW, timeline)
+    assert lesson.kind == "fact"
+    assert lesson.text() == (
+        "Using `tree`: `tree` is not installed here (command not found: tree); use `find` instead"
+    )
+
+
+def test_setup_step_then_same_command_working_becomes_run_this_first() -> None:
+    fail = failure(
+        "pnpm coverage", "MISSING DEPENDENCY Cannot find dependency '@vitest/coverage-v8'"
+    )
+    timeline = steps(
+        ("pnpm coverage", False),
+        ("cat package.json", True),
+        ("pnpm add -D @vitest/coverage-v8", True),
+        ("pnpm coverage", True),
+    )
+    [lesson] = heuristics.lessons_from_report(report(fail), NOW, timeline)
+    assert lesson.action.endswith("run `pnpm add -D @vitest/coverage-v8` first")
+
+
+def test_flag_demanded_by_the_tool() -> None:
+    error = 'Error: Command `vercel deploy` requires confirmation. Use option "--yes" to confirm.'
+    fail = failure("cd /home/me/site && vercel --prod 2>&1 | tail -5", error)
+    timeline = steps(("cd /home/me/site && vercel --prod", False), ("vercel --prod --yes", True))
+    [lesson] = heuristics.lessons_from_report(report(fail), NOW, timeline)
+    assert lesson.trigger == "Running `vercel --prod`"  # no cd prefix, no | tail
+    assert "run `vercel --prod --yes` instead" in lesson.action
+
+
+def test_code_errors_and_unrelated_successes_give_nothing() -> None:
+    type_error = failure("pnpm build", "Type error: Type 'string' is not assignable to type 'Url'")
+    assert (
+        heuristics.lessons_from_report(
+            report(type_error), NOW, steps(("pnpm build", False), ("pnpm build", True))
+        )
+        == []
+    )
+    missing = failure("poetry install", "command not found: poetry", tool_use_id="t0")
+    unrelated = steps(("poetry install", False), ("git status", True), ("ls -la", True))
+    assert heuristics.lessons_from_report(report(missing), NOW, unrelated) == []
+
+
+def test_same_command_retried_unchanged_is_not_a_lesson() -> None:
+    fail = failure("wrangler login", "Command timed out after 1m 0s")
+    timeline = steps(("wrangler login", False), ("wrangler login", True))
+    assert heuristics.lessons_from_report(report(fail), NOW, timeline) == []
+
+
+def test_heredocs_and_long_scripts_are_not_lessons() -> None:
+    fail = failure(
+        "python3 << 'EOF'\nimport PIL\nEOF", "ModuleNotFoundError: No module named 'PIL'"
+    )
+    timeline = steps(("python3 << 'EOF'\nimport PIL\nEOF", False), ("pip3 install Pillow", True))
+    assert heuristics.lessons_from_report(report(fail), NOW, timeline) == []
+
+
+def test_blocked_command_with_allowed_alternative() -> None:
+    fail = failure("rm -rf ./build", "PreToolUse:Bash hook error: BLOCKED: Dangerous rm command")
+    timeline = steps(("rm -rf ./build", False), ("mv ./build ./build.old", True))
+    [lesson] = heuristics.lessons_from_report(report(fail), NOW, timeline)
+    assert "blocked here" in lesson.action and "`mv ./build ./build.old`" in lesson.action
+
+
+def test_recovery_signal_is_used_when_there_is_no_timeline() -> None:
+    fail = failure("vercel --prod", 'requires confirmation. Use option "--yes" to confirm.')
+    fixed = Signal(
+        "recovery",
+        "/x.jsonl",
+        "s1",
+        "r1",
+        "",
+        tool_name="Bash",
+        subject="vercel --prod --yes",
+        related_uuid="f0",
+    )
+    [lesson] = heuristics.lessons_from_report(report(fail, fixed), NOW)
+    assert {e.uuid for e in lesson.evidence} == {"f0", "r1"}
+
+
+def test_repeated_failure_says_what_to_check_first() -> None:
+    repeated = Signal(
+        "repeated_failure",
+        "/x.jsonl",
+        "s1",
+        "r1",
+        "",
+        tool_name="Bash",
+        subject="npx tsc --noEmit",
+        detail="sh: tsc: command not found",
+    )
+    [lesson] = heuristics.lessons_from_report(report(repeated), NOW)
+    assert lesson.trigger == "Before running `npx tsc --noEmit` again"
+    assert "command -v" in lesson.action
+
+
+def test_large_file_inside_the_project_only() -> None:
+    detail = "File content (27128 tokens) exceeds maximum allowed tokens (25000). Use offset..."
+    inside = Signal(
+        "tool_error",
+        "/x.jsonl",
+        "s1",
+        "r1",
+        "",
+        tool_name="Read",
+        category="input_invalid",
+        subject="/proj/src/big.ts",
+        detail=detail,
+    )
+    outside = Signal(
+        "tool_error",
+        "/x.jsonl",
+        "s1",
+        "r2",
+        "",
+        tool_name="Read",
+        category="input_invalid",
+        subject="/tmp/dump.json",
+        detail=detail,
+    )
+    [lesson] = heuristics.lessons_from_report(report(inside, outside), NOW)
+    assert lesson.trigger == "Reading `src/big.ts`"
+    assert "offset/limit" in lesson.action
+
+
+def test_rejection_with_a_reason_keeps_the_users_words() -> None:
+    said = Signal(
+        "rejection",
+        "/x.jsonl",
+        "s1",
+        "r1",
+        "",
+        tool_name="Bash",
+        subject="pnpm dev",
+        detail="the dev server is already running in my terminal",
+    )
+    bare = Signal(
+        "rejection", "/x.jsonl", "s1", "r2", "", tool_name="Bash", subject="pnpm dev", detail="no"
+    )
+    [lesson] = heuristics.lessons_from_report(report(said, bare), NOW)
+    assert lesson.kind == "preference"
+    assert lesson.trigger == "Before running `pnpm dev`"
+    assert "already running in my terminal" in lesson.action
+
+
+def correction(text: str) -> Signal:
+    return Signal("correction", "/x.jsonl", "s1", "c1", "", detail=text)
+
+
+def test_specific_correction_becomes_a_preference() -> None:
+    [lesson] = heuristics.lessons_from_report(
+        report(correction("No. The plans should go in .claude/plans, not .claude/brains/plans.")),
+        NOW,
+    )
+    assert '"The plans should go in .claude/plans, not .claude/brains/plans."' in lesson.action
+
+
+def test_vague_or_questioning_corrections_are_dropped() -> None:
+    for text in (
+        "don't forget the tests",
+        "wait, what does this do?",
+        "that's wrong",
+        "I don't think src/app.py is right",
+        "Do not commit yet.",
+        "still broken 2:27:56 PM Error: extra field `x` in src/api.ts",
+    ):
+        assert heuristics.lessons_from_report(report(correction(text)), NOW) == [], text
+
+
+def test_timeline_pairs_tool_uses_with_their_results() -> None:
+    from selfdistill.transcript import Entry, ToolResult, ToolUse
+
+    entries = [
+        Entry("assistant", uuid="a1", tool_uses=(ToolUse("t1", "Bash", {"command": "ls"}),)),
+        Entry("user", uuid="r1", tool_results=(ToolResult("t1", True, "boom"),)),
+        Entry("assistant", uuid="a2", tool_uses=(ToolUse("t2", "Read", {"file_path": "x"}),)),
+        Entry("user", uuid="r2", tool_results=(ToolResult("t2", False, "ok"),)),
+    ]
+    assert heuristics.timeline(entries) == [Step("a1", "t1", "ls", False)]
+
+
+def test_clean_command_and_program() -> None:
+    assert (
+        heuristics.clean_command("cd /a/b && FOO=1 npm run build 2>&1 | tail -20")
+        == "npm run build"
+    )
+    assert heuristics.clean_command("ls | grep x") is None
+    assert heuristics.program("npm run build") == "npm run build"
+    assert heuristics.program("git worktree add ../x main") == "git worktree"
+    assert heuristics.program("python3 -m pytest -q") == "python3 -m pytest"

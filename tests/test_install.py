@@ -1,0 +1,307 @@
+"""`selfdistill install` / `uninstall` on real projects in temporary directories."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from selfdistill import install, settings
+from selfdistill.errors import FatalError
+from tests.test_git import commit_file, git_identity, make_repo, run
+
+__all__ = ["git_identity"]  # the autouse fixture, imported to apply here too
+
+SELFDISTILL = Path(sys.executable).parent / "selfdistill"
+
+# A user's file in a style json.dumps would not reproduce: compact arrays, 4 spaces,
+# no final newline.
+USER_TEXT = """{
+    "permissions": { "allow": ["Bash(npm test:*)", "Read(~/notes)"] },
+    "hooks": {
+        "PostToolUse": [
+            {"matcher": "Edit|Write", "hooks": [{"type": "command", "command": "prettier -w"}]}
+        ]
+    },
+    "env": {"FOO": "bar"}
+}"""
+
+
+def cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SELFDISTILL), *args], cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
+def hook_commands(project: Path) -> dict[str, str]:
+    data = json.loads((project / ".claude" / "settings.json").read_text())
+    return {
+        event: entry["command"]
+        for event, groups in data["hooks"].items()
+        for group in groups
+        for entry in group["hooks"]
+        if settings.event_of(entry)
+    }
+
+
+def test_fresh_project_install_is_idempotent_and_uninstall_leaves_nothing(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    first = install.install(project)
+    path = project / ".claude" / "settings.json"
+    assert first.settings == install.SettingsChange(path, "registered")
+    assert first.git is None and first.git_note and "not a git repository" in first.git_note
+    assert set(hook_commands(project)) == set(settings.EVENTS)
+    written = path.read_bytes()
+
+    second = install.install(project)
+    assert second.settings.action == "unchanged" and not second.changed()
+    assert path.read_bytes() == written
+
+    removed = install.uninstall(project)
+    assert removed.settings.action == "deleted"
+    assert not (project / ".claude").exists(), "the .claude directory we created is gone too"
+    assert not install.record_path(project).exists()
+    assert install.uninstall(project).settings.action == "absent"
+
+
+def test_uninstall_gives_back_the_users_exact_bytes(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / ".claude").mkdir(parents=True)
+    path = project / ".claude" / "settings.json"
+    path.write_text(USER_TEXT)
+    path.chmod(0o640)
+
+    assert install.install(project).settings.action == "registered"
+    merged = json.loads(path.read_text())
+    assert list(merged) == ["permissions", "hooks", "env"]
+    assert merged["permissions"] == json.loads(USER_TEXT)["permissions"]
+    assert merged["hooks"]["PostToolUse"][0] == json.loads(USER_TEXT)["hooks"]["PostToolUse"][0]
+    assert path.read_text().startswith('{\n    "permissions"'), "the file's indent is kept"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    installed = path.read_bytes()
+    assert install.install(project).settings.action == "unchanged"
+    assert path.read_bytes() == installed
+
+    assert install.uninstall(project).settings.action == "restored"
+    assert path.read_text() == USER_TEXT
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+    assert install.uninstall(project).settings.action == "unchanged"
+    assert path.read_text() == USER_TEXT
+
+
+def test_uninstall_keeps_what_the_user_changed_since(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / ".claude").mkdir(parents=True)
+    path = project / ".claude" / "settings.json"
+    path.write_text(USER_TEXT)
+    install.install(project)
+    data = json.loads(path.read_text())
+    data["permissions"]["allow"].append("Bash(make:*)")
+    path.write_text(json.dumps(data, indent=4))
+
+    assert install.uninstall(project).settings.action == "removed"
+    expected = json.loads(USER_TEXT)
+    expected["permissions"]["allow"].append("Bash(make:*)")
+    assert json.loads(path.read_text()) == expected
+
+
+def test_a_claude_dir_the_user_had_stays_after_uninstall(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / ".claude").mkdir(parents=True)
+    (project / ".claude" / "settings.local.json").write_text("{}\n")
+    install.install(project)
+    assert install.uninstall(project).settings.action == "deleted"
+    assert sorted(p.name for p in (project / ".claude").iterdir()) == ["settings.local.json"]
+
+
+def test_uninstall_without_the_record_still_removes_only_ours(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    (project / ".claude").mkdir(parents=True)
+    path = project / ".claude" / "settings.json"
+    path.write_text(USER_TEXT)
+    install.install(project)
+    install.record_path(project).unlink()  # e.g. SELFDISTILL_HOME was wiped
+    assert install.uninstall(project).settings.action == "removed"
+    assert json.loads(path.read_text()) == json.loads(USER_TEXT)
+
+
+def test_invalid_settings_are_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    project = make_repo(tmp_path / "project")
+    (project / ".claude").mkdir()
+    path = project / ".claude" / "settings.json"
+    path.write_text('{"permissions": {"allow": [}\n')
+    with pytest.raises(FatalError, match=r"settings.json is not valid JSON \(line 1"):
+        install.install(project)
+    assert path.read_text() == '{"permissions": {"allow": [}\n'
+    assert not (project / ".git" / "hooks" / "post-commit").exists()
+    assert not install.record_path(project).exists()
+
+    done = cli("install", "--project", str(project))
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.count("\n") == 1 and "not valid JSON" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_registered_commands_run_from_a_shell_with_spaces_everywhere(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # selfdistill installed under a path with spaces and a quote, a project under another one.
+    env_bin = tmp_path / "my tools" / "it's venv" / "bin"
+    env_bin.mkdir(parents=True)
+    log = tmp_path / "calls.log"
+    wrapper = env_bin / "selfdistill"
+    real = shlex.quote(str(SELFDISTILL))
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> {shlex.quote(str(log))}\nexec {real} "$@"\n')
+    wrapper.chmod(0o755)
+    (env_bin / "python").symlink_to(sys.executable)
+    monkeypatch.setattr(sys, "executable", str(env_bin / "python"))
+    project = tmp_path / "my project"
+    project.mkdir()
+
+    install.install(project)
+    commands = hook_commands(project)
+    assert commands["Stop"] == f"{shlex.quote(str(wrapper))} hook Stop"
+
+    # Claude Code runs the command string with a shell, the payload on stdin, from the project,
+    # with a PATH that need not contain selfdistill.
+    for event, command in commands.items():
+        payload = json.dumps({"hook_event_name": event, "session_id": "s", "cwd": str(project)})
+        done = subprocess.run(
+            ["sh", "-c", command],
+            cwd=project,
+            input=payload,
+            text=True,
+            capture_output=True,
+            env={**os.environ, "PATH": "/usr/bin:/bin"},
+            timeout=60,
+        )
+        assert (done.returncode, done.stdout) == (0, ""), (event, done)
+    assert log.read_text().splitlines() == [f"hook {event}" for event in commands]
+
+
+def test_without_a_console_script_hooks_use_python_dash_m(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bare = tmp_path / "no script here"
+    bare.mkdir()
+    python = bare / "python"
+    python.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+    python.chmod(0o755)
+    monkeypatch.setattr(sys, "executable", str(python))
+    project = tmp_path / "project"
+    project.mkdir()
+    install.install(project)
+    command = hook_commands(project)["SessionEnd"]
+    assert command == f"{shlex.quote(str(python))} -m selfdistill hook SessionEnd"
+    done = subprocess.run(["sh", "-c", command], input="{}", text=True, capture_output=True)
+    assert (done.returncode, done.stdout) == (0, "")
+
+
+def test_cli_install_and_uninstall_with_a_chained_git_hook(tmp_path: Path) -> None:
+    project = make_repo(tmp_path / "my project")
+    commit_file(project, "a.txt", "a\n", "First")
+    hooks = project / ".git" / "hooks"
+    foreign = b"#!/bin/sh\necho foreign >> foreign.log\nexit 1\n"
+    (hooks / "post-commit").write_bytes(foreign)
+    (hooks / "post-commit").chmod(0o700)
+
+    done = cli("install", "--project", str(project))
+    assert done.returncode == 0, done.stderr
+    assert "registered the selfdistill hooks" in done.stdout
+    assert "installed the git post-commit hook" in done.stdout
+    assert "kept as post-commit.legacy" in done.stdout
+    snapshot = {p.name: p.read_bytes() for p in hooks.iterdir()}
+    settings_bytes = (project / ".claude" / "settings.json").read_bytes()
+
+    again = cli("install", cwd=project)  # --project defaults to the current directory
+    assert again.returncode == 0, again.stderr
+    assert "already installed" in again.stdout
+    assert {p.name: p.read_bytes() for p in hooks.iterdir()} == snapshot
+    assert (project / ".claude" / "settings.json").read_bytes() == settings_bytes
+
+    commit_file(project, "b.txt", "b\n", "Second")  # the chained hook fails; the commit stands
+    assert run(project, "log", "-1", "--format=%s").strip() == "Second"
+    assert (project / "foreign.log").read_text() == "foreign\n"
+
+    gone = cli("uninstall", "--project", str(project))
+    assert gone.returncode == 0, gone.stderr
+    assert "restored your own" in gone.stdout
+    assert (hooks / "post-commit").read_bytes() == foreign
+    assert stat.S_IMODE((hooks / "post-commit").stat().st_mode) == 0o700
+    assert not (hooks / "post-commit.legacy").exists()
+    assert not (project / ".claude").exists()
+
+    twice = cli("uninstall", "--project", str(project))
+    assert twice.returncode == 0
+    assert "nothing to remove" in twice.stdout
+
+
+def test_no_git_skips_the_git_hook(tmp_path: Path) -> None:
+    project = make_repo(tmp_path / "project")
+    report = install.install(project, with_git=False)
+    assert report.git is None and report.git_note == "skipped (--no-git)"
+    assert not (project / ".git" / "hooks" / "post-commit").exists()
+    assert (project / ".claude" / "settings.json").exists()
+
+
+def test_a_missing_project_directory_is_a_user_error(tmp_path: Path) -> None:
+    done = cli("install", "--project", str(tmp_path / "missing"))
+    assert done.returncode == 1
+    assert done.stderr == f"selfdistill: no such project directory: {tmp_path / 'missing'}\n"
+    assert not (tmp_path / "missing").exists()
+
+
+@pytest.mark.e2e
+def test_real_claude_code_fires_every_registered_hook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The registrations as Claude Code itself reads them: every event we register arrives."""
+    from tests.support.claude_cli import claude_binary, run_claude
+    from tests.support.fake_api import FakeAnthropic, bash, text
+
+    claude_binary()  # skips when the binary is missing
+    env_bin = tmp_path / "tool env" / "bin"
+    env_bin.mkdir(parents=True)
+    log = tmp_path / "events.log"
+    recorder = env_bin / "selfdistill"
+    recorder.write_text(f'#!/bin/sh\necho "$2" >> {shlex.quote(str(log))}\ncat >/dev/null\n')
+    recorder.chmod(0o755)
+    (env_bin / "python").symlink_to(sys.executable)
+    monkeypatch.setattr(sys, "executable", str(env_bin / "python"))
+    project = make_repo(tmp_path / "my project")
+    install.install(project, with_git=False)
+
+    script = [bash("false", "Fail once"), bash("echo ok", "Succeed"), text("Done.")]
+    with FakeAnthropic(script) as api:
+        result = run_claude(project, "Run two commands", api, allowed_tools=("Bash",))
+    assert result.returncode == 0, result
+    fired = set(log.read_text().split())
+    # SubagentStop and PreCompact need a subagent or a compaction: registered the same way.
+    expected = set(settings.EVENTS) - {"SubagentStop", "PreCompact"}
+    assert expected <= fired, fired
+
+
+def test_a_moved_installation_updates_the_commands(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_repo(tmp_path / "project")
+    install.install(project)
+    old_bin = tmp_path / "old venv" / "bin"
+    old_bin.mkdir(parents=True)
+    (old_bin / "selfdistill").symlink_to(SELFDISTILL)
+    monkeypatch.setattr(sys, "executable", str(old_bin / "python"))
+    report = install.install(project)
+    assert (report.settings.action, report.git and report.git.action) == ("updated", "updated")
+    assert set(hook_commands(project).values()) == {
+        f"{shlex.quote(str(old_bin / 'selfdistill'))} hook {event}" for event in settings.EVENTS
+    }
+    hook_text = (project / ".git" / "hooks" / "post-commit").read_text()
+    assert shlex.quote(str(old_bin / "selfdistill")) in hook_text

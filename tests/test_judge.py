@@ -1,0 +1,148 @@
+"""Judging typed prompts in context: the traps keyword matchers fall into, in several languages."""
+
+from __future__ import annotations
+
+import pytest
+
+from selfdistill.judge import PromptContext, asks_question, claims_success, judge, typed_prompt
+from selfdistill.transcript import Entry, ToolResult
+
+AFTER_WORK = PromptContext(
+    last_assistant_text="I've updated the login form. Done! It works now.",
+    agent_acted=True,
+    claimed_success=True,
+    recent_actions="Edit src/login.tsx Bash npm run build",
+)
+AFTER_OFFER = PromptContext(
+    last_assistant_text="I found two options. Would you like me to implement option A?",
+    agent_acted=True,
+    asked_question=True,
+)
+FIRST_PROMPT = PromptContext()
+
+
+def label(prompt, context=AFTER_WORK):
+    return judge(prompt, context).label
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "still doesn't work",
+        "It's still broken, same error as before",
+        "no, I meant the signup form, not the login form",
+        "wrong file, the form lives in src/auth/",
+        "that's not what I asked for",
+        "please revert that change",
+        "you forgot to update the tests",
+        "THE BUTTON IS NOT WORKING???",
+        "wait, don't change the API, only the UI",
+        "Still around 2 seconds to load",
+        "I don't like it, the spacing is off",
+        "can't deploy on vercel:\nError: Build failed\n  at build (index.js:10)",
+        "why was it working in my old version?",
+    ],
+)
+def test_corrections(prompt):
+    assert label(prompt) == "correction"
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "sigue sin funcionar",  # Spanish: still not working
+        "ça marche pas, toujours la même erreur",  # French
+        "funktioniert immer noch nicht",  # German
+        "还是不行",  # Chinese: still not working
+        "не работает",  # Russian: does not work
+        "아직도 안돼",  # Korean: still does not work
+    ],
+)
+def test_corrections_in_other_languages(prompt):
+    assert label(prompt) == "correction"
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "don't forget to add tests for the new endpoint",
+        "wait, what does this function do?",
+        "now add a dark mode toggle to the header",
+        "no rush, but can you also add a README?",
+        "What is the difference between bearer auth and basic auth?",
+        "We need to make sure we don't call the API before login.",
+        "commit and push",
+    ],
+)
+def test_new_instructions_and_questions_are_other(prompt):
+    assert label(prompt) == "other"
+
+
+@pytest.mark.parametrize(
+    ("prompt", "context"),
+    [
+        ("perfect, thanks!", AFTER_WORK),
+        ("Great. Now do the same for the settings page.", AFTER_WORK),
+        ("looks good", AFTER_WORK),
+        ("yes please go ahead", AFTER_OFFER),
+        ("Yes", AFTER_OFFER),
+        ("좋아 다음은 설정 페이지", AFTER_WORK),  # Korean: good, next the settings page
+        ("merci, parfait", AFTER_WORK),
+    ],
+)
+def test_approvals(prompt, context):
+    assert label(prompt, context) == "approval"
+
+
+def test_a_pasted_error_is_a_correction_after_work_but_not_as_a_first_message():
+    paste = "TypeError: Cannot read properties of undefined (reading 'map')\n    at List (List.tsx:12)"
+    assert label(paste, AFTER_WORK) == "correction"
+    assert label(paste, FIRST_PROMPT) == "other"
+
+
+def test_don_t_use_x_is_a_correction_only_when_the_agent_was_using_x():
+    using = PromptContext(
+        last_assistant_text="Updating the card with the ui-builder agent...",
+        agent_acted=True,
+        recent_actions="Task ui-builder",
+    )
+    assert label("dont use ui-builder, just apply the changes yourself", using) == "correction"
+    assert label("dont use ui-builder for the next feature", AFTER_WORK) == "other"
+
+
+def test_a_judgement_has_a_confidence_and_a_reason():
+    verdict = judge("still doesn't work", AFTER_WORK)
+    assert 0.5 < verdict.confidence <= 0.95
+    assert "still" in verdict.reason
+
+
+def test_context_helpers():
+    assert claims_success("All tests pass. ✅")
+    assert not claims_success("Let me look at the file.")
+    assert asks_question("Should I proceed?")
+    assert asks_question("**Do you want me to run the backup first?** Either way, it reboots.")
+    assert not asks_question("I ran the backup.")
+
+
+def _user(text="", **fields):
+    return Entry(type="user", uuid="u1", texts=(text,) if text else (), **fields)
+
+
+def test_only_what_the_user_typed_is_judged():
+    assert typed_prompt(_user("fix the bug")) == "fix the bug"
+    ide = "<ide_opened_file>The user opened a.py</ide_opened_file>\nfix this file"
+    assert typed_prompt(_user(ide)) == "fix this file"
+    for written in (
+        "<command-name>/clear</command-name>",
+        "<local-command-stdout>ok</local-command-stdout>",
+        "[Request interrupted by user]",
+        "<bash-input>ls</bash-input>",
+        "Caveat: The messages below were generated by the user while running local commands.",
+    ):
+        assert typed_prompt(_user(written)) is None
+    assert typed_prompt(_user("no", is_meta=True)) is None
+    assert typed_prompt(_user("no", is_sidechain=True)) is None
+    assert typed_prompt(_user("no", is_compact_summary=True)) is None
+    result = ToolResult(tool_use_id="t", is_error=False, text="ok")
+    assert typed_prompt(_user("", tool_results=(result,))) is None
+    assert typed_prompt(Entry(type="assistant", texts=("no",))) is None

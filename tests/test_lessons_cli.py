@@ -1,0 +1,80 @@
+"""`selfdistill lessons`: list, show by prefix, approve and reject (remembered, published)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from selfdistill import distill, lessons
+from tests.test_distill import TREE, VERCEL, write_transcript
+from tests.test_run_cli import make_project, selfdistill
+
+
+def seeded(tmp_path: Path) -> Path:
+    project = make_project(tmp_path)
+    paths = [
+        write_transcript(tmp_path / "a.jsonl", "a", TREE),
+        write_transcript(tmp_path / "b.jsonl", "b", VERCEL),
+    ]
+    args = [a for p in paths for a in ("--transcript", str(p))]
+    assert selfdistill("run", *args, cwd=project).returncode == 0
+    return project
+
+
+def listed(project: Path) -> list[dict[str, Any]]:
+    done = selfdistill("lessons", "list", "--json", cwd=project)
+    assert done.returncode == 0, done.stderr
+    items: list[dict[str, Any]] = json.loads(done.stdout)
+    return items
+
+
+def test_list_is_empty_before_any_run(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    assert listed(project) == []
+    done = selfdistill("lessons", cwd=project)
+    assert done.returncode == 0 and "no lessons yet" in done.stdout
+
+
+def test_list_and_show_by_prefix(tmp_path: Path) -> None:
+    project = seeded(tmp_path)
+    items = listed(project)
+    assert {item["status"] for item in items} == {"candidate"}
+    first = str(items[0]["id"])
+    done = selfdistill("lessons", "show", first[:5], "--json", cwd=project)
+    assert done.returncode == 0
+    assert json.loads(done.stdout)["id"] == first
+    text = selfdistill("lessons", "show", first[:5], cwd=project)
+    assert f"id:         {first}" in text.stdout and "evidence:" in text.stdout
+
+
+def test_approve_activates_and_publishes(tmp_path: Path) -> None:
+    project = seeded(tmp_path)
+    tree = next(item for item in listed(project) if item["trigger"] == "Using `tree`")
+    done = selfdistill("lessons", "approve", str(tree["id"]), "--json", cwd=project)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["lesson"]["status"] == "active"
+    claude_md = project / "CLAUDE.md"
+    if result["published"]:  # the publisher is there: the lesson reached CLAUDE.md
+        assert "`tree` is not installed here" in claude_md.read_text()
+
+
+def test_reject_is_remembered_by_later_runs(tmp_path: Path) -> None:
+    project = seeded(tmp_path)
+    tree = next(item for item in listed(project) if item["trigger"] == "Using `tree`")
+    assert selfdistill("lessons", "reject", str(tree["id"]), cwd=project).returncode == 0
+    again = write_transcript(tmp_path / "c.jsonl", "c", TREE)
+    assert selfdistill("run", "--transcript", str(again), cwd=project).returncode == 0
+    state = distill.project_state(project)
+    stored = {x.id: x for x in lessons.read_lessons(state)}
+    assert stored[str(tree["id"])].status == "rejected"
+    assert len(stored) == 2
+
+
+def test_unknown_or_missing_id_is_a_one_line_error(tmp_path: Path) -> None:
+    project = seeded(tmp_path)
+    for args in (["show", "ffffffffff"], ["approve"], ["list", "abc"]):
+        done = selfdistill("lessons", *args, cwd=project)
+        assert done.returncode == 1, args
+        assert done.stdout == "" and done.stderr.count("\n") == 1

@@ -1,0 +1,189 @@
+"""Rollback: a run's block and skills come back; the user's later edits outside stay."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from selfdistill import journal
+from selfdistill.claudemd import BEGIN
+from selfdistill.errors import UserError
+from selfdistill.model import Lesson
+from selfdistill.paths import ProjectState
+from selfdistill.publish import publish
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> ProjectState:
+    project = tmp_path / "project"
+    project.mkdir()
+    return ProjectState.for_project(project)
+
+
+def active(ident: str, steps: tuple[str, ...] = ()) -> Lesson:
+    return Lesson(
+        id=ident,
+        kind="procedure" if steps else "fact",
+        trigger=f"working on {ident}",
+        action=f"remember rule {ident}",
+        steps=steps,
+        status="active",
+    )
+
+
+def claude_md(state: ProjectState) -> Path:
+    return state.project / "CLAUDE.md"
+
+
+def test_rollback_of_the_only_run_restores_the_file_exactly(state: ProjectState) -> None:
+    original = b"# Mine\r\nno newline at the end"
+    claude_md(state).write_bytes(original)
+    publish(state, [active("a")], "run-1")
+    assert journal.rollback(state, None) == (str(claude_md(state)),)
+    assert claude_md(state).read_bytes() == original
+
+
+def test_rollback_of_a_created_file_removes_it(state: ProjectState) -> None:
+    publish(state, [active("a")], "run-1")
+    journal.rollback(state, None)
+    assert not claude_md(state).exists()
+
+
+def test_rollback_last_restores_the_previous_block(state: ProjectState) -> None:
+    claude_md(state).write_bytes(b"top\n")
+    publish(state, [active("a")], "run-1")
+    after_first = claude_md(state).read_bytes()
+    publish(state, [active("b")], "run-2")
+    journal.rollback(state, None)
+    assert claude_md(state).read_bytes() == after_first
+    journal.rollback(state, None)  # --last now means run-1
+    assert claude_md(state).read_bytes() == b"top\n"
+
+
+def test_rollback_keeps_later_user_edits_outside_the_block(state: ProjectState) -> None:
+    claude_md(state).write_bytes(b"top\n")
+    publish(state, [active("a")], "run-1")
+    publish(state, [active("b")], "run-2")
+    data = claude_md(state).read_bytes()
+    claude_md(state).write_bytes(b"# new title\n" + data + b"written later\n")
+    journal.rollback(state, "run-2")
+    data = claude_md(state).read_bytes()
+    assert data.startswith(b"# new title\ntop\n\n" + BEGIN)
+    assert data.endswith(b"written later\n")
+    assert b"remember rule a" in data and b"remember rule b" not in data
+
+
+def test_rollback_of_a_named_older_run(state: ProjectState) -> None:
+    publish(state, [active("a")], "run-1")
+    publish(state, [active("a"), active("b")], "run-2")
+    journal.rollback(state, "run-1")
+    assert not claude_md(state).exists() or BEGIN not in claude_md(state).read_bytes()
+    with pytest.raises(UserError, match="already rolled back"):
+        journal.rollback(state, "run-1")
+
+
+def test_rollback_brings_back_the_users_words_inside_the_block(state: ProjectState) -> None:
+    publish(state, [active("a")], "run-1")
+    edited = claude_md(state).read_bytes().replace(b"remember rule a", b"my own words")
+    claude_md(state).write_bytes(edited)
+    publish(state, [active("a")], "run-2")
+    journal.rollback(state, "run-2")
+    assert claude_md(state).read_bytes() == edited
+
+
+def test_rollback_removes_created_skills_and_restores_changed_ones(state: ProjectState) -> None:
+    publish(state, [active("p", ("one", "two"))], "run-1")
+    path = state.project / ".claude/skills/working-on-p/SKILL.md"
+    first = path.read_bytes()
+    publish(state, [active("p", ("one", "two", "three"))], "run-2")
+    journal.rollback(state, "run-2")
+    assert path.read_bytes() == first
+    journal.rollback(state, "run-1")
+    assert not path.parent.exists()
+    # ownership follows: a new publish may create it again under the same name
+    publish(state, [active("p", ("one", "two"))], "run-3")
+    assert path.read_bytes() == first
+
+
+def test_rollback_restores_a_removed_skill_as_ours(state: ProjectState) -> None:
+    publish(state, [active("p", ("one", "two"))], "run-1")
+    path = state.project / ".claude/skills/working-on-p/SKILL.md"
+    first = path.read_bytes()
+    publish(state, [], "run-2")
+    assert not path.exists()
+    journal.rollback(state, "run-2")
+    assert path.read_bytes() == first
+    publish(state, [], "run-3")  # still ours: removed again when the lesson is gone
+    assert not path.exists()
+
+
+def test_rollback_leaves_a_skill_edited_since(state: ProjectState) -> None:
+    publish(state, [active("p", ("one", "two"))], "run-1")
+    path = state.project / ".claude/skills/working-on-p/SKILL.md"
+    path.write_bytes(path.read_bytes() + b"user addition\n")
+    result = journal.rollback_run(state, "run-1")
+    assert path.read_bytes().endswith(b"user addition\n")
+    assert result.kept == ((str(path), "changed since that run; left alone"),)
+
+
+def test_unknown_run_and_nothing_to_roll_back(state: ProjectState) -> None:
+    with pytest.raises(UserError, match="nothing to roll back"):
+        journal.rollback(state, None)
+    with pytest.raises(UserError, match="unknown run id"):
+        journal.rollback(state, "no-such-run")
+    with pytest.raises(UserError, match="not a run id"):
+        journal.rollback(state, "../escape")
+
+
+def test_runs_that_wrote_nothing_are_not_journaled(state: ProjectState) -> None:
+    publish(state, [active("a")], "run-1")
+    publish(state, [active("a")], "run-2")
+    assert [run["run"] for run in journal.runs(state)] == ["run-1"]
+
+
+def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "selfdistill", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        check=False,
+    )
+
+
+def test_cli_rollback(state: ProjectState) -> None:
+    (state.project / ".git").mkdir()  # the project root is found from the working directory
+    claude_md(state).write_bytes(b"top\n")
+    publish(state, [active("a")], "run-1")
+    publish(state, [active("b")], "run-2")
+    done = cli("rollback", "run-2", "--json", cwd=state.project)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "runId": "run-2",
+        "restored": [str(claude_md(state))],
+        "kept": [],
+    }
+    done = cli("rollback", "--last", "--project", str(state.project), cwd=state.project.parent)
+    assert done.returncode == 0 and "Rolled back run run-1" in done.stdout
+    assert claude_md(state).read_bytes() == b"top\n"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("rollback", "--last"), "nothing to roll back"),
+        (("rollback", "nope"), "unknown run id"),
+        (("rollback", "x", "--last"), "not both"),
+    ],
+)
+def test_cli_errors_are_one_line(state: ProjectState, args: tuple[str, ...], message: str) -> None:
+    done = cli(*args, "--project", str(state.project), cwd=state.project)
+    assert done.returncode == 1
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert done.stdout == ""

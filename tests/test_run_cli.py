@@ -1,0 +1,96 @@
+"""`selfdistill run` through the real command line: exit codes, JSON only on stdout."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from selfdistill.schemas import validate
+from tests.test_distill import TREE, write_transcript
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def selfdistill(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.run(
+        [sys.executable, "-m", "selfdistill", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def make_project(tmp_path: Path) -> Path:
+    project = tmp_path / "project"
+    (project / ".git").mkdir(parents=True)
+    return project
+
+
+def test_json_prints_only_the_manifest(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    paths = [write_transcript(tmp_path / f"s{n}.jsonl", f"s{n}", TREE) for n in range(2)]
+    args = [a for p in paths for a in ("--transcript", str(p))]
+    done = selfdistill("run", "--json", *args, cwd=project)
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads(done.stdout)
+    validate("manifest", manifest)
+    assert manifest["sessionsProcessed"] == 2
+    assert manifest["lessons"][0]["trigger"] == "Using `tree`"
+    assert manifest["logPaths"] == [str(p) for p in paths]
+
+
+def test_dry_run_json_prints_the_manifest_too(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    path = write_transcript(tmp_path / "s.jsonl", "s", TREE)
+    done = selfdistill("run", "--dry-run", "--json", "--transcript", str(path), cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["dryRun"] is True
+    assert not Path(os.environ["SELFDISTILL_HOME"]).exists()
+
+
+def test_text_output_summarises(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    path = write_transcript(tmp_path / "s.jsonl", "s", TREE)
+    done = selfdistill("run", "--project", str(project), "--transcript", str(path), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "1 session(s) analysed" in done.stdout
+    assert "Using `tree`" in done.stdout
+
+
+def test_nothing_new_is_a_quiet_success(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    done = selfdistill("run", "--json", cwd=project)
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads(done.stdout)
+    assert manifest["sessionsProcessed"] == 0 and manifest["lessons"] == []
+
+
+def test_bad_arguments_are_one_line_errors(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    for args in (["--limit", "-1"], ["--transcript", str(tmp_path / "nope.jsonl")]):
+        done = selfdistill("run", *args, cwd=project)
+        assert done.returncode == 1
+        assert done.stdout == ""
+        assert "Traceback" not in done.stderr
+
+
+def test_invalid_config_is_a_one_line_error(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    (project / ".claude").mkdir()
+    (project / ".claude" / "selfdistill.json").write_text('{"minSessions": "two"}')
+    done = selfdistill("run", cwd=project)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1
+    assert "minSessions" in done.stderr
+
+
+def test_help() -> None:
+    done = selfdistill("run", "--help", cwd=REPO)
+    assert done.returncode == 0
+    assert "--dry-run" in done.stdout and "--transcript" in done.stdout

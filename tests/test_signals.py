@@ -1,0 +1,338 @@
+"""Signals from hand-made transcripts: each kind, its fields, and the edge cases around it."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from selfdistill import signals as signals_module
+from selfdistill.signals import analyze, analyze_many, error_line
+from tests.data.transcripts.builder import (
+    INTERRUPTED,
+    INTERRUPTED_TOOL,
+    REJECTED,
+    REJECTED_WITH_REASON,
+    Transcript,
+)
+
+DATA = Path(__file__).parent / "data" / "transcripts"
+
+
+def kinds(report):
+    return [s.kind for s in report.signals]
+
+
+def only(report, kind):
+    [signal] = [s for s in report.signals if s.kind == kind]
+    return signal
+
+
+def test_a_failed_command_is_a_tool_error_with_exit_code_subject_and_error_line(tmp_path):
+    t = Transcript()
+    t.prompt("run the tests")
+    call = t.bash("python3 -m pytest -q")
+    uuid = t.result(call, "Exit code 1\n/usr/bin/python3: No module named pytest", error=True)
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+
+    error = only(report, "tool_error")
+    assert error.uuid == uuid and error.session_id == "sess-1"
+    assert error.file == str(tmp_path / "s.jsonl")
+    assert error.exit_code == 1
+    assert error.category == "command_not_found"
+    assert error.subject == "python3 -m pytest -q"
+    assert error.detail == "/usr/bin/python3: No module named pytest"
+    assert error.tool_name == "Bash" and error.tool_use_id == call
+
+
+@pytest.mark.parametrize(
+    ("tool", "text", "category"),
+    [
+        ("Read", "<tool_use_error>File does not exist.</tool_use_error>", "file_not_found"),
+        ("Edit", "<tool_use_error>String to replace not found in file.\nString: x", "edit_mismatch"),
+        ("Edit", "File has not been read yet. Read it first before writing to it.", "file_not_read"),
+        ("Edit", "File has been unexpectedly modified. Read it again.", "file_modified"),
+        ("Read", "EISDIR: illegal operation on a directory, read", "is_directory"),
+        ("Bash", "Command timed out after 2m 0.0s", "timeout"),
+        ("Bash", "PreToolUse:Bash hook error: [./guard.sh]: blocked rm -rf", "hook_blocked"),
+        ("Bash", "Permission to use Bash with command rm -rf / has been denied.", "permission"),
+        ("Bash", "This command requires approval", "permission"),
+        ("Bash", "Exit code 127\n(eval):1: command not found: tree", "command_not_found"),
+        ("Bash", "Exit code 2\nmake: *** [all] Error 2", "command_failed"),
+        ("Foo", "<tool_use_error>Error: No such tool available: Foo</tool_use_error>",
+         "tool_unavailable"),
+        ("WebFetch", "something odd happened", "other"),
+    ],
+)
+def test_tool_errors_are_categorized(tmp_path, tool, text, category):
+    t = Transcript()
+    call = t.call(tool, file_path="/p/x.py", command="do it")
+    t.result(call, text, error=True)
+    assert only(analyze(t.write(tmp_path / "s.jsonl")), "tool_error").category == category
+
+
+def test_a_rejection_is_not_a_tool_error(tmp_path):
+    t = Transcript()
+    call = t.edit("/p/a.py", "x", "y")
+    uuid = t.result(call, REJECTED, error=True)
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+    assert kinds(report) == ["rejection"]
+    rejection = only(report, "rejection")
+    assert rejection.uuid == uuid and rejection.subject == "/p/a.py" and rejection.detail is None
+
+
+def test_a_rejection_with_the_user_s_reason_carries_it_and_is_a_correction(tmp_path):
+    t = Transcript()
+    call = t.bash("rm -rf build")
+    t.result(call, REJECTED_WITH_REASON + "don't delete build, it holds the release", error=True)
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+    assert kinds(report) == ["rejection", "correction"]
+    assert only(report, "rejection").detail == "don't delete build, it holds the release"
+    assert only(report, "correction").detail == "don't delete build, it holds the release"
+    assert report.outcome == "negative"
+
+
+def test_the_older_rejection_wording_is_a_rejection(tmp_path):
+    t = Transcript()
+    call = t.bash("git push --force")
+    t.result(call, "The user doesn't want to take this action right now. STOP what you are doing.",
+             error=True)
+    assert kinds(analyze(t.write(tmp_path / "s.jsonl"))) == ["rejection"]
+
+
+def test_interruptions_in_text_and_in_a_tool_result_are_each_reported_once(tmp_path):
+    t = Transcript()
+    t.prompt("build it")
+    call = t.bash("npm run build")
+    first = t.result(call, INTERRUPTED_TOOL, error=True)
+    second = t._entry("user", {"role": "user", "content": [{"type": "text", "text": INTERRUPTED_TOOL}]})
+    t.say("Stopping.")
+    third = t.prompt(INTERRUPTED)
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+    interruptions = [s for s in report.signals if s.kind == "interruption"]
+    assert [s.uuid for s in interruptions] == [first, second, third]
+    assert interruptions[0].subject == "npm run build"
+    assert interruptions[1].related_uuid == first  # the same interruption, written twice
+    assert interruptions[2].related_uuid is None
+    assert "tool_error" not in kinds(report)
+
+
+def test_an_interrupted_command_with_exit_code_is_an_interruption(tmp_path):
+    t = Transcript()
+    call = t.bash("sleep 100")
+    t.result(call, "Exit code 137\n[Request interrupted by user for tool use]", error=True)
+    assert kinds(analyze(t.write(tmp_path / "s.jsonl"))) == ["interruption"]
+
+
+def test_failing_tests_are_a_test_failure_even_when_the_command_exits_0(tmp_path):
+    t = Transcript()
+    call = t.bash("pytest -q | tail -3")
+    t.result(call, "FAILED tests/test_a.py::test_b\n==== 1 failed, 3 passed in 0.2s ====")
+    failure = only(analyze(t.write(tmp_path / "s.jsonl")), "test_failure")
+    assert failure.category == "pytest"
+    assert "1 failed" in failure.detail and "tests/test_a.py::test_b" in failure.detail
+
+
+def test_a_failing_test_command_is_a_tool_error_and_a_test_failure(tmp_path):
+    t = Transcript()
+    call = t.bash("npm test")
+    out = "Exit code 1\nFAIL src/a.test.js\nTests:       2 failed, 5 passed, 7 total"
+    t.result(call, out, error=True)
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+    assert kinds(report) == ["tool_error", "test_failure"]
+    assert only(report, "test_failure").category == "jest"
+
+
+def test_another_command_of_the_same_intent_succeeding_is_a_recovery(tmp_path):
+    t = Transcript()
+    t.prompt("run the tests")
+    bad = t.bash("python3 -m pytest")
+    failed = t.result(bad, "Exit code 1\nNo module named pytest", error=True)
+    good = t.bash("python3 -m unittest discover -s tests")
+    fixed = t.result(good, "....\nRan 4 tests in 0.01s\n\nOK")
+    recovery = only(analyze(t.write(tmp_path / "s.jsonl")), "recovery")
+    assert recovery.uuid == fixed and recovery.related_uuid == failed
+    assert recovery.detail == "python3 -m unittest discover -s tests"
+    assert recovery.subject == "python3 -m unittest discover -s tests"
+    assert "python3 -m pytest" in recovery.excerpt
+
+
+def test_an_edit_that_failed_then_succeeded_on_the_same_file_is_a_recovery(tmp_path):
+    t = Transcript()
+    first = t.edit("/p/a.py", "retrun x", "return y")
+    failed = t.result(first, "String to replace not found in file.", error=True)
+    second = t.edit("/p/a.py", "return x", "return y")
+    t.result(second, "The file /p/a.py has been updated.")
+    recovery = only(analyze(t.write(tmp_path / "s.jsonl")), "recovery")
+    assert recovery.related_uuid == failed and recovery.category == "edit_mismatch"
+
+
+def test_an_unrelated_success_is_not_a_recovery(tmp_path):
+    t = Transcript()
+    bad = t.bash("curl http://localhost:3000/health")
+    t.result(bad, "Exit code 7\ncurl: (7) Failed to connect", error=True)
+    ok = t.bash("ls src")
+    t.result(ok, "main.py")
+    other = t.edit("/p/b.py", "a", "b")
+    t.result(other, "updated")
+    assert "recovery" not in kinds(analyze(t.write(tmp_path / "s.jsonl")))
+
+
+def test_the_same_failure_in_a_row_is_a_repeated_failure_once(tmp_path):
+    t = Transcript()
+    for _ in range(3):
+        call = t.bash("python3 scripts/check.py")
+        t.result(call, "Exit code 2\npython3: can't open file 'scripts/check.py'", error=True)
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+    assert kinds(report).count("tool_error") == 3
+    assert kinds(report).count("repeated_failure") == 1
+    assert report.outcome == "negative"
+
+
+def test_typed_prompts_become_corrections_and_approvals_in_context(tmp_path):
+    t = Transcript()
+    t.prompt("make the header blue")
+    call = t.edit("/p/h.css", "red", "blue")
+    t.result(call, "updated")
+    t.say("Done! The header is now blue.")
+    wrong = t.prompt("no, that's the footer. the header is still red")
+    t.say("Fixed: the header is blue now.")
+    good = t.prompt("perfect, thanks")
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+    assert [(s.kind, s.uuid) for s in report.signals] == [("correction", wrong), ("approval", good)]
+    assert only(report, "correction").detail == "no, that's the footer. the header is still red"
+
+
+def test_text_claude_code_wrote_is_never_judged(tmp_path):
+    t = Transcript()
+    t.prompt("hello")
+    t.say("Done, it works.")
+    t.prompt("<command-name>/clear</command-name>\n<command-args>no, wrong</command-args>")
+    t.prompt("<local-command-stdout>still broken</local-command-stdout>")
+    t.prompt("no this is wrong", isMeta=True)
+    t.prompt("This session is being continued from a previous conversation. It doesn't work.",
+             isCompactSummary=True)
+    assert kinds(analyze(t.write(tmp_path / "s.jsonl"))) == []
+
+
+def test_a_subagent_transcript_reports_its_own_failures_but_judges_no_prompt(tmp_path):
+    t = Transcript(session="parent-session", sidechain=True)
+    t.prompt("no, that's wrong: search src/ for TODO")  # the Task prompt, written by the agent
+    call = t.call("Grep", pattern="TODO", path="/nope")
+    t.result(call, "Path does not exist: /nope", error=True)
+    report = analyze(t.write(tmp_path / "agent-1234.jsonl"))
+    assert kinds(report) == ["tool_error"]
+    assert report.session_id == "parent-session"
+
+
+def test_the_predominant_session_id_names_the_report(tmp_path):
+    t = Transcript(session="main")
+    for _ in range(3):
+        t.prompt("hi")
+    t.session = "other"
+    t.prompt("hi")
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+    assert report.session_id == "main"
+    assert report.entries == 4 and report.version == "2.1.0" and report.cwd == "/work/project"
+
+
+def test_excerpts_are_redacted_and_capped(tmp_path, monkeypatch):
+    monkeypatch.setattr(signals_module, "redact_text", lambda text: text.replace("s3cr3t", "[X]"))
+    t = Transcript()
+    call = t.bash("deploy --token s3cr3t " + "v" * 600)
+    t.result(call, "Exit code 1\nerror: token s3cr3t rejected " + "e" * 900, error=True)
+    error = only(analyze(t.write(tmp_path / "s.jsonl")), "tool_error")
+    assert len(error.excerpt) <= 300
+    for text in (error.excerpt, error.subject, error.detail):
+        assert "s3cr3t" not in text and "[X]" in text
+
+
+def test_analyze_many_reads_each_file(tmp_path):
+    paths = []
+    for n in range(3):
+        t = Transcript(session=f"s{n}")
+        t.prompt("hi")
+        paths.append(t.write(tmp_path / f"{n}.jsonl.gz", gz=True))
+    assert [r.session_id for r in analyze_many(paths)] == ["s0", "s1", "s2"]
+
+
+def test_an_empty_or_garbage_file_gives_an_empty_neutral_report(tmp_path):
+    path = tmp_path / "junk.jsonl"
+    path.write_bytes(b"\x00\x01garbage\n{not json\n")
+    report = analyze(path)
+    assert report.signals == () and report.outcome == "neutral" and report.session_id == "junk"
+
+
+def test_the_hand_made_version_fixtures_give_their_signals():
+    old = analyze(DATA / "v1_0_session.jsonl")
+    assert kinds(old) == ["tool_error", "test_failure", "rejection", "interruption", "correction"]
+    new = analyze(DATA / "v2_1_session.jsonl")
+    assert kinds(new) == ["tool_error", "recovery", "approval"]
+
+
+def test_error_line_skips_banners_and_picks_the_error():
+    text = "Exit code 1\n> app@1.0 build\n> tsc\n*****\nsrc/a.ts(3,1): error TS2304: nope\n"
+    assert error_line(text) == "src/a.ts(3,1): error TS2304: nope"
+    assert error_line("") == "(no error text)"
+
+
+# ---- every transcript of the real corpus, when it is present ----
+
+CORPUS_CANDIDATES = (
+    Path(__file__).resolve().parents[2] / "shared" / "corpus" / "sessions",
+    Path("/work/shared/corpus/sessions"),
+)
+INTERRUPT = "[Request interrupted by user"
+REJECTION_STARTS = ("The user doesn't want to proceed", "The user doesn't want to take this action")
+
+
+def _corpus() -> Path | None:
+    return next((p for p in CORPUS_CANDIDATES if p.is_dir()), None)
+
+
+def _expected(path: Path) -> dict[str, str]:
+    """uuid -> the kind a careful reader expects, from a plain JSON scan (not the reader)."""
+    expected: dict[str, str] = {}
+    with gzip.open(path, "rt", encoding="utf-8", errors="replace") as lines:
+        for line in lines:
+            record = json.loads(line)
+            content = (record.get("message") or {}).get("content")
+            if isinstance(content, str) and content.startswith(INTERRUPT):
+                expected[record["uuid"]] = "interruption"
+            for block in content if isinstance(content, list) else ():
+                kind = _expected_kind(block)
+                if kind:
+                    expected[record["uuid"]] = kind
+    return expected
+
+
+def _expected_kind(block: dict) -> str | None:
+    if block.get("type") == "text" and block.get("text", "").startswith(INTERRUPT):
+        return "interruption"
+    if block.get("type") != "tool_result" or not block.get("is_error"):
+        return None
+    content = block.get("content")
+    if isinstance(content, list):
+        content = "\n".join(b.get("text", "") for b in content if isinstance(b, dict))
+    text = str(content or "")
+    if text.startswith(INTERRUPT) or f"\n{INTERRUPT}" in text[:400]:
+        return "interruption"
+    return "rejection" if text.startswith(REJECTION_STARTS) else "tool_error"
+
+
+@pytest.mark.skipif(_corpus() is None, reason="no corpus at ../shared/corpus")
+def test_every_corpus_transcript_is_read_and_every_failure_reported():
+    root = _corpus()
+    files = sorted(root.rglob("*.jsonl.gz"))
+    assert files
+    missing = []
+    for path in files:
+        found = {(s.uuid, s.kind) for s in analyze(path).signals}
+        for uuid, kind in _expected(path).items():
+            if (uuid, kind) not in found:
+                missing.append(f"{path.relative_to(root)} {uuid} {kind}")
+    assert not missing, f"{len(missing)} not reported, e.g. {missing[:5]}"
+    assert os.environ.get("SELFDISTILL_CORPUS_WALKED", "1")

@@ -1,0 +1,71 @@
+"""`selfdistill signals` as a user runs it: a real subprocess, real files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.data.transcripts.builder import REJECTED, Transcript
+
+
+def run(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "selfdistill", "signals", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def _session(tmp_path, name="s.jsonl", gz=False):
+    t = Transcript(session=name.split(".")[0])
+    t.prompt("run the tests")
+    call = t.bash("pytest")
+    t.result(call, "Exit code 4\nERROR: file or directory not found: tests/", error=True)
+    call = t.edit("/p/a.py", "a", "b")
+    t.result(call, REJECTED, error=True)
+    return t.write(tmp_path / name, gz=gz)
+
+
+def test_json_prints_one_object_per_signal_and_nothing_else(tmp_path):
+    path = _session(tmp_path)
+    done = run(path, "--json")
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["kind"] for r in rows] == ["tool_error", "rejection"]
+    for row in rows:
+        assert row["file"] == str(path) and row["session_id"] == "s"
+        assert row["uuid"] and len(row["excerpt"]) <= 300
+    assert rows[0]["exit_code"] == 4 and rows[0]["subject"] == "pytest"
+
+
+def test_the_default_view_is_a_readable_summary(tmp_path):
+    done = run(_session(tmp_path))
+    assert done.returncode == 0
+    assert "outcome: negative" in done.stdout
+    assert "1 tool_error" in done.stdout and "1 rejection" in done.stdout
+    assert "- rejection:" in done.stdout
+
+
+def test_directories_are_searched_for_transcripts(tmp_path):
+    nested = tmp_path / "projects" / "deep"
+    nested.mkdir(parents=True)
+    _session(nested, "a.jsonl")
+    _session(nested, "b.jsonl.gz", gz=True)
+    (nested / "notes.txt").write_text("not a transcript")
+    done = run(tmp_path / "projects", "--json")
+    assert done.returncode == 0
+    assert {json.loads(line)["session_id"] for line in done.stdout.splitlines()} == {"a", "b"}
+
+
+def test_a_bad_path_is_a_one_line_error_and_exit_1(tmp_path):
+    done = run(tmp_path / "missing.jsonl")
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert len(done.stderr.strip().splitlines()) == 1 and "missing.jsonl" in done.stderr
+
+
+def test_no_path_is_a_usage_error():
+    done = run()
+    assert done.returncode != 0 and "Traceback" not in done.stderr
