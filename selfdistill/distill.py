@@ -232,6 +232,8 @@ def plan_from_observations(state: ProjectState, marks: Watermarks, config: Confi
         Target(path, e["first"], tuple(e["ids"]), tuple(e["failures"]), e["cwd"])
         for path, e in found.items()
     ]
+    if any(sha not in commit_sessions for sha in reverts):
+        commit_sessions = {**commit_sessions_before(state, marks.observations), **commit_sessions}
     return select(
         targets,
         marks,
@@ -241,6 +243,20 @@ def plan_from_observations(state: ProjectState, marks: Watermarks, config: Confi
         tuple(reverts),
         commit_sessions,
     )
+
+
+def commit_sessions_before(state: ProjectState, until: Mark | None) -> dict[str, str]:
+    """sha -> session of the commits recorded before `until` (read only when a revert needs it)."""
+    found: dict[str, str] = {}
+    if until is None:
+        return found
+    for mark, record in iter_new_observations(state, None):
+        if mark > until:
+            break
+        commit = record.get("commit")
+        if isinstance(commit, dict) and commit.get("sha") and record.get("session_id"):
+            found[str(commit["sha"])] = str(record["session_id"])
+    return found
 
 
 def plan_from_paths(paths: Sequence[Path], marks: Watermarks, config: Config) -> Plan:
@@ -321,21 +337,26 @@ def heuristic_proposal(analysis: Analysis, now: str) -> Proposal:
     candidates: list[Lesson] = []
     for item in analysis.reports:
         for lesson in heuristics.lessons_from_report(item.report, now, item.steps):
-            candidates.append(with_observations(lesson, item.target))
+            candidates.append(with_observations(lesson, item.target, item.report))
     return Proposal(tuple(candidates), "heuristic")
 
 
-def with_observations(lesson: Lesson, target: Target) -> Lesson:
-    """Add the observation ids of the failures this lesson names, when the hooks recorded them."""
-    text = lesson.trigger + " " + lesson.action
-    extra = []
-    for session_id, command, observation_id in target.failures:
-        cleaned = heuristics.clean_command(command)
-        if cleaned and f"`{cleaned}`" in text:
-            extra.append(Evidence(session_id, observation_id=observation_id, signal="observation"))
+def with_observations(lesson: Lesson, target: Target, report: SessionReport) -> Lesson:
+    """Add the ids of the observations that recorded this lesson's failures, when hooks ran."""
+    by_uuid = {signal.uuid: signal for signal in report.signals}
+    failed = {
+        (item.session_id, heuristics.clean_command(by_uuid[item.uuid].subject))
+        for item in lesson.evidence
+        if item.uuid in by_uuid and item.signal != "recovery"
+    }
+    extra = tuple(
+        Evidence(session_id, observation_id=observation_id, signal="observation")
+        for session_id, command, observation_id in target.failures
+        if (session_id, heuristics.clean_command(command)) in failed
+    )
     if not extra:
         return lesson
-    return replace(lesson, evidence=lessons.cap_evidence(lesson.evidence + tuple(extra)))
+    return replace(lesson, evidence=lessons.cap_evidence(lesson.evidence + extra))
 
 
 def llm_proposal(
@@ -578,18 +599,23 @@ def execute(
     if options.dry_run:
         record_lessons(tally, proposal, fold(existing, proposal, config, reverted, now))
         return
-    outcome: list[lessons.MergeResult] = []
+    merged: list[tuple[lessons.MergeResult, bool]] = []
 
     def change(current: tuple[Lesson, ...]) -> tuple[Lesson, ...]:
-        outcome[:] = [fold(current, proposal, config, reverted, now)]
-        return outcome[0].lessons
+        result = fold(current, proposal, config, reverted, now)
+        merged[:] = [(result, active_view(result.lessons) != active_view(current))]
+        return result.lessons
 
-    before = active_view(existing)
     final = lessons.update_lessons(state, change)
-    record_lessons(tally, proposal, outcome[0])
+    result, active_changed = merged[0]
+    record_lessons(tally, proposal, result)
     write_watermarks(state, next_marks(plan, analysis, marks))
-    if config.mode == "auto" and active_view(final) != before:
-        tally.published = list(publish(state, final, run_id))
+    if config.mode == "auto" and active_changed:
+        try:
+            tally.published = list(publish(state, final, run_id))
+        except Exception as error:  # the lessons are stored; the next change publishes again
+            log_error(f"run {run_id}: publishing failed", repr(error))
+            tally.errors.append(f"publish: {error}")
 
 
 def manifest(

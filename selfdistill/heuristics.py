@@ -120,10 +120,14 @@ SUBCOMMANDS = frozenset(SUBCOMMAND_TEXT.split())
 # Commands that put something in place for the next attempt: installs and setup.
 SETUP = re.compile(
     r"^(pip3?|uv( pip)?|poetry|pipx|npm|pnpm|yarn|bun|brew|apt(-get)?|cargo|go|gem|conda)\s+"
-    r"(install|add|i|sync|get|ci)\b|^(npm|pnpm|yarn|bun)$|^git config\b|^chmod\b|^gh auth\b"
+    r"(install|add|i|sync|get|ci)\b|^(npm|pnpm|yarn|bun)$|^git config\b|^chmod\b|^gh auth\b|"
+    r"^(source|\.) \S+$|^export \w+="
 )
 LOOKAHEAD = 6
-TAIL = re.compile(r"\s*(2>&1|2>/dev/null)?\s*(\|\s*(head|tail)(\s+-n)?(\s+-?\d+)?\s*)*$")
+TAIL = re.compile(
+    r"\s*(2>&1|2>/dev/null)?\s*(\|\s*(head|tail)(\s+-n)?(\s+-?\d+)?\s*)*"
+    r"((&&|\|\||;)\s*echo\s+(\"[^\"]*\"|'[^']*'|\S+)\s*)?$"  # `... && echo "done"`: noise
+)
 CD_PREFIX = re.compile(r"^\s*cd\s+(\"[^\"]*\"|'[^']*'|\S+)\s*&&\s*")
 ENV_PREFIX = re.compile(r"^(\s*[A-Z_][A-Z0-9_]*=\S*\s+)+")
 
@@ -179,6 +183,7 @@ def clean_command(raw: str | None) -> str | None:
     command = CD_PREFIX.sub("", command)
     command = ENV_PREFIX.sub("", command)
     command = TAIL.sub("", command).strip()
+    command = TAIL.sub("", command).strip()  # `2>&1 | tail -5 && echo ok`: both ends
     if not command or len(command) > MAX_COMMAND or SHELL_NOISE.search(command):
         return None
     return command
@@ -240,8 +245,25 @@ def failure_of(signal: Signal) -> Failure | None:
 
 
 def arguments(command: str) -> set[str]:
+    """The operands (not options) of a command, normalised: `src/`, `'src'` and `src` meet."""
     skip = len(program(command).split())
-    return {w for w in command.split()[skip:] if not w.startswith("-")}
+    words = (w.strip("'\"").rstrip("/") for w in command.split()[skip:] if not w.startswith("-"))
+    return {w for w in words if w and not w.isdigit()}
+
+
+def tool_of(command: str) -> str:
+    """What is missing when a command is not found: `bun`, or `python3 -m pytest`."""
+    name = program(command)
+    return name if any(name.startswith(runner + " ") for runner in RUNNERS) else name.split()[0]
+
+
+def setup_prefix(raw: str, failed: str) -> str | None:
+    """`source ~/.zshrc && poetry install` after `poetry install` failed: the setup part."""
+    command = CD_PREFIX.sub("", raw.strip())
+    head, sep, tail = command.rpartition("&&")
+    if not sep or clean_command(tail) != failed:
+        return None
+    return clean_command(head)
 
 
 def shares_argument(a: str, b: str) -> bool:
@@ -256,14 +278,24 @@ def related(failure: Failure, fix: str) -> bool:
     if program(fix) == program(failed):
         return fix.startswith(failed) or failed.startswith(fix) or shares_argument(failed, fix)
     if failure.cause_class in ("not-installed", "blocked"):
-        return shares_argument(failed, fix) or same_runner(failed, fix)
+        return (
+            shares_argument(failed, fix) or same_runner(failed, fix) or same_subcommand(failed, fix)
+        )
     return False
+
+
+def same_subcommand(a: str, b: str) -> bool:
+    """`bun install` and `npm install`: another tool for the same job."""
+    tool_a, tool_b = program(a).split(), program(b).split()
+    return len(tool_a) == len(tool_b) == 2 and tool_a[1] == tool_b[1]
 
 
 def same_runner(a: str, b: str) -> bool:
     """`python3 -m pytest` and `python3 -m unittest`, `npx jest` and `npx vitest`."""
-    tool_a, tool_b = program(a).split(), program(b).split()
-    return len(tool_a) > 1 and tool_a[:-1] == tool_b[:-1]
+    name_a, name_b = program(a), program(b)
+    via_runner = any(name_a.startswith(runner + " ") for runner in RUNNERS)
+    tool_a, tool_b = name_a.split(), name_b.split()
+    return via_runner and len(tool_a) > 1 and tool_a[:-1] == tool_b[:-1]
 
 
 def find_fix(failure: Failure, later: Sequence[Step]) -> Step | None:
@@ -271,9 +303,14 @@ def find_fix(failure: Failure, later: Sequence[Step]) -> Step | None:
     which the same command worked. Strict: unrelated successes in between prove nothing."""
     setup: Step | None = None
     for step in later[:LOOKAHEAD]:
+        prefix = setup_prefix(step.command, failure.command) if step.ok else None
+        if prefix is not None:
+            return Step(step.uuid, step.tool_use_id, prefix, True)
         command = clean_command(step.command)
         if command is None or not step.ok:
             continue
+        if program(command) != program(failure.command) and related(failure, command):
+            return step  # another tool for the same job
         if SETUP.search(command) and failure.cause_class in (
             "missing-module",
             "not-installed",
@@ -302,16 +339,21 @@ def recovery_lesson(failure: Failure, fix: str, fix_uuid: str | None, now: str) 
         Evidence(failure.signal.session_id, failure.signal.uuid, signal=failure.signal.kind),
         Evidence(failure.signal.session_id, fix_uuid, signal="recovery"),
     )
-    if SETUP.search(fix):
+    if (
+        failure.cause_class == "not-installed"
+        and program(fix) != program(failed)
+        and related(failure, fix)
+    ):
+        tool = tool_of(failed)
+        trigger = f"Using `{tool}`"
+        keep_args = same_runner(failed, fix) or same_subcommand(failed, fix)
+        instead = fix if keep_args else program(fix)
+        action = f"`{tool}` is not installed here ({failure.cause}); use `{instead}` instead"
+        kind, confidence = "fact", 0.65
+    elif SETUP.search(fix):
         trigger = f"Running `{failed}`"
         action = f"it fails here ({failure.cause}); run `{fix}` first"
         kind, confidence = "pitfall", 0.6
-    elif failure.cause_class == "not-installed" and program(fix) != program(failed):
-        tool = program(failed)
-        trigger = f"Using `{tool}`"
-        instead = fix if same_runner(failed, fix) else program(fix)  # the runner's args matter
-        action = f"`{tool}` is not installed here ({failure.cause}); use `{instead}` instead"
-        kind, confidence = "fact", 0.65
     elif program(fix) == program(failed) and related(failure, fix):
         trigger = f"Running `{failed}`"
         action = f"it fails here ({failure.cause}); run `{fix}` instead"

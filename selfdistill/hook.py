@@ -1,5 +1,151 @@
-"""The hook hot path (not built yet). Standard library only."""
+"""`selfdistill hook EVENT`: the hot path that every registered hook runs.
+
+Standard library only: it runs on every tool call. Always returns 0 and prints nothing, whatever
+arrives on stdin: what can be recorded is recorded, every problem goes to the log.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+from pathlib import Path
+
+TYPE_CHECKING = False  # importing typing costs milliseconds on every hook run
+if TYPE_CHECKING:
+    from typing import Any
+
+MAX_STDIN_BYTES = 64 * 1024 * 1024
+STDIN_IDLE_SECONDS = 5.0
+SPAWN_EVENTS = frozenset({"Stop", "SessionEnd"})
+NO_STDIN_EVENTS = frozenset({"GitCommit"})  # run by git: stdin may be a terminal, never a payload
+SALVAGED = ("session_id", "transcript_path", "cwd", "hook_event_name", "tool_name", "tool_use_id")
+
+
+def _disabled() -> bool:
+    return any(
+        os.environ.get(name, "") not in ("", "0")
+        for name in ("SELFDISTILL_DISABLE", "SELFDISTILL_INTERNAL")
+    )
+
+
+def read_stdin() -> tuple[bytes, str | None]:
+    """All of stdin, up to a cap; gives up when the writer goes quiet without closing it."""
+    import select  # cheap, and only here
+
+    try:
+        fd = sys.stdin.fileno() if sys.stdin is not None else 0
+        if os.isatty(fd):
+            return b"", None
+    except (OSError, ValueError):
+        return b"", None
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_STDIN_BYTES:
+        ready, _, _ = select.select([fd], [], [], STDIN_IDLE_SECONDS)
+        if not ready:
+            return b"".join(chunks), "stdin stayed open without data"
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks), None
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)[:MAX_STDIN_BYTES], f"payload over {MAX_STDIN_BYTES} bytes, cut"
+
+
+def salvage(text: str) -> dict[str, Any]:
+    """Top-level string fields found by pattern in a payload json could not parse."""
+    found: dict[str, Any] = {}
+    head = text[: 256 * 1024]
+    for name in SALVAGED:
+        match = re.search(rf'"{name}"\s*:\s*"((?:[^"\\]|\\.){{0,4096}})"', head)
+        if match:
+            try:
+                found[name] = json.loads(f'"{match.group(1)}"')
+            except ValueError:
+                found[name] = match.group(1)
+    return found
+
+
+def parse(raw: bytes, problem: str | None) -> tuple[dict[str, Any], str | None]:
+    """The payload as an object, and a short reason when it could not be read whole."""
+    if not raw.strip():
+        return {}, problem or ("empty payload" if not raw else "blank payload")
+    text = raw.decode("utf-8", "replace")
+    if problem:
+        return salvage(text), problem
+    try:
+        payload = json.loads(text)
+    except RecursionError:
+        return salvage(text), "payload nested too deeply"
+    except ValueError as error:
+        return salvage(text), f"not JSON: {str(error)[:120]}"
+    if not isinstance(payload, dict):
+        return {}, f"payload is a JSON {type(payload).__name__}, not an object"
+    return payload, None
+
+
+def project_dir(payload: dict[str, Any]) -> Path:
+    """CLAUDE_PROJECT_DIR, else the project holding the payload's cwd, else the process cwd's."""
+    from selfdistill.paths import find_project_root
+
+    explicit = os.environ.get("CLAUDE_PROJECT_DIR")
+    if explicit and os.path.isabs(explicit):
+        return Path(explicit)
+    cwd = payload.get("cwd")
+    if isinstance(cwd, str) and os.path.isabs(cwd) and os.path.isdir(cwd):
+        return find_project_root(Path(cwd))
+    return find_project_root(Path.cwd())
+
+
+def commit_fields() -> dict[str, Any]:
+    """sha, message, files, reverts of HEAD in the current repository (git hook's cwd)."""
+    from selfdistill.git import commit_info  # only here: the git module is not on the hot path
+
+    info = commit_info(Path.cwd())
+    return {
+        "sha": info.sha,
+        "message": info.message,
+        "files": list(info.files),
+        "reverts": info.reverts,
+    }
+
+
+def record_event(event: str, raw: bytes, problem: str | None) -> None:
+    from selfdistill import capture, store
+    from selfdistill.paths import ProjectState
+
+    payload, invalid = parse(raw, problem)
+    event = event or str(payload.get("hook_event_name") or "") or "unknown"
+    commit = None
+    if event == "GitCommit":
+        try:
+            commit = commit_fields()
+        except Exception as error:  # record the commit event even when git cannot tell more
+            invalid = f"commit info unavailable: {error!r}"[:200]
+    state = ProjectState.for_project(project_dir(payload))
+    store.append(state, capture.fit(event, payload, invalid, commit))
+    if event in SPAWN_EVENTS:
+        from selfdistill.spawn import maybe_spawn
+
+        maybe_spawn(state)
 
 
 def main(argv: list[str]) -> int:
+    """Always 0, never a byte on stdout or stderr."""
+    devnull = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
+    sys.stdout = sys.stderr = devnull
+    try:
+        if _disabled():
+            return 0
+        event = argv[0][:100] if argv else ""
+        raw, problem = (b"", None) if event in NO_STDIN_EVENTS else read_stdin()
+        record_event(event, raw, problem)
+    except BaseException:  # the agent must never see our failure, not even an interrupt
+        import traceback
+
+        from selfdistill.logs import log_error
+
+        log_error(f"hook {argv[:1]} failed", traceback.format_exc())
     return 0

@@ -47,6 +47,7 @@ class PromptContext:
     agent_acted: bool = False  # the agent answered or used tools since the previous prompt
     claimed_success: bool = False  # its last words said the work was done / fixed / working
     asked_question: bool = False  # its last words asked the user something
+    made_offer: bool = False  # ... and that question offered to do something ("Shall I ...?")
     last_tools_failed: bool = False
     after_interruption: bool = False
     after_rejection: bool = False
@@ -84,8 +85,10 @@ CLAIM = re.compile(
 )
 QUESTION_END = re.compile(r"\?\s*(?:\*\*)?\s*$")
 OFFER = re.compile(
-    r"\b(?:would you like|do you want|want me to|shall I|should I|ready (?:to|for)|let me know if"
-    r"|which (?:one|approach|option)|prefer)\b[^\n]*\?",
+    r"(?:\b(?:would you like|do you want|want me to|shall I|should I|ready (?:to|for)"
+    r"|let me know if|which (?:one|approach|option)|prefer)\b"
+    r"|(?:^|\n|[.!]\s)\W*(?:want|proceed|go ahead)\b)"
+    r"[^\n]*\?",
     re.I,
 )
 
@@ -97,6 +100,10 @@ def claims_success(text: str) -> bool:
 def asks_question(text: str) -> bool:
     tail = text.strip()[-500:]
     return bool(QUESTION_END.search(tail) or OFFER.search(tail))
+
+
+def makes_offer(text: str) -> bool:
+    return bool(OFFER.search(text.strip()[-500:]))
 
 
 # ---- cues: (pattern, weight, reason). Patterns run on the prompt's first 1500 characters. ----
@@ -134,7 +141,8 @@ STRONG_CORRECTION: tuple[tuple[re.Pattern[str], float, str], ...] = (
     ),
     (
         re.compile(
-            r"\b(?:was(?: it| this)?|used to be|it'?s been) (?:working|fine)\b|\bused to work\b|\bworked before\b",
+            r"\b(?:was(?: it| this)?|used to be|it'?s been) (?:working|fine)\b"
+            r"|\bused to work\b|\bworked before\b",
             _I,
         ),
         1.1,
@@ -142,7 +150,8 @@ STRONG_CORRECTION: tuple[tuple[re.Pattern[str], float, str], ...] = (
     ),
     (
         re.compile(
-            r"\b(?:wrong|incorrect|(?<!be )(?<!get )broken|broke|crappy|terrible|awful|ugly|worse)\b",
+            r"\b(?:wrong|incorrect|(?<!be )(?<!get )broken|broke|crappy|terrible|awful|ugly"
+            r"|worse)\b",
             _I,
         ),
         1.2,
@@ -150,8 +159,8 @@ STRONG_CORRECTION: tuple[tuple[re.Pattern[str], float, str], ...] = (
     ),
     (
         re.compile(
-            r"\bnot what I\b|\bthat'?s not (?:it|right|what)\b|\bthis is not\b|\bnot the (?:fix|one|"
-            r"right)\b",
+            r"\bnot what I\b|\bthat'?s not (?:it|right|what)\b|\bthis is not\b"
+            r"|\bnot the (?:fix|one|right)\b",
             _I,
         ),
         1.3,
@@ -193,7 +202,8 @@ STRONG_CORRECTION: tuple[tuple[re.Pattern[str], float, str], ...] = (
     ),
     (
         re.compile(
-            r"\b(?:one|an|a|major|big|the|same) (?:issue|problem|bug)s? (?:is|with|now|here|again)\b"
+            r"\b(?:one|an|a|major|big|the|same) (?:issue|problem|bug)s? "
+            r"(?:is|with|now|here|again)\b"
             r"|\bwhy (?:didn'?t|doesn'?t|isn'?t|won'?t|aren'?t) (?:it|the|this|that|my)\b"
             r"|\bwhy are (?:you|u) (?:using|doing|adding|trying)\b|\bconfused by what you\b",
             _I,
@@ -250,7 +260,12 @@ REDIRECT: tuple[tuple[re.Pattern[str], float, str], ...] = (
         1.0,
         "opens with not",
     ),
-    (re.compile(r"^\s*but\b", re.I), 0.4, "disputes"),
+    (re.compile(r"^\s*but\b", re.I), 0.6, "disputes"),
+    (
+        re.compile(r"^\s*(?:change|rename|set|switch) (?:it|this|that) (?:back )?to\b", re.I),
+        0.8,
+        "changes what the agent just did",
+    ),
     (
         re.compile(
             r"^\s*(?:wait|hold on|stop|hmm+,? no)\b[\s,.!]+(?![\s,.!]|(?:what|how|why|is|does|do"
@@ -360,17 +375,19 @@ APPROVAL: tuple[tuple[re.Pattern[str], float, str], ...] = (
 
 ERROR_PASTE = re.compile(
     r"(?:^|\n)\s*(?:Error|TypeError|ReferenceError|SyntaxError|Traceback|Exception|FATAL|fatal"
-    r"|✖|×|error TS\d+|Failed to|Uncaught)\b|\b(?:[45]\d\d (?:Internal Server Error|Not Found|Bad "
-    r"Request|Unauthorized|Forbidden)|Status Code\s*\n?\s*[45]\d\d|exited with code [1-9]"
+    r"|✖|\u00d7|error TS\d+|Failed to|Uncaught)\b"
+    r"|\b(?:[45]\d\d (?:Internal Server Error|Not Found|Bad Request|Unauthorized|Forbidden)"
+    r"|Status Code\s*\n?\s*[45]\d\d|exited with code [1-9]"
     r"|Build failed|Command failed|ArgumentValidationError|\w+Error:|is not assignable to)",
 )
-IMAGE_MARK = re.compile(r"\[Image #\d+\]\s*")
+# Pasted-image markers and leading @file mentions come before what the user actually says.
+LEADING_NOISE = re.compile(r"^(?:\s*(?:\[Image #\d+\]|@\S+))+\s*")
 LOG_LINES = re.compile(r"^\s*\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\s", re.M)
 
 
 def judge(prompt: str, context: PromptContext) -> Judgement:
     """Label one typed prompt: correction, approval, or other, with a confidence and a reason."""
-    text = IMAGE_MARK.sub("", prompt).strip()
+    text = LEADING_NOISE.sub("", prompt).strip()
     pasted = _pasted_error(text[:1500] + "\n" + text[-1500:])
     pasted_log = len(LOG_LINES.findall(text[:3000])) >= 3
     text = text[:1500]
@@ -431,7 +448,7 @@ def _context_correction(
 def _context_approval(text: str, context: PromptContext, score: float) -> float:
     if score <= 0:
         return score
-    agrees_to_offer = context.asked_question and re.match(
+    agrees_to_offer = context.made_offer and re.match(
         r"^\s*(?:yes|yeah|yep|sure|ok(?:ay)?|go ahead|do it|please do|proceed|let'?s)", text, re.I
     )
     return score + (0.6 if agrees_to_offer else 0.0) + (0.2 if context.claimed_success else 0.0)

@@ -311,13 +311,11 @@ def find(lessons: Sequence[Lesson], prefix: str) -> Lesson | None:
 
 # --- records <-> JSON ----------------------------------------------------------------------------
 
-FIELDS = {
-    "sessions_seen": "sessionsSeen",
-    "hold_reason": "holdReason",
-    "created_at": "createdAt",
-    "updated_at": "updatedAt",
-    "published_at": "publishedAt",
-}
+
+def camel(name: str) -> str:
+    """Lesson fields are stored in camelCase, like every record selfdistill writes."""
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def evidence_to_dict(item: Evidence) -> dict[str, Any]:
@@ -338,7 +336,7 @@ def to_dict(lesson: Lesson) -> dict[str, Any]:
             value = [evidence_to_dict(item) for item in lesson.evidence]
         elif name == "steps":
             value = list(lesson.steps)
-        data[FIELDS.get(name, name)] = value
+        data[camel(name)] = value
     return data
 
 
@@ -352,10 +350,8 @@ def from_dict(data: dict[str, Any]) -> Lesson:
         )
         for item in data.get("evidence", ())
     )
-    names = {field.name for field in dataclasses.fields(Lesson)}
-    reverse = {camel: snake for snake, camel in FIELDS.items()}
-    values = {reverse.get(key, key): value for key, value in data.items()}
-    values = {key: value for key, value in values.items() if key in names}
+    names = {camel(field.name): field.name for field in dataclasses.fields(Lesson)}
+    values = {names[key]: value for key, value in data.items() if key in names}
     values["evidence"] = evidence
     values["steps"] = tuple(data.get("steps", ()))
     return Lesson(**values)

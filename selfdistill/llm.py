@@ -24,10 +24,12 @@ Limits, all enforced here:
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import os
 import random
 import tempfile
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -38,7 +40,6 @@ from typing import TYPE_CHECKING, Any
 from selfdistill import llm_prompt
 from selfdistill.logs import log_error
 from selfdistill.model import Lesson, SessionReport
-from selfdistill.resources import schema_path
 
 if TYPE_CHECKING:
     import anthropic
@@ -51,6 +52,7 @@ BREAKER_COOLDOWN_S = 30 * 60
 LEDGER_DAYS_KEPT = 31
 LOCK_TIMEOUT_S = 10.0
 MIN_ATTEMPT_S = 0.2  # an attempt with less time than this left cannot succeed: stop instead
+OVERRUN_GRACE_S = 0.5  # beyond the deadline, before an attempt is abandoned (see within())
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 8.0
 # Tokens from characters, for the worst-case estimate before a call. English and JSON average
@@ -107,6 +109,9 @@ class LLMOutcome:
     output_tokens: int
     cost_usd: float
     rejected_items: int = 0  # proposals dropped: invalid, or citing evidence not given
+    # Sessions with signals that the model did not see: the input is bounded, so with many new
+    # sessions the ones with fewest failures are left out. The caller may keep them for next run.
+    sessions_omitted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,11 +162,12 @@ def propose_lessons(
         return failed(f"circuit breaker open until {iso(opened_until)}", Usage())
     blocks = llm_prompt.session_blocks(reports)
     if not blocks:  # nothing to learn from: no call, and no failure either
-        return LLMOutcome(True, (), None, 0, 0, 0, 0.0)
+        return succeeded((), None, Usage(), 0, ())
     batches = llm_prompt.pack(blocks, llm_prompt.BATCH_CHAR_BUDGET, MAX_CALLS_PER_RUN)
     deadline = time.monotonic() + settings.timeout_s * (settings.max_retries + 1)
     try:
-        outcome = run_batches(batches, existing, Limits(settings, state_dir, deadline, clock))
+        limits = Limits(settings, state_dir, deadline, clock)
+        outcome = run_batches(batches, [block.session_id for block in blocks], existing, limits)
     except Exception as err:  # whatever breaks here, the run goes on with the heuristics
         log_error("llm: model backend failed", traceback.format_exc())
         outcome = failed(f"model backend error: {type(err).__name__}", Usage(calls=1))
@@ -177,8 +183,22 @@ def failed(error: str, usage: Usage, rejected: int = 0) -> LLMOutcome:
     )  # fmt: skip
 
 
+def succeeded(
+    items: Sequence[dict[str, Any]],
+    error: str | None,
+    usage: Usage,
+    rejected: int,
+    omitted: Sequence[str],
+) -> LLMOutcome:
+    return LLMOutcome(
+        True, tuple(items), error, usage.calls, usage.input_tokens, usage.output_tokens,
+        usage.cost_usd, rejected, tuple(omitted),
+    )  # fmt: skip
+
+
 def run_batches(
     batches: Sequence[Sequence[llm_prompt.SessionBlock]],
+    sessions: Sequence[str],
     existing: Sequence[Lesson],
     limits: Limits,
 ) -> LLMOutcome:
@@ -189,7 +209,8 @@ def run_batches(
     validator = item_validator(schema)
     known = llm_prompt.known_lessons(existing)
     items: list[dict[str, Any]] = []
-    usage, rejected, answered, error = Usage(), 0, 0, None
+    usage, rejected, error = Usage(), 0, None
+    sent: list[str] = []
     client = anthropic.Anthropic(
         api_key=limits.settings.api_key,
         base_url=limits.settings.base_url,
@@ -213,15 +234,14 @@ def run_batches(
                 break
             items.extend(kept)
             rejected += dropped
-            answered += 1
+            sent.extend(block.session_id for block in blocks)
     finally:
         client.close()
-    if error and not answered:
+    if error and not sent:
         return failed(error, usage, rejected)
-    return LLMOutcome(
-        True, tuple(items), error, usage.calls, usage.input_tokens, usage.output_tokens,
-        usage.cost_usd, rejected,
-    )  # fmt: skip
+    answered = set(sent)
+    omitted = [session for session in sessions if session not in answered]
+    return succeeded(items, error, usage, rejected, omitted)
 
 
 def as_known(item: dict[str, Any]) -> dict[str, str]:
@@ -267,8 +287,15 @@ def call(
         day = utc_day(limits.clock())
         if not charge(limits.state_dir, day, estimate, settings.day_budget_usd):
             return CallResult(None, usage, "daily budget reached")
+        create = functools.partial(
+            client.messages.create, **request, timeout=min(settings.timeout_s, left)
+        )
         try:
-            message = client.messages.create(**request, timeout=min(settings.timeout_s, left))
+            message = within(left + OVERRUN_GRACE_S, create)
+        except Overran:  # no time is left for a retry
+            spent = input_cost(request, settings.model)
+            settle(limits.state_dir, day, spent - estimate, Usage(1, 0, 0, spent))
+            return CallResult(None, usage.plus(Usage(1, 0, 0, spent)), "model call timed out")
         except anthropic.APIError as err:
             # A timed-out request may still have been processed and billed: charge its input.
             spent = input_cost(request, settings.model) if timed_out(err) else 0.0
@@ -288,6 +315,36 @@ def call(
         settle(limits.state_dir, day, billed.cost_usd - estimate, billed)
         return CallResult(message, usage.plus(billed), None)
     return CallResult(None, usage, "model call failed")  # not reached: the last attempt returns
+
+
+class Overran(Exception):
+    """An attempt outlived the deadline and was abandoned."""
+
+
+def within(seconds: float, work: Callable[[], Message]) -> Message:
+    """work() in a daemon thread, waited for at most `seconds`, else Overran.
+
+    The SDK's timeout bounds each network read, not the whole answer: a server that trickles
+    its bytes could hold the run for ever. The abandoned thread dies with the process (the
+    distiller is short-lived) or when run_batches closes the client under it.
+    """
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = work()
+        except BaseException as err:  # handed to the caller's thread as it is
+            box["error"] = err
+
+    thread = threading.Thread(target=run, name="selfdistill-llm-call", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise Overran()
+    if "error" in box:
+        raise box["error"]
+    message: Message = box["value"]
+    return message
 
 
 def timed_out(err: Exception) -> bool:
@@ -428,16 +485,19 @@ def normalized(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def output_schema() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(schema_path("llm_output").read_text(encoding="utf-8"))
+    """schemas/llm_output.schema.json, checked against its metaschema by the shared loader."""
+    from selfdistill import schemas
+
+    loaded = schemas.validator("llm_output").schema
+    assert isinstance(loaded, dict)  # the file is an object schema
     return loaded
 
 
 def item_validator(schema: dict[str, Any]) -> Validator:
-    import jsonschema
+    """Validates one proposal: items are judged one by one, so one bad item costs only itself."""
+    from jsonschema import Draft202012Validator
 
-    cls = jsonschema.validators.validator_for(schema)
-    validator: Validator = cls(schema["properties"]["lessons"]["items"])
-    return validator
+    return Draft202012Validator(schema["properties"]["lessons"]["items"])
 
 
 # --- money -------------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ class SessionReport:
     ended_at: str | None = None
     entries: int = 0
     version: str | None = None  # Claude Code version that wrote it
+    commands: tuple[str, ...] = ()  # Bash commands the session ran, in order (for efficacy)
 
 
 LESSON_KINDS = ("fact", "pitfall", "procedure", "preference")
@@ -97,6 +98,8 @@ class Lesson:
     created_at: str = ""
     updated_at: str = ""
     published_at: str | None = None
+    target: str | None = None  # signature of the failure it prevents (see efficacy.py)
+    retire_reason: str | None = None
 
     def text(self) -> str:
         """The one-line form written into CLAUDE.md."""

@@ -1,7 +1,7 @@
 """Secret redaction: a secret's value becomes `[REDACTED:kind]`, the text around it stays.
 
-Standard library only (hook hot path). Patterns are compiled once per process at import: a hook
-process redacts every record it writes, so the cost is paid exactly once either way.
+Standard library only (hook hot path). Patterns are kept as strings and compiled on first use by
+re's own cache: a hook process compiles only the few that the text in hand can match.
 
 Two kinds of rules:
 - token formats that identify themselves (provider prefixes, JWTs, key blocks): always redacted;
@@ -14,85 +14,138 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+
+TYPE_CHECKING = False  # typing costs milliseconds to import: only the type checker reads it
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 MARK = "[REDACTED:{}]"
 
-# Self-identifying token formats: (kind, pattern). Order matters where prefixes overlap
-# (Anthropic's `sk-ant-` before OpenAI's `sk-`).
-_TOKENS: tuple[tuple[str, str], ...] = (
+# Self-identifying token formats: (kind, hints, pattern). A pattern runs (and is compiled, by re's
+# own cache) only when one of its literal hints occurs in the text: most texts hold none, and a
+# hook process should not pay for compiling patterns it never needs. Order matters where prefixes
+# overlap (Anthropic's `sk-ant-` before OpenAI's `sk-`).
+_TOKENS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     (
         "private_key",
+        ("PRIVATE KEY",),
         r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
         r"(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\Z)",
     ),
-    # the tail of a key block whose BEGIN line was cut off (outputs are kept as tails)
-    ("private_key", r"[A-Za-z0-9+/=\s]{40,}-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
-    ("anthropic", r"\bsk-ant-[A-Za-z0-9_-]{20,}"),
-    ("openai", r"\bsk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}|\bsk-[A-Za-z0-9]{32,}"),
+    ("anthropic", ("sk-ant-",), r"\bsk-ant-[A-Za-z0-9_-]{20,}"),
+    (
+        "openai",
+        ("sk-",),
+        r"\bsk-(?:proj|svcacct|admin|None)-[A-Za-z0-9_-]{20,}|\bsk-[A-Za-z0-9]{32,}",
+    ),
     (
         "aws_access_key",
+        ("AKIA", "ASIA", "ABIA", "ACCA", "AGPA", "AIDA", "AROA", "AIPA", "ANPA", "ANVA", "APKA"),
         r"\b(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}\b",
     ),
-    ("github", r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{22,}"),
-    ("gitlab", r"\bgl(?:pat|dt|rt|cbt|ptt|ft|imt|oas|soat|ffct)-[A-Za-z0-9_-]{20,}"),
+    (
+        "github",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
+        r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{22,}",
+    ),
+    ("gitlab", ("gl",), r"\bgl(?:pat|dt|rt|cbt|ptt|ft|imt|oas|soat|ffct)-[A-Za-z0-9_-]{20,}"),
     (
         "slack",
+        ("xox", "xapp-", "hooks.slack.com"),
         r"\bxox[abposre]-[A-Za-z0-9-]{10,}|\bxapp-\d-[A-Za-z0-9-]{10,}"
         r"|https://hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9/_-]{20,}",
     ),
-    ("stripe", r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|\bwhsec_[A-Za-z0-9]{24,}"),
-    ("google", r"\bAIza[0-9A-Za-z_-]{35}|\bya29\.[0-9A-Za-z_-]{20,}|\bGOCSPX-[A-Za-z0-9_-]{20,}"),
-    ("npm", r"\bnpm_[A-Za-z0-9]{36}\b"),
-    ("pypi", r"\bpypi-[A-Za-z0-9_-]{50,}"),
-    ("huggingface", r"\bhf_[A-Za-z0-9]{34,}\b"),
-    ("sendgrid", r"\bSG\.[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}"),
-    ("jwt", r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
+    (
+        "stripe",
+        ("_live_", "_test_", "whsec_"),
+        r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|\bwhsec_[A-Za-z0-9]{24,}",
+    ),
+    (
+        "google",
+        ("AIza", "ya29.", "GOCSPX-"),
+        r"\bAIza[0-9A-Za-z_-]{35}|\bya29\.[0-9A-Za-z_-]{20,}|\bGOCSPX-[A-Za-z0-9_-]{20,}",
+    ),
+    ("npm", ("npm_",), r"\bnpm_[A-Za-z0-9]{36}\b"),
+    ("pypi", ("pypi-",), r"\bpypi-[A-Za-z0-9_-]{50,}"),
+    ("huggingface", ("hf_",), r"\bhf_[A-Za-z0-9]{34,}\b"),
+    ("sendgrid", ("SG.",), r"\bSG\.[A-Za-z0-9_-]{20,}\.[A-Za-z0-9_-]{20,}"),
+    ("jwt", ("eyJ",), r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
 )
 
-_TOKEN_RES: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
-    (kind, re.compile(pattern)) for kind, pattern in _TOKENS
-)
+# The tail of a key block whose BEGIN line was cut off (outputs are kept as tails). Found by its
+# END line, then extended backwards over whole base64 lines by hand (a regex doing that would be
+# quadratic).
+_KEY_END = r"-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+_KEY_BODY = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 
 # scheme://user:password@host: only the password goes.
-_URL_PASSWORD = re.compile(
-    r"\b([A-Za-z][A-Za-z0-9+.-]{1,20}://[^:/\s@\"'<>]{1,100}:)([^@/\s\"'<>]{1,200})@"
+_URL_PASSWORD = (
+    r"\b([A-Za-z][A-Za-z0-9+.-]{1,20}://[^:/\s@\"'<>\[\]]{1,100}:)([^@/\s\"'<>]{1,200})@"
 )
 
 # Authorization headers and bare bearer tokens.
-_AUTH_HEADER = re.compile(
+_AUTH_HEADER = (
     r"(?i)(\b(?:proxy-)?authorization[\"']?\s*[:=]\s*[\"']?(?:bearer|basic|token|digest)?\s*)"
     r"([^\s\"',;]{6,})"
 )
-_BEARER = re.compile(r"\b((?i:bearer|basic)\s+)([A-Za-z0-9._~+/-]{16,}=*)")
+_BEARER = r"\b((?i:bearer|basic)\s+)([A-Za-z0-9._~+/-]{16,}=*)"
 
 # key = value, key: value, "key": "value", --key value. The key decides how suspicious the value is.
+_KEY_HINTS = (
+    "pass", "pwd", "secret", "token", "credential", "key", "auth", "salt", "signature", "cookie",
+    "session",
+)  # fmt: skip
 _KEY_WORDS = (
     r"[A-Za-z0-9_.-]{0,40}(?:pass(?:word|wd|phrase)?|pwd|secret|token|credentials?|api[_-]?key"
     r"|access[_-]?key|auth|key|salt|signature|cookie|session)[A-Za-z0-9_.-]{0,40}"
 )
-_ASSIGNMENT_KEY = re.compile("(?i)" + _KEY_WORDS)
-_ASSIGNMENT = re.compile(
-    r"(?i)((?<![A-Za-z0-9_])-{0,2}" + _KEY_WORDS + r"[\"']?)"
+_ASSIGNMENT = (
+    r"(?i)((?<![A-Za-z0-9_./\\-])" + _KEY_WORDS + r"[\"']?)"
     r"(\s*(?::=|[:=]|\s)\s*)"
     r"([\"'`]?)"
-    r"([^\s\"'`,;]{1,400})"
+    r"([^\s\"'`,;:=][^\s\"'`,;]{0,400})"
 )
-_STRONG_KEY = re.compile(
+_STRONG_KEY = (
     r"(?i)pass(?:word|wd|phrase)?$|passw|pwd$|secret|token(?!s|i[sz]|count|ize)"
     r"|credential|api[_-]?key|access[_-]?key|auth(?!or)"
 )
 _NOT_SECRET_KEYS = frozenset({"pwd", "oldpwd", "-p", "--pwd", "passed", "bypass", "keys", "key"})
 # values that are code or prose, never a secret
 _TYPE_WORDS = frozenset(
-    "str string int bool boolean none null nil true false undefined number any optional object "
-    "bytes dict list required optional env secret secrets password token".split()
+    [
+        "str",
+        "string",
+        "int",
+        "bool",
+        "boolean",
+        "none",
+        "null",
+        "nil",
+        "true",
+        "false",
+        "undefined",
+        "number",
+        "any",
+        "optional",
+        "object",
+        "bytes",
+        "dict",
+        "list",
+        "required",
+        "env",
+        "secret",
+        "secrets",
+        "password",
+        "token",
+    ]
 )
-_CODE_VALUE = re.compile(
-    r"[()\[\]{}<>$%]|^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$|^[./~]"
+_CODE_VALUE = r"[()\[\]{}<>$%]|^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$|^[./~]"
+# `auth.py: 3 errors` names a file, not a credential
+_FILE_NAME = (
+    r"\.(?:py|pyi|js|jsx|ts|tsx|rb|go|rs|java|kt|c|h|cpp|cs|php|json|ya?ml|toml|md|txt|sh|cfg|ini)$"
 )
 # hashes and uuids are identifiers: a weak key (`session`, `key`) next to one is not a secret
-_ID_VALUE = re.compile(r"(?i)^(?:[0-9a-f]{7,64}|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})$")
+_ID_VALUE = r"(?i)^(?:[0-9a-f]{7,64}|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})$"
 
 
 def _entropy(value: str) -> float:
@@ -107,14 +160,14 @@ def _high_entropy(value: str) -> bool:
     """Looks machine-generated: long, several character classes, little repetition."""
     if len(value) < 16:
         return False
-    classes = sum(
-        (
-            any(c.islower() for c in value),
-            any(c.isupper() for c in value),
-            any(c.isdigit() for c in value),
-        )
-    )
-    return classes >= 2 and _entropy(value) >= 3.5
+    lower = any(c.islower() for c in value)
+    upper = any(c.isupper() for c in value)
+    digit = any(c.isdigit() for c in value)
+    return lower + upper + digit >= 2 and _entropy(value) >= 3.5
+
+
+def _kind(key: str) -> str:
+    return "password" if re.search(r"(?i)pass|pwd", key) else "secret"
 
 
 def _assignment_verdict(key: str, quote: str, value: str) -> bool:
@@ -123,18 +176,18 @@ def _assignment_verdict(key: str, quote: str, value: str) -> bool:
         return False
     if value.lower() == bare_key.lstrip("-") or value.startswith(MARK[:10]):
         return False  # `password=password` passes a variable along; already redacted
-    if _CODE_VALUE.search(value):
+    if re.search(_CODE_VALUE, value) or re.search(_FILE_NAME, bare_key):
         return False
-    if _STRONG_KEY.search(bare_key):
+    if re.search(_STRONG_KEY, bare_key):
         return bool(quote) or not value.isdigit() or len(value) >= 6
-    return _high_entropy(value) and not _ID_VALUE.match(value)
+    return _high_entropy(value) and not re.match(_ID_VALUE, value)
 
 
 def redact_field(key: str, value: str) -> str:
     """A string value stored under `key` (e.g. in tool_input): the key is its credential context."""
-    if _ASSIGNMENT_KEY.fullmatch(key) and _assignment_verdict(key, "'", value):
-        kind = "password" if re.search(r"(?i)pass|pwd", key) else "secret"
-        return MARK.format(kind)
+    lowered = key.lower()
+    if any(hint in lowered for hint in _KEY_HINTS) and _assignment_verdict(key, "'", value):
+        return MARK.format(_kind(key))
     return redact_text(value)
 
 
@@ -144,30 +197,54 @@ def _redact_assignment(match: re.Match[str]) -> str:
         return match.group(0)  # "token expired" is prose; only `--token VALUE` takes a space
     if not _assignment_verdict(key, quote, value):
         return match.group(0)
-    kind = "password" if re.search(r"(?i)pass|pwd", key) else "secret"
-    return f"{key}{sep}{quote}{MARK.format(kind)}"
+    return f"{key}{sep}{quote}{MARK.format(_kind(key))}"
 
 
 def _keep_prefix(kind: str) -> Callable[[re.Match[str]], str]:
+    """Replace group 2 only: the scheme, user or header name in group 1 stays readable."""
+
     def replace(match: re.Match[str]) -> str:
         if match.group(2).startswith(MARK[:10]):
             return match.group(0)
-        return (
-            match.group(1)
-            + MARK.format(kind)
-            + match.group(0)[len(match.group(1) + match.group(2)) :]
-        )
+        rest = match.group(0)[len(match.group(1)) + len(match.group(2)) :]
+        return match.group(1) + MARK.format(kind) + rest
 
     return replace
+
+
+def _redact_orphan_key_ends(text: str) -> str:
+    pieces: list[str] = []
+    done = 0
+    for match in re.finditer(_KEY_END, text):
+        lines = text[done : match.start()].split("\n")
+        while len(lines) > 1 and set(lines[-1].strip()) <= _KEY_BODY:
+            lines.pop()  # whole lines of base64 (or blank) above the END line are key body
+        kept = "\n".join(lines)
+        if set(lines[-1].strip()) <= _KEY_BODY:
+            kept = ""  # the key body reaches back to where the text (or the last key) starts
+        else:
+            kept += "\n"
+        pieces += [kept, MARK.format("private_key")]
+        done = match.end()
+    return "".join([*pieces, text[done:]]) if pieces else text
 
 
 def redact_text(text: str) -> str:
     """`text` with every secret value replaced by `[REDACTED:kind]`."""
     if not text:
         return text
-    for kind, pattern in _TOKEN_RES:
-        text = pattern.sub(MARK.format(kind), text)
-    text = _URL_PASSWORD.sub(_keep_prefix("password"), text)
-    text = _AUTH_HEADER.sub(_keep_prefix("auth"), text)
-    text = _BEARER.sub(_keep_prefix("auth"), text)
-    return _ASSIGNMENT.sub(_redact_assignment, text)
+    for kind, hints, pattern in _TOKENS:
+        if any(hint in text for hint in hints):
+            text = re.sub(pattern, MARK.format(kind), text)
+    if "PRIVATE KEY" in text:
+        text = _redact_orphan_key_ends(text)
+    if "://" in text:
+        text = re.sub(_URL_PASSWORD, _keep_prefix("password"), text)
+    lowered = text.lower()
+    if "authorization" in lowered:
+        text = re.sub(_AUTH_HEADER, _keep_prefix("auth"), text)
+    if "bearer" in lowered or "basic" in lowered:
+        text = re.sub(_BEARER, _keep_prefix("auth"), text)
+    if any(hint in lowered for hint in _KEY_HINTS):
+        text = re.sub(_ASSIGNMENT, _redact_assignment, text)
+    return text

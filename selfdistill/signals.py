@@ -12,6 +12,7 @@ import re
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 from selfdistill import judge as judging
@@ -24,6 +25,7 @@ from selfdistill.transcript import Entry, ReadCounts, ToolResult, ToolUse, iter_
 EXCERPT_CHARS = 300
 DETAIL_CHARS = 500
 SUBJECT_CHARS = 300
+RECENT_ACTIONS = 12  # the agent's latest tool calls the judge may compare a prompt with
 MAX_OPEN_FAILURES = 200  # failures remembered for recovery; the oldest are forgotten
 REPEAT_THRESHOLD = 2  # the same failure this many times in a row is a repeated failure
 
@@ -157,8 +159,12 @@ class Attempt:
 
     name: str
     subject: str
-    intent: str
     uuid: str
+
+    @cached_property
+    def intent(self) -> str:
+        """Worked out only when a failure or a possible fix needs it (most calls never do)."""
+        return _intent(self.name, self.subject) if self.name else ""
 
 
 @dataclass
@@ -166,11 +172,12 @@ class AgentTurn:
     """What the agent said and did since the user's last prompt (the judge's context)."""
 
     last_text: str = ""
+    last_uuid: str | None = None  # the agent's entry the user's next words answer
     acted: bool = False
     tools_failed: bool = False
     after_interruption: bool = False
     after_rejection: bool = False
-    actions: str = ""
+    actions: list[Attempt] = field(default_factory=list)
 
     def context(self) -> judging.PromptContext:
         return judging.PromptContext(
@@ -178,10 +185,11 @@ class AgentTurn:
             agent_acted=self.acted,
             claimed_success=self.acted and judging.claims_success(self.last_text),
             asked_question=self.acted and judging.asks_question(self.last_text),
+            made_offer=self.acted and judging.makes_offer(self.last_text),
             last_tools_failed=self.tools_failed,
             after_interruption=self.after_interruption,
             after_rejection=self.after_rejection,
-            recent_actions=self.actions,
+            recent_actions=" ".join(f"{a.name} {a.subject}" for a in self.actions),
         )
 
 
@@ -257,22 +265,23 @@ def _visit(walk: Walk, entry: Entry) -> None:
 
 def _visit_assistant(walk: Walk, entry: Entry) -> None:
     walk.last_interruption = None  # the agent went on: a later marker is a new interruption
-    for use in entry.tool_uses:
-        walk.pending[use.id] = _attempt(use, entry.uuid or "")
+    attempts = [_attempt(use, entry.uuid or "") for use in entry.tool_uses]
+    for use, attempt in zip(entry.tool_uses, attempts, strict=True):
+        walk.pending[use.id] = attempt
     if entry.is_sidechain:
         return  # a subagent's words are not what the user answers
     turn = walk.turn
     turn.acted = True
+    turn.last_uuid = entry.uuid or turn.last_uuid
     if entry.texts:
         turn.last_text = entry.text.strip() or turn.last_text
-    if entry.tool_uses:
-        actions = " ".join(f"{u.name} {_subject(u)}" for u in entry.tool_uses)
-        turn.actions = (turn.actions + " " + actions)[-1500:]
+    if attempts:
+        turn.actions = (turn.actions + attempts)[-RECENT_ACTIONS:]
 
 
 def _attempt(use: ToolUse, uuid: str) -> Attempt:
     subject = _subject(use)
-    return Attempt(name=use.name, subject=subject, intent=_intent(use.name, subject), uuid=uuid)
+    return Attempt(name=use.name, subject=subject, uuid=uuid)
 
 
 def _subject(use: ToolUse) -> str:
@@ -339,7 +348,7 @@ def _command_intent(command: str) -> str:
 
 
 def _visit_result(walk: Walk, entry: Entry, result: ToolResult) -> None:
-    attempt = walk.pending.pop(result.tool_use_id, None) or Attempt("", "", "", "")
+    attempt = walk.pending.pop(result.tool_use_id, None) or Attempt("", "", "")
     text = result.text
     if text.lstrip().startswith(judging.INTERRUPT_MARKER) or (
         result.is_error and f"\n{judging.INTERRUPT_MARKER}" in text[:400]
@@ -440,7 +449,7 @@ def _visit_success(walk: Walk, entry: Entry, result: ToolResult, attempt: Attemp
         run = _maybe_test_failure(walk, entry, result, attempt, only_failed=True)
         if run is not None:  # tests failed although the command exited 0 (e.g. piped to tail)
             return
-    if not attempt.intent:
+    if not (walk.open_failures or walk.streaks) or not attempt.intent:
         return
     walk.streaks.pop(attempt.intent, None)
     failure = walk.open_failures.pop(attempt.intent, None)
@@ -451,7 +460,7 @@ def _visit_success(walk: Walk, entry: Entry, result: ToolResult, attempt: Attemp
 def _maybe_test_failure(
     walk: Walk, entry: Entry, result: ToolResult, attempt: Attempt, only_failed: bool
 ) -> Signal | None:
-    run = read_test_output(result.text)
+    run = read_test_output(result.text, failures_only=only_failed)
     if run is None or (only_failed and not run.failed):
         return None
     detail = run.summary + (f" (first: {run.first_failure})" if run.first_failure else "")
@@ -556,12 +565,12 @@ def _visit_user_text(walk: Walk, entry: Entry) -> None:
             verdict.label,
             prompt,
             detail=prompt,
-            related_uuid=None,
+            related_uuid=walk.turn.last_uuid,
             confidence=verdict.confidence,
             category=verdict.reason[:100] or None,
         )
     walk.last_interruption = None
-    walk.turn = AgentTurn(last_text=walk.turn.last_text)
+    walk.turn = AgentTurn(last_text=walk.turn.last_text, last_uuid=walk.turn.last_uuid)
 
 
 # ---- making signals ----

@@ -60,7 +60,7 @@ FIRST_FAILURE = re.compile(
     r"|(?:FAIL|ERROR): (\w+ \([\w.]+\))"  # unittest
     r"|--- FAIL: (\S+)"  # go
     r"|test (\S+) \.\.\. FAILED"  # cargo
-    r"|\s*(?:FAIL|×|✕)\s+(\S+))",  # jest / vitest
+    r"|\s*(?:FAIL|\u00d7|✕)\s+(\S+))",  # jest / vitest
     re.M,
 )
 
@@ -73,7 +73,8 @@ TEST_COMMAND = re.compile(
 
 
 # Every pattern above needs one of these words; looking for them first is much cheaper.
-QUICK_CHECK = re.compile(r"pass|fail|FAIL|ERRORS|Ran \d|test result|^ok\s|OK \(|examples?, ", re.M)
+FAIL_WORDS = ("fail", "FAIL", "ERRORS")
+QUICK_WORDS = ("pass", "fail", "FAIL", "ERRORS", "Ran ", "test result", "ok ", "OK (", "example")
 
 
 def clean(text: str) -> str:
@@ -85,15 +86,22 @@ def is_test_command(command: str) -> bool:
     return bool(TEST_COMMAND.search(command))
 
 
-def read_test_output(text: str) -> TestRun | None:
-    """The test run this output reports, or None when it is not a runner's output."""
-    if not QUICK_CHECK.search(text):  # most tool output is not a test run: skip it cheaply
+def read_test_output(text: str, failures_only: bool = False) -> TestRun | None:
+    """The test run this output reports, or None when it is not a runner's output.
+
+    `failures_only`: report only failing runs (cheaper: most output never says "fail").
+    """
+    # Most tool output is not a test run: rule it out with plain substring checks first.
+    words = FAIL_WORDS if failures_only else QUICK_WORDS
+    if not any(word in text for word in words):
         return None
-    plain = clean(text)
+    plain = clean(text) if "\x1b" in text or "\r" in text else text
     for runner, pattern in FAILURE_PATTERNS:
         found = pattern.search(plain)
         if found:
             return TestRun(runner, True, found.group(0).strip(), _first_failure(plain))
+    if failures_only:
+        return None
     for runner, pattern in PASS_PATTERNS:
         found = pattern.search(plain)
         if found:

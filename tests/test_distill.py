@@ -341,3 +341,247 @@ def test_hook_spawned_run_leaves_a_note_when_a_run_holds_the_lock(project: Path)
         assert "in progress" in (manual.stderr.read() if manual.stderr else "")
         assert time.monotonic() - started < 30
     assert not list(state.runs.glob("*.json")) if state.runs.exists() else True
+
+
+# --- the model backend (real SDK against the local HTTP stand-in) --------------------------------
+
+
+def enable_llm(project: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    (project / ".claude").mkdir(exist_ok=True)
+    settings = {"llm": {"enabled": True, "baseUrl": url, "timeoutSeconds": 3, "maxRetries": 0}}
+    (project / ".claude" / "selfdistill.json").write_text(json.dumps(settings))
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
+
+
+def proposal(session: str, uuid: str) -> dict[str, Any]:
+    return {
+        "kind": "fact",
+        "trigger": "Listing a directory tree",
+        "action": "`tree` is missing on this machine; use `find DIR -type f`",
+        "scope": "project",
+        "confidence": 0.8,
+        "evidence": [{"session_id": session, "uuid": uuid}],
+    }
+
+
+def test_model_lessons_are_used_when_enabled(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.llm_stub import LLMStub, tool_reply
+
+    paths = sessions(tmp_path, TREE, 2)
+    # the failing tool result is the third entry of each transcript
+    answer = {"lessons": [proposal("s0", "s0-0002"), proposal("s1", "s1-0002")]}
+    with LLMStub(tool_reply(answer)) as stub:
+        enable_llm(project, stub.url, monkeypatch)
+        manifest = run(project, *paths)
+    assert manifest["analysisMode"] == "llm", manifest["errors"]
+    assert manifest["llmCalls"] == 1 and manifest["costUsd"] > 0 and manifest["inputTokens"] > 0
+    [stored] = lessons.read_lessons(distill.project_state(project))
+    assert stored.source == "llm"
+    assert stored.sessions_seen == 2 and stored.status == "active"
+
+
+def test_model_failure_falls_back_to_heuristics(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.llm_stub import LLMStub, error_reply
+
+    with LLMStub(error_reply(500, "api_error")) as stub:
+        enable_llm(project, stub.url, monkeypatch)
+        manifest = run(project, *sessions(tmp_path, TREE, 2))
+    assert manifest["analysisMode"] == "heuristic"
+    assert any(error.startswith("model:") for error in manifest["errors"])
+    [stored] = lessons.read_lessons(distill.project_state(project))
+    assert stored.source == "heuristic" and stored.trigger == "Using `tree`"
+
+
+def test_an_empty_model_answer_is_an_answer(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.support.llm_stub import LLMStub, tool_reply
+
+    with LLMStub(tool_reply({"lessons": []})) as stub:
+        enable_llm(project, stub.url, monkeypatch)
+        manifest = run(project, *sessions(tmp_path, TREE, 2))
+    assert manifest["analysisMode"] == "llm"
+    assert manifest["lessons"] == [] and manifest["errors"] == []
+
+
+def test_no_key_means_heuristics_even_when_enabled(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    enable_llm(project, "http://127.0.0.1:9", monkeypatch)
+    monkeypatch.delenv("ANTHROPIC_API_KEY")
+    manifest = run(project, *sessions(tmp_path, TREE, 1))
+    assert manifest["analysisMode"] == "heuristic" and manifest["llmCalls"] == 0
+
+
+def test_a_stop_hook_note_left_during_a_run_triggers_one_more_run(
+    project: Path, tmp_path: Path
+) -> None:
+    state = distill.project_state(project)
+    state.root.mkdir(parents=True)
+    pending = state.root / "pending"
+    pending.touch()
+    later = time.time() + 60  # as if a Stop hook had left it while the run was going
+    os.utime(pending, (later, later))
+    run(project, *sessions(tmp_path, TREE, 1))
+    assert len(list(state.runs.glob("*.json"))) == 2
+    assert not pending.exists()
+    run(project, *sessions(tmp_path, TREE, 1))
+    assert len(list(state.runs.glob("*.json"))) == 3  # the note was consumed once
+
+
+# --- driven by the observation store (what the hooks recorded) -----------------------------------
+
+
+def observe(project: Path, transcript: Path, session: str, **fields: Any) -> str:
+    from selfdistill import store
+
+    state = distill.project_state(project)
+    store.ensure_state(state)
+    record = {
+        "ts": "2026-01-01T00:00:00Z",
+        "event": "PostToolUse",
+        "session_id": session,
+        "transcript_path": str(transcript),
+        "cwd": str(project),
+        **fields,
+    }
+    return store.append(state, record)
+
+
+def run_new(project: Path, **options: Any) -> dict[str, Any]:
+    manifest = distill.run(RunOptions(project=project, **options))
+    assert manifest is not None
+    return manifest
+
+
+def test_observations_name_the_transcripts_and_a_rerun_adds_nothing(
+    project: Path, tmp_path: Path
+) -> None:
+    paths = sessions(tmp_path, TREE, 2)
+    for n, path in enumerate(paths):
+        observe(project, path, f"s{n}")
+        observe(project, path, f"s{n}", event="Stop")
+    first = run_new(project)
+    assert first["observationsRead"] == 4
+    assert first["sessionsProcessed"] == 2 and first["lessonsActivated"] == 1
+    state = distill.project_state(project)
+    before = state.lessons.read_bytes()
+    second = run_new(project)
+    assert second["observationsRead"] == 0 and second["sessionsProcessed"] == 0
+    assert state.lessons.read_bytes() == before
+
+
+def test_a_session_that_goes_on_is_reanalysed_and_counted_once(
+    project: Path, tmp_path: Path
+) -> None:
+    [path] = sessions(tmp_path, TREE, 1)
+    observe(project, path, "s0")
+    run_new(project)
+    write_transcript(path, "s0", [*TREE, *VERCEL])
+    observe(project, path, "s0", event="Stop")
+    again = run_new(project)
+    assert again["sessionsProcessed"] == 1
+    stored = {x.trigger: x for x in lessons.read_lessons(distill.project_state(project))}
+    assert stored["Using `tree`"].sessions_seen == 1
+    assert "Running `vercel --prod`" in stored
+
+
+def test_limit_leaves_the_rest_for_the_next_runs(project: Path, tmp_path: Path) -> None:
+    paths = sessions(tmp_path, TREE, 3)
+    for n, path in enumerate(paths):
+        observe(project, path, f"s{n}")
+    processed = [run_new(project, limit=1)["sessionsProcessed"] for _ in range(4)]
+    assert processed == [1, 1, 1, 0]
+    [stored] = lessons.read_lessons(distill.project_state(project))
+    assert stored.sessions_seen == 3
+
+
+def test_a_failed_analysis_keeps_its_observations_for_the_next_run(
+    project: Path, tmp_path: Path
+) -> None:
+    [good] = sessions(tmp_path, TREE, 1)
+    bad = tmp_path / "t" / "broken.jsonl"
+    bad.mkdir()
+    observe(project, good, "s0")
+    observe(project, bad, "s1")
+    first = run_new(project)
+    assert first["sessionsProcessed"] == 1 and first["errors"]
+    bad.rmdir()
+    write_transcript(bad, "s1", TREE)  # readable now
+    second = run_new(project)
+    assert second["logPaths"] == [str(bad)]
+    [stored] = lessons.read_lessons(distill.project_state(project))
+    assert stored.sessions_seen == 2 and stored.status == "active"
+
+
+def test_missing_transcripts_are_skipped_once_with_the_reason(
+    project: Path, tmp_path: Path
+) -> None:
+    observe(project, tmp_path / "gone.jsonl", "s9")
+    first = run_new(project)
+    assert [s["reason"] for s in first["skipped"]] == ["missing"]
+    assert run_new(project)["skipped"] == []
+
+
+def test_failure_observations_become_evidence(project: Path, tmp_path: Path) -> None:
+    [path] = sessions(tmp_path, TREE, 1)
+    obs_id = observe(
+        project,
+        path,
+        "s0",
+        event="PostToolUseFailure",
+        tool_name="Bash",
+        outcome="error",
+        tool_input={"command": "tree src -L 2"},
+        error="command not found: tree",
+    )
+    manifest = run_new(project)
+    assert manifest["sessionsProcessed"] == 1, manifest
+    [stored] = lessons.read_lessons(distill.project_state(project))
+    assert obs_id in {e.observation_id for e in stored.evidence}
+
+
+def test_a_reverted_commit_counts_against_lessons_from_its_session(
+    project: Path, tmp_path: Path
+) -> None:
+    paths = sessions(tmp_path, TREE, 2)
+    for n, path in enumerate(paths):
+        observe(project, path, f"s{n}")
+    run_new(project)
+    observe(project, paths[0], "s0", event="GitCommit", commit={"sha": "abc123", "reverts": []})
+    observe(
+        project, paths[1], "s5", event="GitCommit", commit={"sha": "def456", "reverts": ["abc123"]}
+    )
+    run_new(project)
+    [stored] = lessons.read_lessons(distill.project_state(project))
+    assert stored.hurt == 1
+
+
+def test_dry_run_over_observations_persists_nothing(project: Path, tmp_path: Path) -> None:
+    paths = sessions(tmp_path, TREE, 2)
+    for n, path in enumerate(paths):
+        observe(project, path, f"s{n}")
+    home = Path(os.environ["SELFDISTILL_HOME"])
+    before = tree_of(home, project)
+    manifest = run_new(project, dry_run=True)
+    assert manifest["sessionsProcessed"] == 2 and manifest["lessonsActivated"] == 1
+    assert tree_of(home, project) == before
+    assert run_new(project)["sessionsProcessed"] == 2  # the real run still sees it all as new
+
+
+def test_a_revert_finds_a_commit_recorded_in_an_earlier_run(project: Path, tmp_path: Path) -> None:
+    paths = sessions(tmp_path, TREE, 2)
+    observe(project, paths[0], "s0", event="GitCommit", commit={"sha": "abc123", "reverts": []})
+    for n, path in enumerate(paths):
+        observe(project, path, f"s{n}")
+    run_new(project)
+    observe(
+        project, paths[1], "s7", event="GitCommit", commit={"sha": "fff", "reverts": ["abc123"]}
+    )
+    run_new(project)
+    [stored] = lessons.read_lessons(distill.project_state(project))
+    assert stored.hurt == 1

@@ -241,3 +241,21 @@ def test_clean_command_and_program() -> None:
     assert heuristics.program("npm run build") == "npm run build"
     assert heuristics.program("git worktree add ../x main") == "git worktree"
     assert heuristics.program("python3 -m pytest -q") == "python3 -m pytest"
+
+
+def test_setup_chained_before_the_same_command_is_the_fix() -> None:
+    fail = failure("poetry install", "(eval):1: command not found: poetry")
+    timeline = steps(("poetry install", False), ("source ~/.zshrc && poetry install", True))
+    [lesson] = heuristics.lessons_from_report(report(fail), NOW, timeline)
+    assert lesson.text() == (
+        "Running `poetry install`: it fails here (command not found: poetry); "
+        "run `source ~/.zshrc` first"
+    )
+
+
+def test_another_tool_for_the_same_job_keeps_its_arguments() -> None:
+    fail = failure("bun install", "zsh: command not found: bun")
+    timeline = steps(("bun install", False), ("npm install", True))
+    [lesson] = heuristics.lessons_from_report(report(fail), NOW, timeline)
+    assert lesson.trigger == "Using `bun`"
+    assert lesson.action.endswith("use `npm install` instead")

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from selfdistill.judge import PromptContext, asks_question, claims_success, judge, typed_prompt
+from selfdistill.judge import (
+    PromptContext,
+    asks_question,
+    claims_success,
+    judge,
+    makes_offer,
+    typed_prompt,
+)
 from selfdistill.transcript import Entry, ToolResult
 
 AFTER_WORK = PromptContext(
@@ -17,11 +26,12 @@ AFTER_OFFER = PromptContext(
     last_assistant_text="I found two options. Would you like me to implement option A?",
     agent_acted=True,
     asked_question=True,
+    made_offer=True,
 )
 FIRST_PROMPT = PromptContext()
 
 
-def label(prompt, context=AFTER_WORK):
+def label(prompt: str, context: PromptContext = AFTER_WORK) -> str:
     return judge(prompt, context).label
 
 
@@ -95,7 +105,9 @@ def test_approvals(prompt, context):
 
 
 def test_a_pasted_error_is_a_correction_after_work_but_not_as_a_first_message():
-    paste = "TypeError: Cannot read properties of undefined (reading 'map')\n    at List (List.tsx:12)"
+    paste = (
+        "TypeError: Cannot read properties of undefined (reading 'map')\n    at List (List.tsx:12)"
+    )
     assert label(paste, AFTER_WORK) == "correction"
     assert label(paste, FIRST_PROMPT) == "other"
 
@@ -122,9 +134,11 @@ def test_context_helpers():
     assert asks_question("Should I proceed?")
     assert asks_question("**Do you want me to run the backup first?** Either way, it reboots.")
     assert not asks_question("I ran the backup.")
+    assert makes_offer("Done. Want `netlify.toml` added to pin the config? Useful for deploys.")
+    assert not makes_offer("What SSID and password did you set?")
 
 
-def _user(text="", **fields):
+def _user(text: str = "", **fields: Any) -> Entry:
     return Entry(type="user", uuid="u1", texts=(text,) if text else (), **fields)
 
 

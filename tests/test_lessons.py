@@ -256,3 +256,16 @@ def test_lessons_about_different_tools_never_merge_even_with_the_same_fix() -> N
     b = make(trigger="Using `tool1`", action="`tool1` is not installed here; use `find` instead")
     assert lessons.similarity(a, b) == 0.0
     assert len(lessons.merge([], [a, b], POLICY, NOW).lessons) == 2
+
+
+def test_every_lesson_field_is_in_the_schema() -> None:
+    """Whoever adds a field to Lesson must add it to schemas/lesson.schema.json (camelCase)."""
+    import dataclasses
+
+    from selfdistill.schemas import validator
+
+    schema = validator("lesson").schema
+    assert isinstance(schema, dict)
+    properties = schema["properties"]
+    for field in dataclasses.fields(Lesson):
+        assert lessons.camel(field.name) in properties, field.name

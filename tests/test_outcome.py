@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from selfdistill.model import Signal
 from selfdistill.outcome import session_outcome
 
 
-def sig(kind, uuid, **fields):
+def sig(kind: str, uuid: str, **fields: Any) -> Signal:
     return Signal(kind=kind, file="f", session_id="s", uuid=uuid, excerpt=kind, **fields)
 
 
@@ -24,8 +26,11 @@ def test_a_lone_recovered_tool_error_is_positive():
 
 def test_tests_still_failing_at_the_end_are_negative_even_after_thanks():
     outcome, evidence = session_outcome(
-        [sig("approval", "a"), sig("tool_error", "b", category="command_failed"),
-         sig("test_failure", "b")]
+        [
+            sig("approval", "a"),
+            sig("tool_error", "b", category="command_failed"),
+            sig("test_failure", "b"),
+        ]
     )
     assert outcome == "negative"
     assert any("not fixed" in reason for reason in evidence)
@@ -39,15 +44,21 @@ def test_a_rejection_and_an_interruption_outweigh_one_approval():
 
 
 def test_good_and_bad_in_balance_is_mixed():
-    outcome, _ = session_outcome([sig("correction", "a"), sig("approval", "b"), sig("recovery", "c")])
+    outcome, _ = session_outcome(
+        [sig("correction", "a"), sig("approval", "b"), sig("recovery", "c")]
+    )
     assert outcome == "mixed"
 
 
 def test_an_interruption_written_twice_counts_once():
     once = session_outcome([sig("interruption", "a"), sig("approval", "c"), sig("approval", "d")])
     twice = session_outcome(
-        [sig("interruption", "a"), sig("interruption", "b", related_uuid="a"),
-         sig("approval", "c"), sig("approval", "d")]
+        [
+            sig("interruption", "a"),
+            sig("interruption", "b", related_uuid="a"),
+            sig("approval", "c"),
+            sig("approval", "d"),
+        ]
     )
     assert once == twice
 

@@ -6,10 +6,12 @@ import gzip
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from selfdistill import signals as signals_module
+from selfdistill.model import SessionReport, Signal
 from selfdistill.signals import analyze, analyze_many, error_line
 from tests.data.transcripts.builder import (
     INTERRUPTED,
@@ -22,11 +24,11 @@ from tests.data.transcripts.builder import (
 DATA = Path(__file__).parent / "data" / "transcripts"
 
 
-def kinds(report):
+def kinds(report: SessionReport) -> list[str]:
     return [s.kind for s in report.signals]
 
 
-def only(report, kind):
+def only(report: SessionReport, kind: str) -> Signal:
     [signal] = [s for s in report.signals if s.kind == kind]
     return signal
 
@@ -52,8 +54,16 @@ def test_a_failed_command_is_a_tool_error_with_exit_code_subject_and_error_line(
     ("tool", "text", "category"),
     [
         ("Read", "<tool_use_error>File does not exist.</tool_use_error>", "file_not_found"),
-        ("Edit", "<tool_use_error>String to replace not found in file.\nString: x", "edit_mismatch"),
-        ("Edit", "File has not been read yet. Read it first before writing to it.", "file_not_read"),
+        (
+            "Edit",
+            "<tool_use_error>String to replace not found in file.\nString: x",
+            "edit_mismatch",
+        ),
+        (
+            "Edit",
+            "File has not been read yet. Read it first before writing to it.",
+            "file_not_read",
+        ),
         ("Edit", "File has been unexpectedly modified. Read it again.", "file_modified"),
         ("Read", "EISDIR: illegal operation on a directory, read", "is_directory"),
         ("Bash", "Command timed out after 2m 0.0s", "timeout"),
@@ -62,8 +72,11 @@ def test_a_failed_command_is_a_tool_error_with_exit_code_subject_and_error_line(
         ("Bash", "This command requires approval", "permission"),
         ("Bash", "Exit code 127\n(eval):1: command not found: tree", "command_not_found"),
         ("Bash", "Exit code 2\nmake: *** [all] Error 2", "command_failed"),
-        ("Foo", "<tool_use_error>Error: No such tool available: Foo</tool_use_error>",
-         "tool_unavailable"),
+        (
+            "Foo",
+            "<tool_use_error>Error: No such tool available: Foo</tool_use_error>",
+            "tool_unavailable",
+        ),
         ("WebFetch", "something odd happened", "other"),
     ],
 )
@@ -98,8 +111,11 @@ def test_a_rejection_with_the_user_s_reason_carries_it_and_is_a_correction(tmp_p
 def test_the_older_rejection_wording_is_a_rejection(tmp_path):
     t = Transcript()
     call = t.bash("git push --force")
-    t.result(call, "The user doesn't want to take this action right now. STOP what you are doing.",
-             error=True)
+    t.result(
+        call,
+        "The user doesn't want to take this action right now. STOP what you are doing.",
+        error=True,
+    )
     assert kinds(analyze(t.write(tmp_path / "s.jsonl"))) == ["rejection"]
 
 
@@ -108,7 +124,9 @@ def test_interruptions_in_text_and_in_a_tool_result_are_each_reported_once(tmp_p
     t.prompt("build it")
     call = t.bash("npm run build")
     first = t.result(call, INTERRUPTED_TOOL, error=True)
-    second = t._entry("user", {"role": "user", "content": [{"type": "text", "text": INTERRUPTED_TOOL}]})
+    second = t._entry(
+        "user", {"role": "user", "content": [{"type": "text", "text": INTERRUPTED_TOOL}]}
+    )
     t.say("Stopping.")
     third = t.prompt(INTERRUPTED)
     report = analyze(t.write(tmp_path / "s.jsonl"))
@@ -133,7 +151,8 @@ def test_failing_tests_are_a_test_failure_even_when_the_command_exits_0(tmp_path
     t.result(call, "FAILED tests/test_a.py::test_b\n==== 1 failed, 3 passed in 0.2s ====")
     failure = only(analyze(t.write(tmp_path / "s.jsonl")), "test_failure")
     assert failure.category == "pytest"
-    assert "1 failed" in failure.detail and "tests/test_a.py::test_b" in failure.detail
+    detail = failure.detail or ""
+    assert "1 failed" in detail and "tests/test_a.py::test_b" in detail
 
 
 def test_a_failing_test_command_is_a_tool_error_and_a_test_failure(tmp_path):
@@ -197,13 +216,14 @@ def test_typed_prompts_become_corrections_and_approvals_in_context(tmp_path):
     t.prompt("make the header blue")
     call = t.edit("/p/h.css", "red", "blue")
     t.result(call, "updated")
-    t.say("Done! The header is now blue.")
+    claim = t.say("Done! The header is now blue.")
     wrong = t.prompt("no, that's the footer. the header is still red")
     t.say("Fixed: the header is blue now.")
     good = t.prompt("perfect, thanks")
     report = analyze(t.write(tmp_path / "s.jsonl"))
     assert [(s.kind, s.uuid) for s in report.signals] == [("correction", wrong), ("approval", good)]
     assert only(report, "correction").detail == "no, that's the footer. the header is still red"
+    assert only(report, "correction").related_uuid == claim  # what the correction answers
 
 
 def test_text_claude_code_wrote_is_never_judged(tmp_path):
@@ -213,8 +233,10 @@ def test_text_claude_code_wrote_is_never_judged(tmp_path):
     t.prompt("<command-name>/clear</command-name>\n<command-args>no, wrong</command-args>")
     t.prompt("<local-command-stdout>still broken</local-command-stdout>")
     t.prompt("no this is wrong", isMeta=True)
-    t.prompt("This session is being continued from a previous conversation. It doesn't work.",
-             isCompactSummary=True)
+    t.prompt(
+        "This session is being continued from a previous conversation. It doesn't work.",
+        isCompactSummary=True,
+    )
     assert kinds(analyze(t.write(tmp_path / "s.jsonl"))) == []
 
 
@@ -246,7 +268,7 @@ def test_excerpts_are_redacted_and_capped(tmp_path, monkeypatch):
     t.result(call, "Exit code 1\nerror: token s3cr3t rejected " + "e" * 900, error=True)
     error = only(analyze(t.write(tmp_path / "s.jsonl")), "tool_error")
     assert len(error.excerpt) <= 300
-    for text in (error.excerpt, error.subject, error.detail):
+    for text in (error.excerpt, error.subject or "", error.detail or ""):
         assert "s3cr3t" not in text and "[X]" in text
 
 
@@ -309,7 +331,7 @@ def _expected(path: Path) -> dict[str, str]:
     return expected
 
 
-def _expected_kind(block: dict) -> str | None:
+def _expected_kind(block: dict[str, Any]) -> str | None:
     if block.get("type") == "text" and block.get("text", "").startswith(INTERRUPT):
         return "interruption"
     if block.get("type") != "tool_result" or not block.get("is_error"):
@@ -326,6 +348,7 @@ def _expected_kind(block: dict) -> str | None:
 @pytest.mark.skipif(_corpus() is None, reason="no corpus at ../shared/corpus")
 def test_every_corpus_transcript_is_read_and_every_failure_reported():
     root = _corpus()
+    assert root is not None
     files = sorted(root.rglob("*.jsonl.gz"))
     assert files
     missing = []

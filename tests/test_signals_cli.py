@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 from tests.data.transcripts.builder import REJECTED, Transcript
 
 
-def run(*args):
+def run(*args: object) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "selfdistill", "signals", *map(str, args)],
         capture_output=True,
@@ -18,7 +19,7 @@ def run(*args):
     )
 
 
-def _session(tmp_path, name="s.jsonl", gz=False):
+def _session(tmp_path: Path, name: str = "s.jsonl", gz: bool = False) -> Path:
     t = Transcript(session=name.split(".")[0])
     t.prompt("run the tests")
     call = t.bash("pytest")

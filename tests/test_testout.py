@@ -46,7 +46,7 @@ FAILING = {
 }
 
 PASSING = {
-    "pytest": "..........                                   [100%]\n===== 10 passed in 0.50s =====\n",
+    "pytest": "..........          [100%]\n===== 10 passed in 0.50s =====\n",
     "unittest": "....\n------------------------------------------\nRan 4 tests in 0.01s\n\nOK\n",
     "jest": "PASS src/a.test.js\nTest Suites: 1 passed, 1 total\nTests:       3 passed, 3 total\n",
     "vitest": " ✓ src/a.test.ts (3)\n\n Test Files  1 passed (1)\n      Tests  3 passed (3)\n",
@@ -70,9 +70,10 @@ def test_each_runner_s_success_is_recognized_as_passing(runner):
 
 
 def test_the_first_failing_test_is_named():
-    assert read_test_output(FAILING["pytest"]).first_failure == "tests/test_a.py::test_b"
-    assert read_test_output(FAILING["go"]).first_failure == "TestParse"
-    assert read_test_output(FAILING["cargo"]).first_failure == "tests::subtracts"
+    expected = {"pytest": "tests/test_a.py::test_b", "go": "TestParse", "cargo": "tests::subtracts"}
+    for runner, name in expected.items():
+        run = read_test_output(FAILING[runner])
+        assert run is not None and run.first_failure == name
 
 
 def test_colour_codes_do_not_hide_the_summary():

@@ -1,11 +1,35 @@
-"""`selfdistill mcp`: not built yet."""
+"""`selfdistill mcp`: serve selfdistill's tools to an MCP client on stdio.
+
+The MCP SDK is an optional extra, imported here only, so that the core stays light.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
 
 import click
 
-from selfdistill.errors import FatalError
+from selfdistill.errors import FatalError, UserError
+
+INSTALL_HINT = "the MCP server needs the 'mcp' package (version 2): pip install 'selfdistill[mcp]'"
 
 
 @click.command(name="mcp")
-def command() -> None:
-    """(not built yet)"""
-    raise FatalError("'mcp' is not built yet")
+@click.option(
+    "--project",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Project directory the tools act on (default: the current one).",
+)
+def command(project: Path | None) -> None:
+    """Serve run_self_distill, self_distill_status and the lesson tools over MCP (stdio)."""
+    target = Path(os.path.abspath(project or Path.cwd()))
+    if not target.is_dir():
+        raise UserError(f"no such project directory: {target}")
+    try:
+        from selfdistill.mcp_server import serve
+    except ImportError as error:
+        if (error.name or "").split(".")[0] in ("mcp", "mcp_types"):
+            raise FatalError(INSTALL_HINT) from error
+        raise
+    serve(target)

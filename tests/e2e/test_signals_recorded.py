@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from tests.support import scenarios
-from tests.support.claude_cli import run_claude
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
+from selfdistill.model import SessionReport
 from selfdistill.signals import analyze
+from tests.support import scenarios
+from tests.support.claude_cli import ClaudeRun, run_claude
+from tests.support.scenarios import Scenario
 
 
-def _record(project, fake_api, make):
+def _record(
+    project: Path, fake_api: Callable[..., Any], make: Callable[[Path], Scenario]
+) -> tuple[SessionReport, ClaudeRun]:
     scenario = make(project)
     api = fake_api(scenario.script)
     run = run_claude(project, scenario.prompt, api, env=scenario.env)

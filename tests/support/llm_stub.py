@@ -1,4 +1,4 @@
-"""A scripted stand-in for the Messages API on 127.0.0.1, for driving the real anthropic SDK offline.
+"""A scripted stand-in for the Messages API on 127.0.0.1: drives the real anthropic SDK offline.
 
 Each POST is answered by the next scripted Reply (the last one repeats); every request body is
 kept for the test to inspect. Small on purpose: non-streaming JSON answers only.
@@ -19,9 +19,12 @@ class Reply:
     body: Any = None  # a dict is sent as JSON, a str as it is
     headers: tuple[tuple[str, str], ...] = ()
     delay_s: float = 0.0  # wait this long before answering (for timeouts)
+    trickle_s: float = 0.0  # send the body one byte at a time, this long apart (slow readers)
 
 
-def message_body(content: list[dict[str, Any]], stop_reason: str, usage: dict[str, int]) -> dict:
+def message_body(
+    content: list[dict[str, Any]], stop_reason: str, usage: dict[str, int]
+) -> dict[str, Any]:
     return {
         "id": "msg_stub",
         "type": "message",
@@ -34,7 +37,9 @@ def message_body(content: list[dict[str, Any]], stop_reason: str, usage: dict[st
     }
 
 
-def usage(input_tokens: int, output_tokens: int, cache_write: int, cache_read: int) -> dict:
+def usage(
+    input_tokens: int, output_tokens: int, cache_write: int, cache_read: int
+) -> dict[str, int]:
     return {
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
@@ -80,7 +85,9 @@ class LLMStub:
         self._stop = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -125,7 +132,13 @@ class LLMStub:
                     for name, value in reply.headers:
                         self.send_header(name, value)
                     self.end_headers()
-                    self.wfile.write(data)
+                    if not reply.trickle_s:
+                        self.wfile.write(data)
+                    for index in range(len(data) if reply.trickle_s else 0):
+                        if stub._stop.wait(reply.trickle_s):
+                            return
+                        self.wfile.write(data[index : index + 1])
+                        self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (a timeout under test): nothing to answer
 

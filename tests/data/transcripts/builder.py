@@ -1,10 +1,10 @@
 """Build small Claude Code transcripts in the shape the real CLI writes (2.x by default).
 
-    t = Transcript()
-    t.prompt("run the tests")
-    call = t.bash("python3 -m pytest")
-    t.result(call, "Exit code 1\\n/usr/bin/python3: No module named pytest", error=True)
-    t.write(tmp_path / "s.jsonl")
+t = Transcript()
+t.prompt("run the tests")
+call = t.bash("python3 -m pytest")
+t.result(call, "Exit code 1\\n/usr/bin/python3: No module named pytest", error=True)
+t.write(tmp_path / "s.jsonl")
 """
 
 from __future__ import annotations

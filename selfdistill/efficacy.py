@@ -1,0 +1,115 @@
+"""Does a published lesson help? Later sessions decide, not the lesson's author.
+
+A lesson that targets a failure carries that failure's signature (`Lesson.target`, e.g.
+`python3 -m pytest|not-installed`). Every session that starts after the lesson was published is
+judged once for it:
+- hurt: the targeted failure happened again, with the lesson in the agent's context;
+- helped: the session did the kind of work the lesson is about (ran the same program) and the
+  failure did not recur;
+- otherwise the session says nothing about the lesson.
+A lesson whose failure keeps recurring is demoted (lower confidence, so it yields its place in the
+CLAUDE.md budget) and then retired, which takes it out of CLAUDE.md at the next publish.
+Measured this way, a lesson is kept only while the evidence says it is worth its context.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+
+from selfdistill.heuristics import clean_command, failure_of, program
+from selfdistill.model import Evidence, Lesson, SessionReport, Signal
+
+HELPED = "efficacy:helped"
+HURT = "efficacy:hurt"
+
+
+@dataclass(frozen=True)
+class Policy:
+    retire_after: int = 2  # recurrences after publishing that retire a lesson
+    demote_factor: float = 0.5  # confidence multiplier at each recurrence
+
+
+def failure_signature(signal: Signal) -> str | None:
+    """`<program>|<cause class>` for an environment failure of a command, else None."""
+    failure = failure_of(signal)
+    if failure is None:
+        return None
+    return f"{program(failure.command)}|{failure.cause_class}"
+
+
+def target_program(target: str) -> str:
+    return target.split("|", 1)[0]
+
+
+def parse_time(stamp: str | None) -> datetime | None:
+    if not stamp:
+        return None
+    try:
+        parsed = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def after_publication(lesson: Lesson, report: SessionReport) -> bool:
+    published = parse_time(lesson.published_at)
+    started = parse_time(report.started_at or report.ended_at)
+    return published is not None and started is not None and started > published
+
+
+def ran_program(report: SessionReport, name: str) -> bool:
+    for command in report.commands:
+        cleaned = clean_command(command)
+        if cleaned is not None and program(cleaned) == name:
+            return True
+    return False
+
+
+def verdict(lesson: Lesson, report: SessionReport) -> str | None:
+    """HELPED, HURT, or None when the session says nothing about this lesson."""
+    if lesson.target is None or not after_publication(lesson, report):
+        return None
+    if any(failure_signature(signal) == lesson.target for signal in report.signals):
+        return HURT
+    if ran_program(report, target_program(lesson.target)):
+        return HELPED
+    return None
+
+
+def judged_sessions(lesson: Lesson) -> frozenset[str]:
+    return frozenset(item.session_id for item in lesson.evidence if item.signal in (HELPED, HURT))
+
+
+def record(lesson: Lesson, report: SessionReport, outcome: str, policy: Policy, now: str) -> Lesson:
+    evidence = (*lesson.evidence, Evidence(report.session_id, signal=outcome))
+    if outcome == HELPED:
+        return replace(lesson, evidence=evidence, helped=lesson.helped + 1, updated_at=now)
+    hurt = lesson.hurt + 1
+    updated = replace(
+        lesson,
+        evidence=evidence,
+        hurt=hurt,
+        confidence=round(lesson.confidence * policy.demote_factor, 3),
+        updated_at=now,
+    )
+    if hurt >= policy.retire_after and hurt > lesson.helped:
+        reason = f"the failure it targets recurred in {hurt} sessions after it was published"
+        return replace(updated, status="retired", retire_reason=reason)
+    return updated
+
+
+def assess(
+    lessons: Sequence[Lesson], reports: Iterable[SessionReport], policy: Policy, now: str
+) -> list[Lesson]:
+    """The lessons with each new session's verdict counted once; only active lessons are judged."""
+    current = list(lessons)
+    for report in reports:
+        for index, lesson in enumerate(current):
+            if lesson.status != "active" or report.session_id in judged_sessions(lesson):
+                continue
+            outcome = verdict(lesson, report)
+            if outcome is not None:
+                current[index] = record(lesson, report, outcome, policy, now)
+    return current

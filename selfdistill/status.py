@@ -1,0 +1,105 @@
+"""What `selfdistill status` reports for one project, as a plain dict (CONTRACT field names).
+
+Reads run manifests (state.runs/<id>.json), the lesson store (state.lessons), the observation
+store and the run lock. Any of them may be missing (nothing ran yet): zeros and nulls then.
+Unreadable files are skipped, never fatal: status is what people run when something is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from selfdistill.paths import ProjectState
+from selfdistill.spawn import pending_path, run_lock_held
+from selfdistill.store import count_observations, read_dropped
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def load_runs(state: ProjectState) -> list[dict[str, Any]]:
+    """Every readable run manifest, oldest first (by startedAt, then id)."""
+    try:
+        paths = sorted(state.runs.glob("*.json"))
+    except OSError:
+        return []
+    runs = [_read_json(path) for path in paths]
+    manifests = [run for run in runs if isinstance(run, dict) and isinstance(run.get("id"), str)]
+    return sorted(manifests, key=lambda run: (str(run.get("startedAt") or ""), run["id"]))
+
+
+def load_lessons(state: ProjectState) -> list[dict[str, Any]]:
+    data = _read_json(state.lessons)
+    lessons = data.get("lessons") if isinstance(data, dict) else None
+    if not isinstance(lessons, list):
+        return []
+    return [lesson for lesson in lessons if isinstance(lesson, dict)]
+
+
+def _error_text(run: dict[str, Any]) -> str | None:
+    """A run's failure: its `error`, else the last of its `errors` (manifests use either)."""
+    error = run.get("error")
+    errors = run.get("errors")
+    if not error and isinstance(errors, list) and errors:
+        error = errors[-1]
+    if isinstance(error, dict):
+        error = error.get("message") or json.dumps(error)
+    return str(error)[:500] if error else None
+
+
+def project_status(state: ProjectState) -> dict[str, Any]:
+    """The status of one project: CONTRACT fields first, then details."""
+    runs = load_runs(state)
+    lessons = load_lessons(state)
+    last = runs[-1] if runs else None
+    failed = [run for run in runs if _error_text(run)]
+    result: dict[str, Any] = {
+        "lastRunId": last["id"] if last else None,
+        "lastRunAt": (last.get("completedAt") or last.get("startedAt")) if last else None,
+        "totalRuns": len(runs),
+        "totalLessons": len(lessons),
+        "activeLessons": sum(1 for lesson in lessons if lesson.get("status") == "active"),
+        "observations": count_observations(state),
+        "running": run_lock_held(state),
+        "project": str(state.project),
+        "stateDir": str(state.root),
+        "droppedObservations": read_dropped(state).get("droppedObservations", 0),
+        "pending": pending_path(state).exists(),
+    }
+    if last is not None and not last.get("completedAt") and not result["running"]:
+        result["lastRunIncomplete"] = True  # no completedAt and nobody holds the lock: it crashed
+    if failed:
+        result["lastError"] = _error_text(failed[-1])
+        result["lastErrorRunId"] = failed[-1]["id"]
+    return result
+
+
+def format_status(status: dict[str, Any]) -> str:
+    """The readable view."""
+    last = status["lastRunId"] or "none yet"
+    lines = [
+        f"project:       {status['project']}",
+        f"state:         {status['stateDir']}",
+        f"observations:  {status['observations']}"
+        + (
+            f" ({status['droppedObservations']} dropped by the size cap)"
+            if status["droppedObservations"]
+            else ""
+        ),
+        f"runs:          {status['totalRuns']} (last: {last}"
+        + (f" at {status['lastRunAt']})" if status["lastRunAt"] else ")"),
+        f"lessons:       {status['totalLessons']} ({status['activeLessons']} active)",
+        f"running:       {'yes' if status['running'] else 'no'}"
+        + (" (another run is queued)" if status.get("pending") else ""),
+    ]
+    if status.get("lastRunIncomplete"):
+        lines.append("warning:       the last run never completed")
+    if status.get("lastError"):
+        lines.append(f"last error:    {status['lastError']} (run {status['lastErrorRunId']})")
+    return "\n".join(lines)

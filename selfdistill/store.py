@@ -1,0 +1,251 @@
+"""The per-project observation store: append-only JSONL segments under one file lock.
+
+Standard library only (hook hot path). Layout, under ProjectState.observations:
+    obs-000001.jsonl, obs-000002.jsonl, ...   one observation per line, oldest segment first
+An observation's id is "<segment>:<offset>", the byte position where its line starts, so ids are
+unique and stable. Every append holds an exclusive flock on state.store_lock: the same lock that
+`filelock.FileLock(state.store_lock)` takes, so the distiller can guard reads with either.
+
+Rotation: once the active segment reaches the segment size, the next append starts a new one.
+Cap: when a new segment starts and the store holds more than the cap, the oldest segments go;
+how many observations were lost is kept in dropped.json (and logged), never lost silently.
+Readers skip torn or invalid lines (and log them); nothing here is fatal to the hook.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from collections import namedtuple
+from contextlib import contextmanager, suppress
+
+from selfdistill.capture import encode, now_iso
+from selfdistill.logs import log_error
+from selfdistill.paths import ProjectState
+
+TYPE_CHECKING = False  # importing typing costs milliseconds on every hook run
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+    from typing import Any, NamedTuple
+
+SEGMENT_BYTES = 8 * 1024 * 1024
+CAP_BYTES = 128 * 1024 * 1024
+SEGMENT_ENV = "SELFDISTILL_SEGMENT_BYTES"
+CAP_ENV = "SELFDISTILL_STORE_CAP_BYTES"
+PREFIX, SUFFIX = "obs-", ".jsonl"
+
+
+if TYPE_CHECKING:
+
+    class Watermark(NamedTuple):
+        """A position in the store: just after the last processed record."""
+
+        segment: int
+        offset: int
+
+else:  # the same tuple at run time, without importing typing on the hook's hot path
+    Watermark = namedtuple("Watermark", ["segment", "offset"])
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        value = int(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+def dropped_path(state: ProjectState) -> Path:
+    return state.root / "dropped.json"
+
+
+def ensure_state(state: ProjectState) -> None:
+    """Create the state directories (0700) and, the first time, project.json."""
+    if state.observations.is_dir():
+        return
+    home = state.root.parent.parent
+    for directory in (home, home / "projects", state.root, state.observations):
+        with suppress(FileExistsError):
+            os.mkdir(directory, 0o700)
+    meta = {"project": str(state.project), "createdAt": now_iso()}
+    try:
+        fd = os.open(state.meta, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    try:
+        os.write(fd, (json.dumps(meta, ensure_ascii=False) + "\n").encode("utf-8", "replace"))
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def store_lock(state: ProjectState) -> Iterator[None]:
+    """Hold the store's exclusive lock (fcntl.flock on state.store_lock)."""
+    ensure_state(state)
+    fd = os.open(state.store_lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the flock
+
+
+def segments(state: ProjectState) -> list[tuple[int, Path]]:
+    """(number, path) of every segment, oldest first."""
+    found: list[tuple[int, Path]] = []
+    try:
+        names = os.listdir(state.observations)
+    except FileNotFoundError:
+        return []
+    for name in names:
+        number = name[len(PREFIX) : -len(SUFFIX)]
+        if name.startswith(PREFIX) and name.endswith(SUFFIX) and number.isdigit():
+            found.append((int(number), state.observations / name))
+    return sorted(found)
+
+
+def segment_path(state: ProjectState, number: int) -> Path:
+    return state.observations / f"{PREFIX}{number:06d}{SUFFIX}"
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
+def _active_segment(state: ProjectState) -> int:
+    """The segment to append to, starting a new one (and applying the cap) when full."""
+    existing = segments(state)
+    if not existing:
+        return 1
+    number, path = existing[-1]
+    if _size(path) < _env_int(SEGMENT_ENV, SEGMENT_BYTES):
+        return number
+    _apply_cap(state, existing)
+    return number + 1
+
+
+def _apply_cap(state: ProjectState, existing: list[tuple[int, Path]]) -> None:
+    """Drop the oldest segments while the store is over the cap; record what was lost."""
+    sizes = [_size(path) for _, path in existing]
+    total, cap = sum(sizes), _env_int(CAP_ENV, CAP_BYTES)
+    lost = dropped_segments = 0
+    for (_, path), size in zip(existing, sizes, strict=True):
+        if total <= cap:
+            break
+        try:
+            lost += path.read_bytes().count(b"\n")
+            path.unlink()
+        except OSError as error:
+            log_error(f"observation store: cannot drop {path}", repr(error))
+            break
+        total -= size
+        dropped_segments += 1
+    if dropped_segments:
+        _record_loss(state, lost, dropped_segments)
+
+
+def _record_loss(state: ProjectState, lost: int, dropped_segments: int) -> None:
+    before = read_dropped(state)
+    info = {
+        "droppedObservations": before.get("droppedObservations", 0) + lost,
+        "droppedSegments": before.get("droppedSegments", 0) + dropped_segments,
+        "lastDroppedAt": now_iso(),
+    }
+    tmp = dropped_path(state).with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(info) + "\n", encoding="utf-8")
+    os.replace(tmp, dropped_path(state))
+    log_error(
+        f"observation store for {state.project}: over the size cap, dropped {lost} observations "
+        f"({dropped_segments} oldest segments)"
+    )
+
+
+def read_dropped(state: ProjectState) -> dict[str, int]:
+    """What the cap has dropped so far: {droppedObservations, droppedSegments} (0 when none)."""
+    try:
+        data = json.loads(dropped_path(state).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, int) and not isinstance(v, bool)}
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """One os.write in practice; a short write (disk full, signal) continues where it stopped."""
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
+
+
+def append(state: ProjectState, record: dict[str, Any]) -> str:
+    """Append one observation (given without id) and return its id."""
+    with store_lock(state):
+        number = _active_segment(state)
+        fd = os.open(segment_path(state, number), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            size = os.fstat(fd).st_size
+            # a writer killed mid-line left a torn line: end it, so ours starts clean
+            torn = size > 0 and os.pread(fd, 1, size - 1) != b"\n"
+            offset = size + 1 if torn else size
+            obs_id = f"{number}:{offset}"
+            line = encode({"v": record.get("v", 1), "id": obs_id, **record})
+            _write_all(fd, (b"\n" if torn else b"") + line)
+        finally:
+            os.close(fd)
+    return obs_id
+
+
+def _parse(line: bytes, where: str) -> dict[str, Any] | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        record = None
+    if isinstance(record, dict):
+        return record
+    log_error(f"observation store: skipped an invalid line at {where}", repr(line[:200]))
+    return None
+
+
+def iter_observations(
+    state: ProjectState, since: Watermark | None = None
+) -> Iterator[tuple[Watermark, dict[str, Any]]]:
+    """Each stored record after `since`, with the position just after it, oldest first.
+
+    A last line still being written (no newline yet) is left for the next reader.
+    """
+    for number, path in segments(state):
+        if since is not None and number < since.segment:
+            continue
+        offset = since.offset if since is not None and number == since.segment else 0
+        try:
+            handle = path.open("rb")
+        except FileNotFoundError:
+            continue  # dropped by the cap meanwhile
+        with handle:
+            handle.seek(offset)
+            for line in handle:
+                if not line.endswith(b"\n"):
+                    break
+                start, offset = offset, offset + len(line)
+                if line.strip():
+                    record = _parse(line, f"{path.name}:{start}")
+                    if record is not None:
+                        yield Watermark(number, offset), record
+
+
+def count_observations(state: ProjectState) -> int:
+    """How many observations the store holds (complete, non-blank lines)."""
+    total = 0
+    for _, path in segments(state):
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            continue
+        total += sum(1 for line in data.split(b"\n")[:-1] if line.strip())
+    return total

@@ -1,0 +1,298 @@
+"""`selfdistill doctor` on real installed projects in temporary directories, working and broken."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from selfdistill import doctor, install, settings
+from selfdistill.paths import ProjectState
+from tests.test_git import git_identity, make_repo
+
+__all__ = ["git_identity"]  # the autouse fixture, imported to apply here too
+
+DOCTOR = "from selfdistill.commands.doctor import command; command(prog_name='selfdistill doctor')"
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The doctor command in a process of its own, as a user would run it."""
+    return subprocess.run(
+        [sys.executable, "-c", DOCTOR, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def checks_of(project: Path) -> dict[str, doctor.Check]:
+    return {c.name: c for c in doctor.run_checks(doctor.setup_for(project))}
+
+
+def fake_claude(tmp_path: Path, version: str) -> Path:
+    script = tmp_path / "fake-claude"
+    script.write_text(f"#!/bin/sh\necho '{version} (Claude Code)'\n")
+    script.chmod(0o755)
+    return script
+
+
+@pytest.fixture
+def installed(tmp_path: Path) -> Path:
+    """A git repository where `selfdistill install` ran, with this environment's selfdistill."""
+    project = make_repo(tmp_path / "my project")
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "selfdistill"), "install", "--project", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return project
+
+
+def test_an_installed_project_passes_every_check(installed: Path, tmp_path: Path) -> None:
+    env = {"SELFDISTILL_CLAUDE_BIN": str(fake_claude(tmp_path, "2.1.330"))}
+
+    done = cli("--project", str(installed), "--json", env=env)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    checks = json.loads(done.stdout)  # stdout holds the JSON alone
+    assert [c["name"] for c in checks] == [
+        "hooks",
+        "interpreter",
+        "git-hook",
+        "store",
+        "runs",
+        "claude-code",
+        "hook-events",
+        "model",
+        "mcp",
+    ]
+    assert all(c["ok"] and set(c) == {"name", "ok", "detail", "fix"} for c in checks), checks
+    by_name = {c["name"]: c for c in checks}
+    assert "2.1.330" in by_name["claude-code"]["detail"]
+    assert f"all {len(settings.EVENTS)} events" in by_name["hooks"]["detail"]
+
+
+def test_the_readable_view_gives_a_fix_line_for_each_problem(tmp_path: Path) -> None:
+    project = tmp_path / "bare"
+    project.mkdir()
+
+    done = cli("--project", str(project))
+
+    assert done.returncode == 1
+    lines = done.stdout.splitlines()
+    hooks_line = next(i for i, line in enumerate(lines) if line.startswith("FAIL  hooks"))
+    assert "fix: run 'selfdistill install --project" in lines[hooks_line + 1]
+    assert lines[-1].endswith("problem(s) found")
+    assert done.stderr == ""
+
+
+def test_hooks_pointing_at_a_missing_interpreter_are_reported(installed: Path) -> None:
+    settings_file = installed / ".claude" / "settings.json"
+    gone = installed.parent / "old-venv" / "bin" / "selfdistill"
+    gone.parent.mkdir(parents=True)
+    gone.write_text("#!/nowhere/python3.10\nprint('never runs')\n")
+    gone.chmod(0o755)
+    commands = install.hook_commands([str(gone)])
+    data = settings.with_hooks(json.loads(settings_file.read_text()), commands).settings
+    settings_file.write_text(json.dumps(data))
+
+    checks = checks_of(installed)
+
+    assert checks["hooks"].ok  # still registered...
+    assert not checks["interpreter"].ok  # ...but they would not run
+    assert "/nowhere/python3.10" in checks["interpreter"].detail
+    assert "install" in checks["interpreter"].fix
+
+
+def test_a_deleted_hook_program_is_reported(installed: Path) -> None:
+    settings_file = installed / ".claude" / "settings.json"
+    commands = install.hook_commands([str(installed / "no-such-dir" / "selfdistill")])
+    data = settings.with_hooks(json.loads(settings_file.read_text()), commands).settings
+    settings_file.write_text(json.dumps(data))
+
+    check = checks_of(installed)["interpreter"]
+
+    assert not check.ok and "missing or not executable" in check.detail
+
+
+def test_invalid_settings_json_is_reported_with_its_place(installed: Path) -> None:
+    (installed / ".claude" / "settings.json").write_text('{"hooks": {,}}\n')
+
+    checks = checks_of(installed)
+
+    assert not checks["hooks"].ok
+    assert "not valid JSON (line 1" in checks["hooks"].detail
+    assert "fix the JSON" in checks["hooks"].fix
+    assert checks["git-hook"].ok  # the other checks still look
+
+
+def test_some_events_missing_are_named(installed: Path) -> None:
+    settings_file = installed / ".claude" / "settings.json"
+    data = json.loads(settings_file.read_text())
+    del data["hooks"]["SessionEnd"]
+    settings_file.write_text(json.dumps(data))
+
+    check = checks_of(installed)["hooks"]
+
+    assert not check.ok and "SessionEnd" in check.detail and "Stop" not in check.detail
+
+
+def test_hooks_disabled_in_the_user_settings_are_reported(installed: Path) -> None:
+    user_settings = Path.home() / ".claude" / "settings.json"
+    user_settings.parent.mkdir(parents=True)
+    user_settings.write_text(json.dumps({"disableAllHooks": True}))
+
+    check = checks_of(installed)["hooks"]
+
+    assert not check.ok and "disableAllHooks" in check.detail and str(user_settings) in check.fix
+
+
+def test_an_enabled_plugin_counts_as_registered(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    user_settings = Path.home() / ".claude" / "settings.json"
+    user_settings.parent.mkdir(parents=True)
+    user_settings.write_text(json.dumps({"enabledPlugins": {"selfdistill@selfdistill": True}}))
+
+    check = checks_of(project)["hooks"]
+
+    assert check.ok and "plugin" in check.detail
+
+
+def test_a_state_home_that_cannot_be_written_is_reported(
+    installed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Root ignores permission bits, so the home is made unusable by putting it under a file.
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("SELFDISTILL_HOME", str(blocker / "state"))
+
+    check = checks_of(installed)["store"]
+
+    assert not check.ok and "not a directory" in check.detail
+    assert "SELFDISTILL_HOME" in check.fix
+
+
+def test_the_store_size_is_shown(installed: Path) -> None:
+    state = ProjectState.for_project(installed)
+    state.root.mkdir(parents=True, exist_ok=True)
+    (state.root / "blob").write_bytes(b"x" * 5000)
+
+    check = checks_of(installed)["store"]
+
+    assert check.ok and "KB for this project" in check.detail
+
+
+def test_state_split_between_the_home_and_the_plugin_data_is_reported(tmp_path: Path) -> None:
+    project = tmp_path / "p"
+    project.mkdir()
+    plugin_data = Path.home() / ".claude" / "plugins" / "data" / "selfdistill-selfdistill"
+    (plugin_data / "projects").mkdir(parents=True)
+    check = checks_of(project)["store"]
+    assert check.ok and str(plugin_data) in check.detail  # no home of its own yet: a hint
+
+    ProjectState.for_project(project).root.mkdir(parents=True)
+    check = checks_of(project)["store"]
+
+    assert not check.ok and "split" in check.detail and str(plugin_data) in check.fix
+
+
+def test_the_git_hook_missing_or_broken_is_reported(installed: Path) -> None:
+    hook = installed / ".git" / "hooks" / "post-commit"
+    hook.write_text(hook.read_text().replace("legacy_name=''", "legacy_name=post-commit.legacy"))
+    assert not checks_of(installed)["git-hook"].ok  # names a chained hook that is gone
+
+    hook.unlink()
+    check = checks_of(installed)["git-hook"]
+
+    assert not check.ok and "no hook at" in check.detail and "install" in check.fix
+
+
+def test_last_runs_and_their_errors(installed: Path) -> None:
+    runs = ProjectState.for_project(installed).runs
+    runs.mkdir(parents=True)
+    good = {"id": "20260101T000000Z-aaaaaa", "completedAt": "x", "errors": []}
+    bad = {"id": "20260102T000000Z-bbbbbb", "completedAt": "y", "errors": ["model: timed out"]}
+    (runs / f"{good['id']}.json").write_text(json.dumps(good))
+    assert checks_of(installed)["runs"].ok
+
+    (runs / f"{bad['id']}.json").write_text(json.dumps(bad))
+    check = checks_of(installed)["runs"]
+
+    assert not check.ok
+    assert "20260102T000000Z-bbbbbb" in check.detail and "model: timed out" in check.detail
+    assert "1 of the last 2 had errors" in check.detail
+
+
+def test_an_old_claude_code_is_told_which_events_it_lacks(
+    installed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SELFDISTILL_CLAUDE_BIN", str(fake_claude(tmp_path, "1.0.50")))
+
+    checks = checks_of(installed)
+
+    assert checks["claude-code"].ok and "1.0.50" in checks["claude-code"].detail
+    events = checks["hook-events"]
+    assert not events.ok
+    for missing in ("UserPromptSubmit", "SessionStart", "SessionEnd", "PostToolUseFailure"):
+        assert missing in events.detail
+    assert "PreCompact" not in events.detail  # 1.0.48 has it
+    assert "2.1.0" in events.fix
+
+
+def test_no_claude_on_path_is_not_a_failure(
+    installed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SELFDISTILL_CLAUDE_BIN", raising=False)
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no claude there
+
+    checks = checks_of(installed)
+
+    assert checks["claude-code"].ok and "not on PATH" in checks["claude-code"].detail
+    assert checks["hook-events"].ok
+
+
+def test_the_real_claude_code_version_is_read(installed: Path, monkeypatch) -> None:
+    from tests.support.claude_cli import claude_binary
+
+    monkeypatch.setenv("SELFDISTILL_CLAUDE_BIN", str(claude_binary()))
+
+    checks = checks_of(installed)
+
+    assert checks["claude-code"].ok and "Claude Code 2." in checks["claude-code"].detail
+    assert checks["hook-events"].ok
+
+
+def test_a_model_enabled_without_a_key_is_reported(
+    installed: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (installed / ".claude" / "selfdistill.json").write_text(json.dumps({"llm": {"enabled": True}}))
+
+    check = checks_of(installed)["model"]
+    assert not check.ok and "ANTHROPIC_API_KEY" in check.fix
+
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test")
+    assert checks_of(installed)["model"].ok
+
+
+def test_a_broken_config_is_reported(installed: Path) -> None:
+    (installed / ".claude" / "selfdistill.json").write_text("{not json")
+
+    check = checks_of(installed)["model"]
+
+    assert not check.ok and "selfdistill.json" in check.detail
+
+
+def test_event_table_covers_every_registered_event() -> None:
+    assert set(settings.EVENTS) <= set(doctor.EVENT_SINCE)
+    assert doctor.unsupported_events((9, 9, 9)) == []
+    assert doctor.unsupported_events((1, 0, 38)) == [
+        e for e in settings.EVENTS if e not in ("PostToolUse", "Stop")
+    ]

@@ -1,0 +1,100 @@
+"""Efficacy: later sessions decide whether a published lesson helped, hurt, or said nothing."""
+
+from __future__ import annotations
+
+from selfdistill.efficacy import HELPED, HURT, Policy, assess, failure_signature, verdict
+from selfdistill.model import Lesson, SessionReport, Signal
+
+PUBLISHED = "2026-11-01T10:00:00Z"
+TARGET = "python3 -m pytest|not-installed"
+
+
+def failing_pytest(session: str) -> Signal:
+    return Signal(
+        kind="tool_error",
+        file="t.jsonl",
+        session_id=session,
+        uuid=f"{session}-u1",
+        excerpt="No module named pytest",
+        tool_name="Bash",
+        subject="python3 -m pytest -q",
+        detail="Exit code 1\n/usr/bin/python3: No module named pytest",
+        category="command_failed",
+        exit_code=1,
+    )
+
+
+def report(session: str, started: str, signals: tuple[Signal, ...], commands: tuple[str, ...]):
+    return SessionReport(
+        file="t.jsonl",
+        session_id=session,
+        signals=signals,
+        outcome="neutral",
+        started_at=started,
+        commands=commands,
+    )
+
+
+def lesson(**changes: object) -> Lesson:
+    base = Lesson(
+        id="abc",
+        kind="fact",
+        trigger="Using `python3 -m pytest`",
+        action="use `python3 -m unittest discover -s tests` instead",
+        status="active",
+        confidence=0.8,
+        published_at=PUBLISHED,
+        target=TARGET,
+    )
+    return Lesson(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+
+
+def test_signature_of_a_missing_runner() -> None:
+    assert failure_signature(failing_pytest("s")) == TARGET
+
+
+def test_recurrence_after_publication_hurts() -> None:
+    later = report("s2", "2026-11-02T09:00:00Z", (failing_pytest("s2"),), ("python3 -m pytest",))
+    assert verdict(lesson(), later) == HURT
+
+
+def test_same_program_without_the_failure_helps() -> None:
+    later = report("s2", "2026-11-02T09:00:00Z", (), ("python3 -m pytest tests/test_calc.py",))
+    assert verdict(lesson(), later) == HELPED
+
+
+def test_sessions_before_publication_or_unrelated_say_nothing() -> None:
+    before = report("s0", "2026-10-30T09:00:00Z", (failing_pytest("s0"),), ("python3 -m pytest",))
+    unrelated = report("s3", "2026-11-03T09:00:00Z", (), ("ls", "git status"))
+    assert verdict(lesson(), before) is None
+    assert verdict(lesson(), unrelated) is None
+    assert verdict(lesson(published_at=None), unrelated) is None
+
+
+def test_each_session_counts_once_and_repeated_recurrence_retires() -> None:
+    policy = Policy(retire_after=2)
+    first = report("s2", "2026-11-02T09:00:00Z", (failing_pytest("s2"),), ())
+    second = report("s3", "2026-11-03T09:00:00Z", (failing_pytest("s3"),), ())
+    once = assess([lesson()], [first, first], policy, "now")[0]
+    assert (once.hurt, once.status) == (1, "active")
+    assert once.confidence < lesson().confidence  # demoted
+    again = assess([once], [first, second], policy, "now")[0]
+    assert (again.hurt, again.status) == (2, "retired")
+    assert again.retire_reason and "recurred in 2 sessions" in again.retire_reason
+
+
+def test_a_lesson_that_helps_is_kept_despite_one_recurrence() -> None:
+    policy = Policy(retire_after=2)
+    helped = [
+        report(f"h{i}", f"2026-11-0{i + 2}T09:00:00Z", (), ("python3 -m pytest",))
+        for i in range(3)
+    ]
+    hurt = [report(f"x{i}", "2026-11-08T09:00:00Z", (failing_pytest(f"x{i}"),), ()) for i in range(2)]
+    result = assess([lesson()], [*helped, *hurt], policy, "now")[0]
+    assert (result.helped, result.hurt, result.status) == (3, 2, "active")
+
+
+def test_only_active_lessons_are_judged() -> None:
+    later = report("s2", "2026-11-02T09:00:00Z", (failing_pytest("s2"),), ())
+    retired = lesson(status="candidate")
+    assert assess([retired], [later], Policy(), "now") == [retired]

@@ -1,0 +1,130 @@
+"""`selfdistill status`: the contract fields from real state files, and the command itself."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import filelock
+import pytest
+
+from selfdistill import store
+from selfdistill.paths import ProjectState
+from selfdistill.status import project_status
+
+SCRIPT = Path(sys.executable).parent / "selfdistill"
+CONTRACT = {
+    "lastRunId",
+    "lastRunAt",
+    "totalRuns",
+    "totalLessons",
+    "activeLessons",
+    "observations",
+    "running",
+}
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    (root / ".git").mkdir(parents=True)
+    return root
+
+
+def write_run(
+    state: ProjectState, run_id: str, started: str, completed: str | None, **extra: object
+) -> None:
+    state.runs.mkdir(parents=True, exist_ok=True)
+    manifest = {"id": run_id, "startedAt": started, **extra}
+    if completed:
+        manifest["completedAt"] = completed
+    (state.runs / f"{run_id}.json").write_text(json.dumps(manifest))
+
+
+def test_nothing_ran_yet_gives_zeros_and_nulls(project: Path) -> None:
+    status = project_status(ProjectState.for_project(project))
+    assert set(status) >= CONTRACT
+    assert status["lastRunId"] is None and status["lastRunAt"] is None
+    assert (status["totalRuns"], status["totalLessons"], status["activeLessons"]) == (0, 0, 0)
+    assert (status["observations"], status["droppedObservations"], status["running"]) == (
+        0,
+        0,
+        False,
+    )
+    assert "lastError" not in status
+
+
+def test_runs_lessons_observations_and_losses_are_counted(project: Path) -> None:
+    state = ProjectState.for_project(project)
+    write_run(state, "r2", "2026-01-02T00:00:00Z", "2026-01-02T00:00:05Z")
+    write_run(
+        state, "r1", "2026-01-01T00:00:00Z", "2026-01-01T00:00:05Z", errors=["model timed out"]
+    )
+    write_run(state, "r3", "2026-01-03T00:00:00Z", "2026-01-03T00:01:00Z")
+    (state.runs / "broken.json").write_text("{not json")
+    lessons = [
+        {"id": "a", "status": "active"},
+        {"id": "b", "status": "candidate"},
+        {"id": "c", "status": "active"},
+    ]
+    state.lessons.write_text(json.dumps({"version": 1, "lessons": lessons}))
+    for i in range(4):
+        store.append(state, {"v": 1, "ts": "t", "event": "E", "session_id": str(i)})
+    (state.root / "dropped.json").write_text(json.dumps({"droppedObservations": 17}))
+    status = project_status(state)
+    assert status["lastRunId"] == "r3"
+    assert status["lastRunAt"] == "2026-01-03T00:01:00Z"
+    assert status["totalRuns"] == 3
+    assert (status["totalLessons"], status["activeLessons"]) == (3, 2)
+    assert status["observations"] == 4
+    assert status["droppedObservations"] == 17
+    assert status["lastError"] == "model timed out"
+    assert status["project"] == str(project)
+    assert status["stateDir"] == str(state.root)
+
+
+def test_running_follows_the_run_lock(project: Path) -> None:
+    state = ProjectState.for_project(project)
+    write_run(state, "r1", "2026-01-01T00:00:00Z", None)
+    with filelock.FileLock(str(state.run_lock)):
+        running = project_status(state)
+    stopped = project_status(state)
+    assert running["running"] is True and "lastRunIncomplete" not in running
+    assert stopped["running"] is False and stopped["lastRunIncomplete"] is True
+    assert stopped["lastRunAt"] == "2026-01-01T00:00:00Z"
+
+
+def status_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(SCRIPT), "status", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=dict(os.environ),
+        timeout=60,
+    )
+
+
+def test_status_command_json_and_text(project: Path) -> None:
+    state = ProjectState.for_project(project)
+    store.append(state, {"v": 1, "ts": "t", "event": "E"})
+    sub = project / "src"
+    sub.mkdir()
+    as_json = status_cli("--json", cwd=sub)  # the project is found from a subdirectory
+    assert as_json.returncode == 0, as_json.stderr
+    status = json.loads(as_json.stdout)
+    assert set(status) >= CONTRACT
+    assert status["observations"] == 1 and status["project"] == str(project)
+    text = status_cli("--project", str(project), cwd=project.parent)
+    assert text.returncode == 0
+    assert "observations:  1" in text.stdout and "runs:          0" in text.stdout
+
+
+def test_status_of_a_missing_directory_is_a_user_error(tmp_path: Path) -> None:
+    done = status_cli("--project", str(tmp_path / "nope"), cwd=tmp_path)
+    assert done.returncode == 1
+    assert done.stdout == "" and "does not exist" in done.stderr
+    assert "Traceback" not in done.stderr
