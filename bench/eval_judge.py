@@ -1,12 +1,17 @@
-"""Score the correction / approval judge against the hand labels in bench/labels/judge.jsonl.
+"""Score the correction / approval judge against the hand labels in bench/labels/.
 
     python bench/eval_judge.py [--corpus DIR] [--errors]
 
 The labels hold only ids (repository+file, entry uuid) and a label; the prompts are read from the
 corpus (default: ../shared/corpus next to the repository, or /work/shared/corpus). The judge runs
-exactly as `selfdistill signals` runs it (whole transcript, in context). Repositories are split
-by a hash of their name: "tuned" is what the cues were developed on, "held-out" was not looked at
-while tuning. Prints precision / recall / F1 per label and a confusion table for each split.
+exactly as `selfdistill signals` runs it (whole transcript, in context).
+
+Splits (history in labels/README.md): judge.jsonl is split by a hash of the repository name into
+"dev-a" (cues developed on it from the start) and "dev-b" (held out in the first round, scored
+once, then used for tuning in the second round); "all" is both. judge_fresh.jsonl ("fresh") was
+labelled after the first round and its misses were never looked at: the honest estimate of how
+the judge does on prompts it has not seen. Prints precision / recall / F1 per label and a
+confusion table for each.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from selfdistill.signals import analyze
 
 HERE = Path(__file__).resolve().parent
 LABELS = HERE / "labels" / "judge.jsonl"
+# Labelled later, from prompts no cue was ever tuned on (see labels/README.md): scored apart.
+FRESH = HERE / "labels" / "judge_fresh.jsonl"
 KINDS = ("correction", "approval", "other")
 
 
@@ -38,9 +45,9 @@ def corpus_root(given: str | None) -> Path:
 
 
 def split_of(file: str) -> str:
-    """Held out: about a third of the repositories, chosen by a hash of the name."""
+    """About a third of the repositories go to dev-b, chosen by a hash of the name."""
     repo = file.split("/", 1)[0]
-    return "held-out" if int(hashlib.sha1(repo.encode()).hexdigest(), 16) % 3 == 0 else "tuned"
+    return "dev-b" if int(hashlib.sha1(repo.encode()).hexdigest(), 16) % 3 == 0 else "dev-a"
 
 
 def predictions(root: Path, files: set[str]) -> dict[tuple[str, str], str]:
@@ -76,22 +83,31 @@ def confusion(pairs: list[tuple[str, str]]) -> list[str]:
     return lines
 
 
+def _read(path: Path) -> list[dict[str, str]]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus")
-    parser.add_argument("--errors", action="store_true", help="list misjudged ids (tuned split)")
+    parser.add_argument("--errors", action="store_true", help="list misjudged ids (dev splits)")
     args = parser.parse_args()
     root = corpus_root(args.corpus)
-    rows = [json.loads(line) for line in LABELS.read_text().splitlines() if line.strip()]
-    got = predictions(root, {row["file"] for row in rows})
+    rows = _read(LABELS)
+    fresh = _read(FRESH) if FRESH.exists() else []
+    got = predictions(root, {row["file"] for row in rows + fresh})
     by_split: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for row in rows:
         pair = (row["label"], got.get((row["file"], row["uuid"]), "other"))
         by_split[split_of(row["file"])].append(pair)
         by_split["all"].append(pair)
-        if args.errors and pair[0] != pair[1] and split_of(row["file"]) == "tuned":
+        if args.errors and pair[0] != pair[1]:
             print(f"MISS gold={pair[0]} got={pair[1]} {row['file']} {row['uuid']}")
-    for split in ("tuned", "held-out", "all"):
+    for row in fresh:
+        by_split["fresh"].append((row["label"], got.get((row["file"], row["uuid"]), "other")))
+    for split in ("dev-a", "dev-b", "all", "fresh"):
+        if not by_split[split]:
+            continue
         pairs = by_split[split]
         gold = Counter(g for g, _ in pairs)
         print(f"{split}: {len(pairs)} prompts ({', '.join(f'{gold[k]} {k}' for k in KINDS)})")

@@ -14,6 +14,7 @@ import argparse
 import gzip
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -38,10 +39,25 @@ def load_payloads(corpus: Path, per_event: int) -> list[tuple[str, bytes]]:
     return chosen
 
 
-def timed(argv: list[str], stdin: bytes, env: dict[str, str]) -> float:
-    start = time.perf_counter()
-    subprocess.run(argv, input=stdin, env=env, check=False, capture_output=True)
-    return time.perf_counter() - start
+class Timing:
+    """Wall and CPU (user + system) seconds of each child process run."""
+
+    def __init__(self) -> None:
+        self.wall: list[float] = []
+        self.cpu: list[float] = []
+
+    def run(self, argv: list[str], stdin: bytes, env: dict[str, str]) -> None:
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run(argv, input=stdin, env=env, check=False, capture_output=True)
+        self.wall.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        self.cpu.append(used)
+
+    def line(self, label: str) -> str:
+        wall, cpu = statistics.median(self.wall) * 1000, statistics.median(self.cpu) * 1000
+        return f"{label:<34} wall {wall:6.1f} ms   cpu {cpu:6.1f} ms   n={len(self.wall)}"
 
 
 def main() -> None:
@@ -58,25 +74,27 @@ def main() -> None:
         env["CLAUDE_PROJECT_DIR"] = str(project)
         for name in ("SELFDISTILL_DISABLE", "SELFDISTILL_INTERNAL"):
             env.pop(name, None)
-        bare: list[float] = []
-        hook: dict[str, list[float]] = {event: [] for event in EVENTS}
-        for event, payload in payloads:  # interleaved, so load on the machine hits both alike
-            bare.append(timed([sys.executable, "-c", "pass"], b"", env))
-            hook[event].append(timed([str(script), "hook", event], payload, env))
-        floor = timed([sys.executable, "-c", "import selfdistill.paths"], b"", env)
-    every = [t for times in hook.values() for t in times]
-    base = statistics.median(bare)
-    print(f"payloads: {len(every)} real ones from {args.corpus}")
-    print(f"bare interpreter (python -c pass): median {base * 1000:7.1f} ms")
-    for event, times in hook.items():
-        if times:
-            print(
-                f"hook {event:<20} median {statistics.median(times) * 1000:7.1f} ms  n={len(times)}"
-            )
-    median = statistics.median(every)
-    print(f"hook, all events:                  median {median * 1000:7.1f} ms")
-    print(f"import selfdistill.paths alone (one run): {floor * 1000:.1f} ms")
-    print(f"ratio hook / bare: {median / base:.2f}x (target <= 1.5x)")
+        bare, floor, every = Timing(), Timing(), Timing()
+        hook = {event: Timing() for event in EVENTS}
+        floor_code = "import json, selfdistill.paths"  # what any hook pays before its own work
+        for event, payload in payloads:  # interleaved, so load on the machine hits all alike
+            bare.run([sys.executable, "-c", "pass"], b"", env)
+            floor.run([sys.executable, "-c", floor_code], b"", env)
+            hook[event].run([str(script), "hook", event], payload, env)
+            every.wall.append(hook[event].wall[-1])
+            every.cpu.append(hook[event].cpu[-1])
+    print(
+        f"payloads: {len(every.wall)} real ones from {args.corpus}; load {os.getloadavg()[0]:.1f}"
+    )
+    print(bare.line("bare interpreter (python -c pass)"))
+    print(floor.line("import json + selfdistill.paths"))
+    for event, timing in hook.items():
+        if timing.wall:
+            print(timing.line(f"hook {event}"))
+    print(every.line("hook, all events"))
+    for name in ("wall", "cpu"):
+        ratio = statistics.median(getattr(every, name)) / statistics.median(getattr(bare, name))
+        print(f"ratio hook / bare ({name}): {ratio:.2f}x (target <= 1.5x)")
 
 
 if __name__ == "__main__":

@@ -62,18 +62,26 @@ class Rendered:
     left_out: tuple[str, ...]
 
 
-def _is_marker(line: bytes, marker: bytes, first: bool) -> bool:
+def _content(line: bytes, first: bool) -> bytes:
     content = line.rstrip(b"\r\n")
-    if first and content.startswith(BOM):
-        content = content[len(BOM) :]
-    return content.strip() == marker
+    return content[len(BOM) :] if first and content.startswith(BOM) else content
+
+
+def _is_begin(line: bytes, first: bool) -> bool:
+    return _content(line, first).strip() == BEGIN
+
+
+def _is_end(line: bytes, first: bool) -> bool:
+    # Text may follow the end marker on its line: the block ends without a final newline, so
+    # `echo ... >> CLAUDE.md` lands there. That text is the user's (it goes to the suffix).
+    return _content(line, first).lstrip().startswith(END)
 
 
 def split(data: bytes) -> Split:
     """Locate the block; raise MalformedBlock when the markers are not exactly one pair."""
     lines = data.splitlines(keepends=True)
-    begins = [i for i, line in enumerate(lines) if _is_marker(line, BEGIN, i == 0)]
-    ends = [i for i, line in enumerate(lines) if _is_marker(line, END, i == 0)]
+    begins = [i for i, line in enumerate(lines) if _is_begin(line, i == 0)]
+    ends = [i for i, line in enumerate(lines) if _is_end(line, i == 0)]
     if not begins and not ends:
         return Split(data, None, b"")
     problem = _marker_problem(begins, ends)
@@ -83,9 +91,8 @@ def split(data: bytes) -> Split:
             f"marker lines by hand (one '{BEGIN.decode()}' line, then one '{END.decode()}' line)."
         )
     start = sum(len(line) for line in lines[: begins[0]])
-    end_line = lines[ends[0]]
-    terminator = len(end_line) - len(end_line.rstrip(b"\r\n"))
-    stop = sum(len(line) for line in lines[: ends[0] + 1]) - terminator
+    end_start = sum(len(line) for line in lines[: ends[0]])
+    stop = end_start + lines[ends[0]].index(END) + len(END)
     region = data[start:stop]
     if begins[0] == 0 and region.startswith(BOM):
         start += len(BOM)  # a BOM before the marker belongs to the file, not to the block
@@ -112,27 +119,29 @@ def line_ending(data: bytes) -> bytes:
 
 
 def separator_for(prefix: bytes, eol: bytes) -> bytes:
-    """What goes between the user's text and a block appended at the end: one blank line."""
-    if not prefix:
+    """What must go between the user's text and a block appended at the end.
+
+    Nothing when the text ends a line (or is empty): the user's bytes are then exactly what
+    precedes the begin marker. Otherwise one line ending, so that the marker starts a line.
+    """
+    if not prefix or prefix.endswith((b"\n", b"\r")):
         return b""
-    if prefix.endswith((b"\n", b"\r")):
-        return eol
-    return eol + eol
+    return eol
 
 
 def splice(data: bytes, region: bytes) -> tuple[bytes, bytes, bytes]:
     """The file with `region` as its block: (new bytes, separator added, trailer added).
 
-    An existing block is replaced in place; otherwise the block is appended at the end, after
-    a separator, with a line ending after it. Separator and trailer are journaled so a
-    rollback can take exactly them away again.
+    An existing block is replaced in place. Otherwise the block is appended at the end, after a
+    separator when the last line has no line ending, and with nothing after the end marker:
+    the bytes before the begin marker and after the end marker are then exactly the user's.
+    Separator and trailer are journaled so a rollback takes exactly them away again.
     """
     parts = split(data)
     if parts.region is not None:
         return parts.prefix + region + parts.suffix, b"", b""
-    eol = line_ending(data)
-    separator = separator_for(data, eol)
-    return data + separator + region + eol, separator, eol
+    separator = separator_for(data, line_ending(data))
+    return data + separator + region, separator, b""
 
 
 def remove(data: bytes, separator: bytes, trailer: bytes) -> bytes:

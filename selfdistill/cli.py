@@ -13,6 +13,7 @@ import click
 
 from selfdistill import __version__
 from selfdistill.commands import (
+    doctor,
     hook,
     install,
     lessons,
@@ -42,6 +43,7 @@ for command in (
     lessons.command,
     rollback.command,
     mcp.command,
+    doctor.command,
 ):
     cli.add_command(command)
 

@@ -13,8 +13,9 @@ A dry run does all the analysis and merging in memory and persists nothing at al
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
-import importlib
+import json
 import os
 import secrets
 import time
@@ -24,7 +25,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from selfdistill import heuristics, lessons
+from selfdistill import efficacy, guard, heuristics, lessons, store
+from selfdistill import publish as publisher
 from selfdistill.atomic import write_atomic
 from selfdistill.config import Config, load_config
 from selfdistill.errors import FatalError, StateError, UserError
@@ -32,9 +34,11 @@ from selfdistill.logs import log_error
 from selfdistill.model import Evidence, Lesson, SessionReport
 from selfdistill.paths import ProjectState, find_project_root
 from selfdistill.schemas import validate
+from selfdistill.signals import analyze
+from selfdistill.transcript import iter_entries
 
 WATERMARK_VERSION = 1
-MANUAL_WAIT_S = 10.0
+MANUAL_WAIT_S = 60.0  # a manual run waits this long for a run in progress
 
 
 # --- inputs and records --------------------------------------------------------------------------
@@ -142,8 +146,6 @@ def project_state(project: Path) -> ProjectState:
 
 
 def read_watermarks(state: ProjectState) -> Watermarks:
-    import json
-
     try:
         data = json.loads(state.watermarks.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -161,8 +163,6 @@ def read_watermarks(state: ProjectState) -> Watermarks:
 
 
 def write_watermarks(state: ProjectState, marks: Watermarks) -> None:
-    import json
-
     data = {
         "version": WATERMARK_VERSION,
         "observations": marks.observations._asdict() if marks.observations else None,
@@ -188,11 +188,7 @@ def progress_of(path: str) -> Progress | None:
 def iter_new_observations(
     state: ProjectState, since: Mark | None
 ) -> Iterator[tuple[Mark, dict[str, Any]]]:
-    try:  # imported by name: the observation store is built alongside this module
-        store: Any = importlib.import_module("selfdistill.store")
-    except ImportError:  # no observation store yet: nothing recorded to read
-        return
-    if not state.observations.exists():
+    if not state.observations.exists():  # nothing recorded (and reading must create nothing)
         return
     start = store.Watermark(*since) if since is not None else None
     for mark, record in store.iter_observations(state, start):
@@ -300,11 +296,6 @@ def apply_limit(plan: Plan, limit: int) -> Plan:
 
 
 def analyze_targets(targets: Sequence[Target]) -> Analysis:
-    try:
-        from selfdistill.signals import analyze
-    except ImportError as error:
-        raise FatalError("transcript analysis (selfdistill.signals) is not available") from error
-    from selfdistill.transcript import iter_entries
 
     done: list[Analysed] = []
     failed: list[Skip] = []
@@ -451,12 +442,8 @@ def propose(
 # --- 4. the store --------------------------------------------------------------------------------
 
 
-def load_guard() -> lessons.Guard | None:
-    try:
-        from selfdistill.guard import check_lesson
-    except ImportError:
-        return None
-    return check_lesson
+def load_guard() -> lessons.Guard:
+    return guard.check_lesson
 
 
 def mark_reverts(stored: Sequence[Lesson], reverted_sessions: set[str], now: str) -> list[Lesson]:
@@ -472,11 +459,24 @@ def mark_reverts(stored: Sequence[Lesson], reverted_sessions: set[str], now: str
 
 
 def fold(
-    stored: Sequence[Lesson], proposal: Proposal, config: Config, reverted: set[str], now: str
+    stored: Sequence[Lesson],
+    proposal: Proposal,
+    config: Config,
+    reverted: set[str],
+    reports: Sequence[SessionReport],
+    now: str,
 ) -> lessons.MergeResult:
+    """The new store: published lessons judged by the new sessions first, then the candidates."""
     policy = lessons.Policy(config.min_sessions, config.merge_threshold, config.mode == "review")
-    base = mark_reverts(stored, reverted, now)
-    return lessons.merge(base, proposal.candidates, policy, now, load_guard())
+    judged = efficacy.assess(mark_reverts(stored, reverted, now), reports, efficacy.Policy(), now)
+    return lessons.merge(judged, proposal.candidates, policy, now, load_guard())
+
+
+def record_efficacy(tally: Tally, before: Sequence[Lesson], after: Sequence[Lesson]) -> None:
+    tally.helped = sum(x.helped for x in after) - sum(x.helped for x in before)
+    tally.hurt = sum(x.hurt for x in after) - sum(x.hurt for x in before)
+    was_retired = {x.id for x in before if x.status == "retired"}
+    tally.retired = sum(x.status == "retired" and x.id not in was_retired for x in after)
 
 
 # --- 5. publish ----------------------------------------------------------------------------------
@@ -487,14 +487,30 @@ def active_view(items: Sequence[Lesson]) -> tuple[tuple[str, str, str], ...]:
 
 
 def publish(state: ProjectState, items: Sequence[Lesson], run_id: str) -> tuple[str, ...]:
-    """Write the active lessons back (CLAUDE.md block, skills); the paths changed."""
-    try:
-        from selfdistill import publish as publisher
-    except ImportError:
-        return ()
+    """Write the active lessons back (CLAUDE.md block, skills); the paths changed.
+
+    Lessons published for the first time get `publishedAt`: from then on, later sessions say
+    whether they help (efficacy.py).
+    """
     active = [lesson for lesson in items if lesson.status == "active"]
     result = publisher.publish(state, active, run_id)
+    held_back = {lesson_id for lesson_id, _ in result.skipped}
+    shown = {lesson.id for lesson in active if lesson.id not in held_back}
+    stamp_published(state, shown, utc_now())
     return tuple(str(path) for path in result.changed)
+
+
+def stamp_published(state: ProjectState, ids: set[str], now: str) -> None:
+    def change(current: tuple[Lesson, ...]) -> tuple[Lesson, ...]:
+        return tuple(
+            replace(x, published_at=now)
+            if x.id in ids and x.status == "active" and x.published_at is None
+            else x
+            for x in current
+        )
+
+    if ids:
+        lessons.update_lessons(state, change)
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -512,6 +528,9 @@ class Tally:
     new: int = 0
     merged: int = 0
     activated: int = 0
+    helped: int = 0  # efficacy verdicts this run
+    hurt: int = 0
+    retired: int = 0
     lessons: list[dict[str, Any]] = field(default_factory=list)
     log_paths: list[str] = field(default_factory=list)
     published: list[str] = field(default_factory=list)
@@ -596,13 +615,17 @@ def execute(
     tally.input_tokens, tally.output_tokens = proposal.input_tokens, proposal.output_tokens
     tally.errors.extend(proposal.errors)
     reverted = reverted_sessions(plan)
+    reports = [item.report for item in analysis.reports]
     if options.dry_run:
-        record_lessons(tally, proposal, fold(existing, proposal, config, reverted, now))
+        preview = fold(existing, proposal, config, reverted, reports, now)
+        record_lessons(tally, proposal, preview)
+        record_efficacy(tally, existing, preview.lessons)
         return
     merged: list[tuple[lessons.MergeResult, bool]] = []
 
     def change(current: tuple[Lesson, ...]) -> tuple[Lesson, ...]:
-        result = fold(current, proposal, config, reverted, now)
+        result = fold(current, proposal, config, reverted, reports, now)
+        record_efficacy(tally, current, result.lessons)
         merged[:] = [(result, active_view(result.lessons) != active_view(current))]
         return result.lessons
 
@@ -640,6 +663,8 @@ def manifest(
         "lessonsNew": tally.new,
         "lessonsMerged": tally.merged,
         "lessonsActivated": tally.activated,
+        "lessonsRetired": tally.retired,
+        "efficacy": {"helped": tally.helped, "hurt": tally.hurt},
         "logPaths": tally.log_paths,
         "lessons": tally.lessons,
         "published": tally.published,
@@ -655,8 +680,6 @@ def manifest(
 
 
 def write_manifest(state: ProjectState, data: dict[str, Any]) -> Path:
-    import json
-
     path = state.runs / f"{data['id']}.json"
     write_atomic(path, (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
     return path
@@ -717,7 +740,9 @@ def run(options: RunOptions) -> dict[str, Any] | None:
         first = run_once(options, state, config)
         if pending_since(state, started):  # a Stop hook asked while we ran: once more
             pending_path(state).unlink(missing_ok=True)
-            run_once(replace(options, transcripts=()), state, config)
+            # its failure is in its own manifest and the log; the run asked for succeeded
+            with contextlib.suppress(FatalError):
+                run_once(replace(options, transcripts=()), state, config)
         return first
     finally:
         lock.release()

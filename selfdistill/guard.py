@@ -157,7 +157,9 @@ def _looks_base64(piece: str) -> bool:
     if not (re.search(r"\d", piece) and re.search(r"[a-z]", piece) and re.search(r"[A-Z]", piece)):
         return False
     # Names (camelCase, SHOUTING_CASE) are mostly runs of one case; encodings are not.
-    wordlike = sum(map(len, re.findall(r"[a-z]{3,}|[A-Z]{3,}", piece))) / len(piece)
+    # Counted over letters and digits only: separators in paths and names are not evidence.
+    alnum = sum(char.isalnum() for char in piece)
+    wordlike = sum(map(len, re.findall(r"[a-z]{3,}|[A-Z]{3,}", piece))) / max(alnum, 1)
     limit = 0.65 if len(piece) < 48 else 0.8  # long names are rarer than long blobs
     return wordlike < limit and _entropy(piece) >= 4.0
 
@@ -197,7 +199,8 @@ RULES: tuple[Rule, ...] = (
         "html_markup",
         "contains active HTML (script, iframe, image, link, style or event handler)",
         _regex(
-            r"<\s*/?\s*(?:script|iframe|img|object|embed|svg|style|link|meta|form|a\s)|\bon\w+\s*="
+            r"<\s*/?\s*(?:script|iframe|img|object|embed|svg|style|link|meta|form|a\s)|"
+            r"<[^>]*\bon[a-z]+\s*="
         ),
     ),
     Rule(
@@ -239,7 +242,8 @@ RULES: tuple[Rule, ...] = (
         "eval",
         "evaluates generated code (eval/exec)",
         _regex(
-            r"(?<![.\w])eval\s*[(\"'$`]|(?<![.\w])exec\s*\(|\bsource\s+<\(|\bnew\s+Function\s*\("
+            r"(?<![.\w])eval\s*[(\"'$`]|(?<![.\w])exec\s*\(|\bsource\s+<\(|\bnew\s+Function\s*\(|"
+            r"\bos\.(?:system|popen|exec\w*)\s*\(|__import__\s*\(|\bpty\.spawn\b"
         ),
     ),
     Rule(
@@ -248,7 +252,8 @@ RULES: tuple[Rule, ...] = (
         _regex(
             r"\bbase64\s+(?:-\w*d\w*|--decode)\b|\bb64decode\b|\batob\s*\(|frombase64string|"
             r"\bxxd\s+-r|\bunhexlify\b|fromcharcode|(?:\\x[0-9a-f]{2}){6,}|(?:%[0-9a-f]{2}){6,}|"
-            r"(?:\\u[0-9a-f]{4}){4,}|\bchr\s*\(\s*\d+\s*\)\s*\+"
+            r"(?:\\u[0-9a-f]{4}){4,}|\bchr\s*\(\s*\d+\s*\)\s*\+|"
+            r"\b(?:decode|deobfuscate)\w*\b.{0,40}\b(?:and|then)\s+(?:run|execute|eval)"
         ),
     ),
     Rule("encoded_blob", "contains a long encoded blob (base64 or hex)", _encoded_blob),
@@ -268,7 +273,12 @@ RULES: tuple[Rule, ...] = (
             r"allowed[\s_-]*tools|\bsettings(?:\.local)?\.json|\.claude/(?:settings|hooks)\b|"
             r"\.git/hooks|core\.hookspath|--no-verify\b|\bauto[\s-]*approve|"
             r"(?:disable|turn\s+off|bypass|skip|remove)\s+(?:the\s+|all\s+|any\s+)?"
-            r"(?:sandbox|permission|hook|safety|guard|security|confirmation|approval)"
+            r"(?:sandbox|permission|hook|safety|guard|security|confirmation|approval)|"
+            r"(?:never|don'?t|do\s+not|without)\s+ask(?:ing)?\s+(?:the\s+user\s+)?for\s+"
+            r"(?:permission|approval)|"
+            # variables that redirect the agent's traffic or inject code into every process
+            r"\b(?:anthropic_\w+|https?_proxy|all_proxy|node_options|ld_preload|"
+            r"dyld_insert_libraries|pythonstartup)\s*="
         ),
     ),
     Rule(

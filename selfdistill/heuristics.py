@@ -244,6 +244,11 @@ def failure_of(signal: Signal) -> Failure | None:
     return Failure(signal, command, cause_class, cause[1])
 
 
+def signature(failure: Failure) -> str:
+    """`<program>|<cause class>`: what efficacy.py watches for in later sessions."""
+    return f"{program(failure.command)}|{failure.cause_class}"
+
+
 def arguments(command: str) -> set[str]:
     """The operands (not options) of a command, normalised: `src/`, `'src'` and `src` meet."""
     skip = len(program(command).split())
@@ -365,7 +370,14 @@ def recovery_lesson(failure: Failure, fix: str, fix_uuid: str | None, now: str) 
     else:
         return None  # the next success is not clearly the same intent
     return new_lesson(
-        kind, trigger, action, evidence=evidence, signal="recovery", confidence=confidence, now=now
+        kind,
+        trigger,
+        action,
+        evidence=evidence,
+        signal="recovery",
+        confidence=confidence,
+        now=now,
+        target=signature(failure),
     )
 
 
@@ -380,6 +392,7 @@ def repeated_lesson(failure: Failure, now: str) -> Lesson:
         signal="repeated_failure",
         confidence=0.5,
         now=now,
+        target=signature(failure),
     )
 
 

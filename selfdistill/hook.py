@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 MAX_STDIN_BYTES = 64 * 1024 * 1024
 STDIN_IDLE_SECONDS = 5.0
 SPAWN_EVENTS = frozenset({"Stop", "SessionEnd"})
+AUTORUN_ENV = "SELFDISTILL_AUTORUN"  # "0": record only, distill when asked (`selfdistill run`)
 NO_STDIN_EVENTS = frozenset({"GitCommit"})  # run by git: stdin may be a terminal, never a payload
 SALVAGED = ("session_id", "transcript_path", "cwd", "hook_event_name", "tool_name", "tool_use_id")
 
@@ -32,15 +33,22 @@ def _disabled() -> bool:
 
 def read_stdin() -> tuple[bytes, str | None]:
     """All of stdin, up to a cap; gives up when the writer goes quiet without closing it."""
-    import select  # cheap, and only here
-
     try:
         fd = sys.stdin.fileno() if sys.stdin is not None else 0
         if os.isatty(fd):
             return b"", None
     except (OSError, ValueError):
-        return b"", None
+        return b"", "no stdin"
     chunks: list[bytes] = []
+    try:
+        return _read_all(fd, chunks)
+    except OSError as error:  # closed or unreadable: record the event with what arrived
+        return b"".join(chunks), f"stdin unreadable: {error.strerror or repr(error)}"
+
+
+def _read_all(fd: int, chunks: list[bytes]) -> tuple[bytes, str | None]:
+    import select  # cheap, and only here
+
     size = 0
     while size <= MAX_STDIN_BYTES:
         ready, _, _ = select.select([fd], [], [], STDIN_IDLE_SECONDS)
@@ -126,7 +134,7 @@ def record_event(event: str, raw: bytes, problem: str | None) -> None:
             invalid = f"commit info unavailable: {error!r}"[:200]
     state = ProjectState.for_project(project_dir(payload))
     store.append(state, capture.fit(event, payload, invalid, commit))
-    if event in SPAWN_EVENTS:
+    if event in SPAWN_EVENTS and os.environ.get(AUTORUN_ENV, "1") != "0":
         from selfdistill.spawn import maybe_spawn
 
         maybe_spawn(state)

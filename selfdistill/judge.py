@@ -114,7 +114,7 @@ STRONG_CORRECTION: tuple[tuple[re.Pattern[str], float, str], ...] = (
         re.compile(
             r"\bstill\b[^.\n]{0,40}?(?:n'?t\b|\b(?:not|no|error|errors|issue|issues|broken|fail\w*"
             r"|same|slow|says|seeing|getting|around|there|happening|blank|empty|wrong|crash\w*"
-            r"|bug|problem|shows?|showing|\d))",
+            r"|bug|problem|shows?|showing|needs?|\d))|\bstill\s*[.!?]*$",
             _I,
         ),
         1.4,
@@ -205,7 +205,8 @@ STRONG_CORRECTION: tuple[tuple[re.Pattern[str], float, str], ...] = (
             r"\b(?:one|an|a|major|big|the|same) (?:issue|problem|bug)s? "
             r"(?:is|with|now|here|again)\b"
             r"|\bwhy (?:didn'?t|doesn'?t|isn'?t|won'?t|aren'?t) (?:it|the|this|that|my)\b"
-            r"|\bwhy are (?:you|u) (?:using|doing|adding|trying)\b|\bconfused by what you\b",
+            r"|\bwhy (?:are|did) (?:you|u|we) (?:using|doing|adding|trying|making|changing)\b"
+            r"|\bconfused by what you\b|\byou (?:got|are|seem) stuck\b",
             _I,
         ),
         0.9,
@@ -284,6 +285,21 @@ REDIRECT: tuple[tuple[re.Pattern[str], float, str], ...] = (
     ),
     (re.compile(r"\binstead\b", re.I), 0.6, "asks for something else instead"),
     (
+        re.compile(r"\b(?:shouldn'?t|should not|should never|must not|mustn'?t)\b", re.I),
+        0.8,
+        "says what should not happen",
+    ),
+    (
+        re.compile(
+            r"\b(?:should be|belongs?|goes|lives?|use|using|in|at|to)\b[^.\n]{0,60},?\s+not\s+"
+            r"(?:in\s+|at\s+|the\s+)?[\w./@`~-]{2,}",
+            re.I,
+        ),
+        0.9,
+        "says X, not Y",
+    ),
+    (re.compile(r"\btry again\b", re.I), 0.6, "asks to try again"),
+    (
         re.compile(
             r"\b(?:we|you|I) (?:already|do) have\b|\bbut you (?:do|did) have\b|\bthere is already\b"
             r"|\bhave \w+ already\b|\balready (?:exists?|have|has|there)\b",
@@ -332,7 +348,7 @@ APPROVAL: tuple[tuple[re.Pattern[str], float, str], ...] = (
             r"|thx|ty|lgtm|looks good|looks great|that works|it works|works now|yay|wow"
             r"|bravo|super|parfait|merci|g[eé]nial|perfecto|gracias|genau|danke|perfekt|prima"
             r"|отлично|спасибо|супер|好的|很好|太好了|完美|谢谢|素晴らしい|ありがとう"
-            r"|좋아|좋습니다|좋네|감사|잘했|ดีมาก|ขอบคุณ)\b",
+            r"|좋아|좋습니다|좋네|감사|잘했|ดีมาก|ขอบคุณ|lit|sick|dope|very good|nice one)\b",
             re.I,
         ),
         1.3,
@@ -374,13 +390,17 @@ APPROVAL: tuple[tuple[re.Pattern[str], float, str], ...] = (
 )
 
 ERROR_PASTE = re.compile(
-    r"(?:^|\n)\s*(?:Error|TypeError|ReferenceError|SyntaxError|Traceback|Exception|FATAL|fatal"
+    r"(?:^|\n)[\s⎿│>|*-]*(?:Error|TypeError|ReferenceError|SyntaxError|Traceback|Exception|FATAL|fatal"
     r"|✖|\u00d7|error TS\d+|Failed to|Uncaught)\b"
     r"|\b(?:[45]\d\d (?:Internal Server Error|Not Found|Bad Request|Unauthorized|Forbidden)"
     r"|Status Code\s*\n?\s*[45]\d\d|exited with code [1-9]"
     r"|Build failed|Command failed|ArgumentValidationError|\w+Error:|is not assignable to)",
 )
 # Pasted-image markers and leading @file mentions come before what the user actually says.
+ERROR_START = re.compile(
+    r"\s*(?:Could not|Cannot find|Can't resolve|Failed to|Unable to|Uncaught|Unhandled"
+    r"|Element is missing|Module not found|Unexpected token|\w+Error\b|\[\w+\] .{0,80}failed)"
+)
 LEADING_NOISE = re.compile(r"^(?:\s*(?:\[Image #\d+\]|@\S+))+\s*")
 LOG_LINES = re.compile(r"^\s*\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\s", re.M)
 
@@ -396,6 +416,9 @@ def judge(prompt: str, context: PromptContext) -> Judgement:
     correction, why_c = _score(text, STRONG_CORRECTION + REDIRECT)
     approval, why_a = _score(text, APPROVAL)
     correction, why_c = _context_correction(text, context, correction, why_c, pasted, pasted_log)
+    if context.claimed_success and approval == 0 and FIX_REQUEST.search(text):
+        # "fix X" right after "it's done" without a word of praise: X is still broken.
+        correction, why_c = correction + 1.0, [*why_c, "asks to fix what was claimed done"]
     approval = _context_approval(text, context, approval)
     if correction >= THRESHOLD and correction >= approval - 0.3:
         return Judgement("correction", _confidence(correction), "; ".join(why_c))
@@ -455,23 +478,30 @@ def _context_approval(text: str, context: PromptContext, score: float) -> float:
 
 
 def _pasted_error(text: str) -> bool:
+    if ERROR_START.match(text):  # the prompt is nothing but an error message
+        return True
     if not ERROR_PASTE.search(text):
         return False
     # A question about an error mentioned in passing is not a paste: require log-like shape.
     return "\n" in text or len(text) > 160 or bool(LOG_LINES.search(text))
 
 
+FIX_REQUEST = re.compile(
+    r"\b(?:can|could) you (?:please )?fix\b|\b(?:we )?need to fix\b|\bhow (?:can|do) (?:we|i|you) "
+    r"fix\b|\bplease fix\b|^\s*fix (?:it|this|that)\b",
+    re.I,
+)
 NEGATED_DIRECTIVE = re.compile(
-    r"\b(?:don'?t|do not|dont|stop|never|no more|quit|without)\s+(?:use|using|run|running|call"
-    r"|calling|create|creating|add|adding|touch|read|reading|edit|editing|make|making|do|doing)?"
-    r"\s*(?:the\s+|a\s+|any\s+)?([\w./@-]{3,})",
+    r"\b(?:don'?t|do not|dont|stop|never|no more|quit)\s+(?:use|using|run|running|call"
+    r"|calling|create|creating|touch|read|reading|edit|editing|invoke|invoking|spawn|spawning)"
+    r"\s+(?:the\s+|a\s+|any\s+)?([\w./@-]{3,})",
     re.I,
 )
 
 
 def _negates_recent_action(text: str, context: PromptContext) -> bool:
-    """ "don't use X" where X is what the agent was just doing or talking about."""
-    recent = (context.recent_actions + " " + context.last_assistant_text[-1500:]).lower()
+    """ "don't use X" where X is among the agent's latest tool calls."""
+    recent = context.recent_actions.lower()
     if not recent.strip():
         return False
     for found in NEGATED_DIRECTIVE.finditer(text):
@@ -509,7 +539,7 @@ STOPWORDS = frozenset(
 
 
 def _short_answer(text: str) -> bool:
-    return len(text) < 80 and "\n" not in text
+    return len(text.split()) <= 4 and "\n" not in text
 
 
 def _confidence(score: float) -> float:

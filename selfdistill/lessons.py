@@ -29,6 +29,7 @@ from selfdistill.schemas import SchemaError, validate
 STORE_VERSION = 1
 LOCK_TIMEOUT_S = 60.0
 MAX_EVIDENCE_PER_SESSION = 3
+EFFICACY_PREFIX = "efficacy:"  # evidence recorded by efficacy.py: a verdict, not support
 
 STOPWORD_TEXT = (
     "a an the and or but of to in on at by for from with without into onto over under as is "
@@ -120,6 +121,7 @@ def new_lesson(
     scope: str = "project",
     steps: tuple[str, ...] = (),
     source: str = "heuristic",
+    target: str | None = None,
 ) -> Lesson:
     """A candidate with its id derived from its content and its evidence counted per session."""
     kept = cap_evidence(evidence)
@@ -133,10 +135,11 @@ def new_lesson(
         confidence=round(min(max(confidence, 0.0), 1.0), 3),
         evidence=kept,
         steps=steps,
-        sessions_seen=len({e.session_id for e in kept}),
+        sessions_seen=len(supporting_sessions(kept)),
         source=source,
         created_at=now,
         updated_at=now,
+        target=target,
     )
 
 
@@ -157,8 +160,15 @@ def cap_evidence(items: Iterable[Evidence]) -> tuple[Evidence, ...]:
     return tuple(kept)
 
 
+def supporting_sessions(evidence: Iterable[Evidence]) -> frozenset[str]:
+    """Sessions whose signals support the lesson (efficacy verdicts are not support)."""
+    return frozenset(
+        e.session_id for e in evidence if not (e.signal or "").startswith(EFFICACY_PREFIX)
+    )
+
+
 def sessions_of(lesson: Lesson) -> frozenset[str]:
-    return frozenset(e.session_id for e in lesson.evidence)
+    return supporting_sessions(lesson.evidence)
 
 
 def boosted(confidence: float, sessions: int) -> float:
@@ -221,12 +231,16 @@ def absorb(lesson: Lesson, candidate: Lesson, now: str) -> Lesson:
     evidence = cap_evidence(lesson.evidence + candidate.evidence)
     if evidence == lesson.evidence:
         return lesson
-    sessions = len({e.session_id for e in evidence})
+    sessions = len(supporting_sessions(evidence))
     return replace(
         lesson,
+        target=lesson.target or candidate.target,
         evidence=evidence,
         sessions_seen=sessions,
-        confidence=boosted(max(lesson.confidence, candidate.confidence), sessions),
+        # once measured to fail (hurt), more sightings of the failure do not restore trust
+        confidence=lesson.confidence
+        if lesson.hurt
+        else boosted(max(lesson.confidence, candidate.confidence), sessions),
         updated_at=now,
     )
 

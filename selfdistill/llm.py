@@ -302,6 +302,8 @@ def call(
             settle(limits.state_dir, day, spent - estimate, Usage(1, 0, 0, spent))
             usage = usage.plus(Usage(1, 0, 0, spent))
             wait = retry_wait(err, attempt)
+            if forcing_refused(err, request):  # the prompt asks for the tool; text is parsed too
+                request, wait = {**request, "tool_choice": {"type": "auto"}}, 0.0
             last = attempt == settings.max_retries
             if last or wait is None or time.monotonic() + wait + MIN_ATTEMPT_S > limits.deadline:
                 return CallResult(None, usage, describe(err))
@@ -345,6 +347,17 @@ def within(seconds: float, work: Callable[[], Message]) -> Message:
         raise box["error"]
     message: Message = box["value"]
     return message
+
+
+def forcing_refused(err: Exception, request: dict[str, Any]) -> bool:
+    """A 400 about tool_choice: some models (with thinking always on) refuse a forced tool."""
+    import anthropic
+
+    return (
+        isinstance(err, anthropic.BadRequestError)
+        and "tool_choice" in str(err)
+        and request["tool_choice"]["type"] != "auto"
+    )
 
 
 def timed_out(err: Exception) -> bool:

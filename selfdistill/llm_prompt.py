@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from selfdistill.model import Lesson, SessionReport, Signal
@@ -45,6 +45,8 @@ KIND_PRIORITY = {
     "commit": 5,
 }
 QUIET_KINDS = frozenset({"approval", "commit"})
+# Which existing lessons to show first when they do not all fit.
+STATUS_ORDER = {"active": 0, "candidate": 1, "held": 2, "rejected": 3, "retired": 4}
 
 SYSTEM_PROMPT = """\
 You review the records of a coding agent's (Claude Code's) past sessions in one software \
@@ -217,8 +219,21 @@ def _weight(report: SessionReport) -> tuple[int, int]:
 
 
 def session_blocks(reports: Iterable[SessionReport]) -> list[SessionBlock]:
-    ordered = sorted(reports, key=_weight)
-    return [block for block in map(session_block, ordered) if block is not None]
+    """The sessions worth showing, most telling first, each event shown once.
+
+    A resumed session's transcript repeats the entries of the one it continues, uuids and all:
+    an event is shown only in the first session holding it, so a copy never passes for a
+    recurrence (and costs no tokens twice).
+    """
+    seen: set[str] = set()
+    blocks: list[SessionBlock] = []
+    for report in sorted(reports, key=_weight):
+        fresh = tuple(signal for signal in report.signals if signal.uuid not in seen)
+        block = session_block(replace(report, signals=fresh))
+        if block is not None:
+            blocks.append(block)
+            seen.update(uuid for _, uuid in block.evidence)
+    return blocks
 
 
 def pack(blocks: Sequence[SessionBlock], budget: int, max_batches: int) -> list[list[SessionBlock]]:
@@ -249,7 +264,11 @@ def known_lesson(kind: str, trigger: str, action: str, status: str) -> dict[str,
 
 
 def known_lessons(existing: Sequence[Lesson]) -> list[dict[str, str]]:
-    return [known_lesson(x.kind, x.trigger, x.action, x.status) for x in existing]
+    """Published lessons first (they are what a proposal would duplicate), then the rest."""
+    ordered = sorted(
+        existing, key=lambda lesson: STATUS_ORDER.get(lesson.status, len(STATUS_ORDER))
+    )
+    return [known_lesson(x.kind, x.trigger, x.action, x.status) for x in ordered]
 
 
 def user_message(blocks: Sequence[SessionBlock], known: Sequence[dict[str, str]]) -> str:

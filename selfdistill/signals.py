@@ -26,6 +26,7 @@ EXCERPT_CHARS = 300
 DETAIL_CHARS = 500
 SUBJECT_CHARS = 300
 RECENT_ACTIONS = 12  # the agent's latest tool calls the judge may compare a prompt with
+MAX_PENDING = 1000  # tool calls awaiting their result; the oldest are forgotten
 MAX_OPEN_FAILURES = 200  # failures remembered for recovery; the oldest are forgotten
 REPEAT_THRESHOLD = 2  # the same failure this many times in a row is a repeated failure
 
@@ -268,6 +269,8 @@ def _visit_assistant(walk: Walk, entry: Entry) -> None:
     attempts = [_attempt(use, entry.uuid or "") for use in entry.tool_uses]
     for use, attempt in zip(entry.tool_uses, attempts, strict=True):
         walk.pending[use.id] = attempt
+    while len(walk.pending) > MAX_PENDING:  # calls whose result never came (a killed session)
+        del walk.pending[next(iter(walk.pending))]
     if entry.is_sidechain:
         return  # a subagent's words are not what the user answers
     turn = walk.turn
@@ -286,6 +289,9 @@ def _attempt(use: ToolUse, uuid: str) -> Attempt:
 
 def _subject(use: ToolUse) -> str:
     data = use.input
+    agent = data.get("subagent_type")
+    if isinstance(agent, str) and agent:  # Task / Agent: which subagent, and what for
+        return f"{agent}: {data.get('description') or ''}"[:SUBJECT_CHARS]
     for key in (
         "command",
         "file_path",

@@ -88,9 +88,13 @@ def base_name(lesson: Lesson) -> str:
     return name or f"lesson-{digest(lesson.id.encode())[:8]}"
 
 
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _description(lesson: Lesson) -> str:
     # Says when to use it first: that is what Claude reads when choosing a skill.
-    text = clean_line(f"Use when {lesson.trigger.rstrip('.:')}. {lesson.action}")
+    text = clean_line(f"Use when {lesson.trigger.rstrip('.:')}. {_sentence(lesson.action)}")
     text = text.replace("<", "(").replace(">", ")")  # angle brackets are refused by some loaders
     return text[:MAX_DESCRIPTION]
 
@@ -109,9 +113,9 @@ def render(lesson: Lesson, name: str) -> bytes:
         f"<!-- Written by selfdistill from lesson {clean_line(lesson.id)}. Once edited by hand it "
         "is yours: selfdistill will not change or delete it. -->",
         "",
-        f"# {title[0].upper()}{title[1:]}",
+        f"# {_sentence(title)}",
         "",
-        clean_line(lesson.action),
+        _sentence(clean_line(lesson.action)),
         "",
         *(f"{number}. {clean_line(step)}" for number, step in enumerate(lesson.steps, 1)),
         "",

@@ -63,10 +63,11 @@ def dropped_path(state: ProjectState) -> Path:
 
 def ensure_state(state: ProjectState) -> None:
     """Create the state directories (0700) and, the first time, project.json."""
-    if state.observations.is_dir():
+    if state.observations.is_dir() and state.meta.exists():
         return
     home = state.root.parent.parent
-    for directory in (home, home / "projects", state.root, state.observations):
+    os.makedirs(home, 0o700, exist_ok=True)  # SELFDISTILL_HOME's parents may not exist yet
+    for directory in (home / "projects", state.root, state.observations):
         with suppress(FileExistsError):
             os.mkdir(directory, 0o700)
     meta = {"project": str(state.project), "createdAt": now_iso()}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,12 @@ from typing import IO, Any, NamedTuple
 HEAD_CHARS = 4000
 TAIL_CHARS = 4000
 GZIP_MAGIC = b"\x1f\x8b"
+# A line longer than this is read in pieces and its long strings are cut while reading.
+LINE_LIMIT = 4 * 1024 * 1024
+SHRINK_KEEP = 64 * 1024  # bytes kept at each end of a long string in such a line
+STRING_SPECIAL = re.compile(rb'["\\]')
+# An odd run of backslashes at the end, or an unfinished \uXXXX, preceded by whole pairs.
+PARTIAL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*(\\(?:u[0-9a-fA-F]{0,3})?)$")
 # Entry types that carry conversation; any other type is read only for its metadata.
 CONVERSATION_TYPES = frozenset({"user", "assistant", "system", "summary"})
 SCALAR_TYPES = (str, int, float, bool)
@@ -119,11 +126,107 @@ def iter_entries(path: Path, counts: ReadCounts | None = None) -> Iterator[Entry
 
 
 def _lines(stream: IO[bytes]) -> Iterator[bytes]:
-    """Lines of the stream; a gzip file cut short ends the iteration instead of raising."""
+    """Lines of the stream; a gzip file cut short ends the iteration instead of raising.
+
+    A line longer than LINE_LIMIT (a 50 MB tool output) is never held whole: it is copied
+    chunk by chunk with its long string values cut to their head and tail (see _Shrinker).
+    """
     try:
-        yield from stream
+        while line := stream.readline(LINE_LIMIT):
+            if len(line) < LINE_LIMIT or line.endswith(b"\n"):
+                yield line
+            else:
+                yield _shrunk_line(line, stream)
     except (EOFError, OSError, gzip.BadGzipFile):
         return
+
+
+def _shrunk_line(start: bytes, stream: IO[bytes]) -> bytes:
+    shrinker = _Shrinker()
+    chunk = start
+    while chunk:
+        shrinker.feed(chunk)
+        if chunk.endswith(b"\n"):
+            break
+        chunk = stream.readline(LINE_LIMIT)
+    return shrinker.result()
+
+
+class _Shrinker:
+    """Copies one over-long JSON line, keeping only the head and tail of each long string.
+
+    The one mutable helper of this module, private to `_shrunk_line`. It tracks whether it is
+    inside a JSON string (and inside an escape), so what it writes stays valid JSON.
+    """
+
+    def __init__(self) -> None:
+        self.out = bytearray()
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.cut = 0
+        self.in_string = False
+        self.escape = False  # the previous chunk ended on a backslash inside a string
+
+    def feed(self, chunk: bytes) -> None:
+        pos, end = 0, len(chunk)
+        while pos < end:
+            if not self.in_string:
+                quote = chunk.find(b'"', pos)
+                if quote < 0:
+                    self.out += chunk[pos:]
+                    return
+                self.out += chunk[pos : quote + 1]
+                self.in_string, pos = True, quote + 1
+            elif self.escape:
+                self._add(chunk[pos : pos + 1])
+                self.escape, pos = False, pos + 1
+            else:
+                pos = self._feed_string(chunk, pos)
+
+    def _feed_string(self, chunk: bytes, pos: int) -> int:
+        found = STRING_SPECIAL.search(chunk, pos)
+        if found is None:
+            self._add(chunk[pos:])
+            return len(chunk)
+        at = found.start()
+        self._add(chunk[pos:at])
+        if chunk[at] == 0x22:  # the closing quote
+            self._close()
+            return at + 1
+        self._add(chunk[at : at + 2])  # an escape pair, kept whole
+        self.escape = at + 1 == len(chunk)
+        return at + 2
+
+    def _add(self, data: bytes) -> None:
+        room = SHRINK_KEEP - len(self.head)
+        if room > 0:
+            self.head += data[:room]
+            data = data[room:]
+        self.tail += data
+        if len(self.tail) > 2 * SHRINK_KEEP:
+            drop = len(self.tail) - SHRINK_KEEP
+            del self.tail[:drop]
+            self.cut += drop
+
+    def _close(self) -> None:
+        if self.cut:
+            head = _whole_escapes(bytes(self.head))
+            marker = b"\\n[... %d bytes cut ...]\\n" % self.cut
+            self.out += head + marker + bytes(self.tail).lstrip(b"\\") + b'"'
+        else:
+            self.out += self.head + self.tail + b'"'
+        self.head, self.tail, self.cut, self.in_string = bytearray(), bytearray(), 0, False
+
+    def result(self) -> bytes:
+        if self.in_string:  # the line ended inside a string: it was truncated anyway
+            self._close()
+        return bytes(self.out)
+
+
+def _whole_escapes(head: bytes) -> bytes:
+    """The head without a half escape at its end (a lone backslash, or \\u with < 4 digits)."""
+    partial = PARTIAL_ESCAPE.search(head)
+    return head[: partial.start(1)] if partial else head
 
 
 def _parse(line: bytes) -> dict[str, Any] | None:

@@ -46,8 +46,9 @@ def outside(data: bytes) -> tuple[bytes, bytes]:
 @pytest.mark.parametrize(
     ("original", "separator"),
     [
-        (b"# My project\n\nUse tabs.\n", b"\n"),
-        (b"# My project\n\nUse tabs.", b"\n\n"),
+        (b"# My project\n\nUse tabs.\n", b""),
+        (b"# My project\n\nUse tabs.", b"\n"),
+        (b"# My project\r\n\r\nUse tabs.", b"\r\n"),
         (b"", b""),
     ],
 )
@@ -58,15 +59,15 @@ def test_block_is_created_at_the_end(
     result = publish(state, [lesson("a")], "run-1")
     data = claude_md(state).read_bytes()
     assert result.changed == (str(claude_md(state)),)
-    assert data.startswith(original + separator + BEGIN + b"\n")
-    assert data.endswith(END + b"\n")
+    assert data.startswith(original + separator + BEGIN)
+    assert data.endswith(END)  # nothing after the end marker: the bytes around are the user's
     assert b"remember rule a" in data
 
 
 def test_block_is_created_in_a_new_file(state: ProjectState) -> None:
     publish(state, [lesson("a")], "run-1")
     data = claude_md(state).read_bytes()
-    assert data.startswith(BEGIN) and data.endswith(END + b"\n")
+    assert data.startswith(BEGIN) and data.endswith(END)
     assert b"selfdistill lessons reject ID" in data  # the note on top says how to drop a lesson
 
 
@@ -98,7 +99,7 @@ def test_no_active_lesson_keeps_empty_markers(state: ProjectState) -> None:
     # Chosen behaviour: the markers stay where they are (the user may have placed them), only
     # the note remains inside.
     assert b"remember rule a" not in data
-    assert data.startswith(b"intro\n\n" + BEGIN)
+    assert data.startswith(b"intro\n" + BEGIN)
     assert claudemd.split(data).region is not None
 
 
@@ -108,8 +109,8 @@ def test_crlf_file_round_trip(state: ProjectState) -> None:
     publish(state, [lesson("a"), lesson("b", kind="pitfall")], "run-1")
     data = claude_md(state).read_bytes()
     prefix, suffix = outside(data)
-    assert prefix == original + b"\r\n"
-    assert suffix == b"\r\n"
+    assert prefix + suffix == original  # byte-identical outside the block
+    assert suffix == b""
     region = claudemd.split(data).region
     assert region is not None and b"\n" not in region.replace(b"\r\n", b"")
     publish(state, [lesson("a")], "run-2")
@@ -165,8 +166,19 @@ def test_malformed_markers_are_refused(state: ProjectState, text: bytes) -> None
 
 
 def test_marker_text_inside_a_line_is_not_a_marker() -> None:
-    data = b"write `" + BEGIN + b"` to start\n"
+    data = b"write `" + BEGIN + b"` to start, then `" + END + b"`\n"
     assert claudemd.split(data).region is None
+
+
+def test_text_appended_right_after_the_end_marker_stays_the_users(state: ProjectState) -> None:
+    claude_md(state).write_bytes(b"top\n")
+    publish(state, [lesson("a")], "run-1")
+    with claude_md(state).open("ab") as handle:  # `echo "- more" >> CLAUDE.md`
+        handle.write(b"- more\n")
+    publish(state, [lesson("b")], "run-2")
+    data = claude_md(state).read_bytes()
+    assert outside(data) == (b"top\n", b"- more\n")
+    assert b"remember rule b" in data
 
 
 def test_lines_are_grouped_by_kind() -> None:
@@ -210,7 +222,7 @@ def test_symlinked_claude_md_stays_a_link(state: ProjectState) -> None:
     claude_md(state).symlink_to("AGENTS.md")
     publish(state, [lesson("a")], "run-1")
     assert claude_md(state).is_symlink()
-    assert target.read_bytes().startswith(b"shared\n\n" + BEGIN)
+    assert target.read_bytes().startswith(b"shared\n" + BEGIN)
 
 
 def test_file_mode_is_kept(state: ProjectState) -> None:

@@ -27,7 +27,9 @@ REPO = Path(__file__).resolve().parents[1]
 Step = tuple[str, bool, str]  # command, succeeded, output
 
 
-def write_transcript(path: Path, session: str, steps: Sequence[Step], cwd: str = "/proj") -> Path:
+def write_transcript(
+    path: Path, session: str, steps: Sequence[Step], cwd: str = "/proj", day: str = "2026-01-01"
+) -> Path:
     """A Claude Code transcript: a prompt, then one Bash tool use and its result per step."""
     lines: list[dict[str, object]] = []
     parent: str | None = None
@@ -41,7 +43,7 @@ def write_transcript(path: Path, session: str, steps: Sequence[Step], cwd: str =
             sessionId=session,
             cwd=cwd,
             version="2.1.0",
-            timestamp=f"2026-01-01T00:00:{len(lines) % 60:02d}Z",
+            timestamp=f"{day}T00:00:{len(lines) % 60:02d}Z",
             isSidechain=False,
             userType="external",
         )
@@ -335,7 +337,7 @@ def test_hook_spawned_run_leaves_a_note_when_a_run_holds_the_lock(project: Path)
         spawned = cli("run", "--project", str(project), env={"SELFDISTILL_INTERNAL": "1"})
         assert spawned.wait(timeout=60) == 0
         assert (state.root / "pending").exists()
-        manual = cli("run", "--project", str(project))
+        manual = cli("run", "--project", str(project), "--wait", "1")
         started = time.monotonic()
         assert manual.wait(timeout=60) == 1
         assert "in progress" in (manual.stderr.read() if manual.stderr else "")
@@ -348,7 +350,7 @@ def test_hook_spawned_run_leaves_a_note_when_a_run_holds_the_lock(project: Path)
 
 def enable_llm(project: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     (project / ".claude").mkdir(exist_ok=True)
-    settings = {"llm": {"enabled": True, "baseUrl": url, "timeoutSeconds": 3, "maxRetries": 0}}
+    settings = {"llm": {"enabled": True, "baseUrl": url, "timeoutSeconds": 30, "maxRetries": 0}}
     (project / ".claude" / "selfdistill.json").write_text(json.dumps(settings))
     monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
 
@@ -585,3 +587,19 @@ def test_a_revert_finds_a_commit_recorded_in_an_earlier_run(project: Path, tmp_p
     run_new(project)
     [stored] = lessons.read_lessons(distill.project_state(project))
     assert stored.hurt == 1
+
+
+def test_published_lessons_are_judged_by_later_sessions(project: Path, tmp_path: Path) -> None:
+    first = run(project, *sessions(tmp_path, TREE, 2))
+    assert first["published"], "the publisher wrote the lesson"
+    state = distill.project_state(project)
+    [published] = lessons.read_lessons(state)
+    assert published.published_at and published.target == "tree|not-installed"
+    later = write_transcript(tmp_path / "later.jsonl", "late", TREE, day="2099-01-01")
+    manifest = run(project, later)
+    assert manifest["efficacy"] == {"helped": 0, "hurt": 1}
+    [judged] = lessons.read_lessons(state)
+    assert judged.hurt == 1 and judged.confidence < published.confidence
+    assert judged.sessions_seen == 3  # the failure happened again: that is support too
+    again = run(project, later)
+    assert again["efficacy"] == {"helped": 0, "hurt": 0}  # each session judged once

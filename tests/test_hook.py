@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from selfdistill import capture
 from selfdistill.paths import ProjectState
 from selfdistill.resources import schema_path
 from selfdistill.store import iter_observations
@@ -372,3 +375,61 @@ def test_git_commit_is_recorded_with_sha_message_files_and_revert(tmp_path: Path
     assert "reverts" not in added["commit"]
     assert reverted["commit"]["reverts"] == first
     assert reverted["commit"]["sha"] == git(repo, "rev-parse", "HEAD")
+
+
+def test_a_closed_stdin_still_records_the_event(project: Path) -> None:
+    env = {**os.environ, "CLAUDE_PROJECT_DIR": str(project), "SELFDISTILL_DEBOUNCE_SECONDS": "3600"}
+    done = subprocess.run(
+        f"exec {SCRIPT} hook Notification <&-",
+        shell=True,
+        capture_output=True,
+        env=env,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    [record] = records(project)
+    assert record["event"] == "Notification"
+    assert record["invalid"].startswith("stdin unreadable")
+
+
+def test_the_event_name_comes_from_the_payload_when_not_given(project: Path) -> None:
+    env = {**os.environ, "CLAUDE_PROJECT_DIR": str(project)}
+    body = payload("Notification", message="waiting for input")
+    done = subprocess.run(
+        [str(SCRIPT), "hook"], input=body, capture_output=True, env=env, check=False
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    [record] = records(project)
+    assert (record["event"], record["detail"]) == ("Notification", "waiting for input")
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),
+    lambda inner: (
+        st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5)
+    ),
+    max_leaves=30,
+)
+KNOWN_KEYS = st.sampled_from(
+    ["session_id", "cwd", "tool_name", "tool_input", "tool_response", "error", "is_interrupt",
+     "duration_ms", "prompt", "last_assistant_message", "message", "source", "tool_use_id"]
+)  # fmt: skip
+
+
+def strict_json(text: bytes) -> Any:
+    def refuse(name: str) -> None:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    event=st.sampled_from(["PostToolUse", "PostToolUseFailure", "Stop", "UserPromptSubmit", "X"]),
+    body=st.dictionaries(KNOWN_KEYS | st.text(max_size=8), JSON_VALUES, max_size=8),
+)
+def test_any_payload_shape_gives_a_valid_record(event: str, body: dict[str, Any]) -> None:
+    record = capture.fit(event, body)
+    line = capture.encode({"id": "1:0", **record})
+    assert len(line) <= capture.MAX_LINE_BYTES
+    VALIDATOR.validate(strict_json(line))

@@ -208,6 +208,19 @@ def test_client_errors_are_not_retried(tmp_path: Path, status: int, kind: str) -
     assert len(stub.requests) == 1
 
 
+def test_a_model_refusing_a_forced_tool_is_asked_again_without_forcing(tmp_path: Path) -> None:
+    refused = error_reply(
+        400,
+        "invalid_request_error",
+        message="tool_choice: forced tool use is not supported with thinking",
+    )
+    answer = text_reply(json.dumps({"lessons": [item()]}))
+    with LLMStub(refused, answer) as stub:
+        outcome = propose_lessons(two_sessions(), [], settings(stub), tmp_path)
+    assert outcome.ok and len(outcome.items) == 1
+    assert [r["tool_choice"]["type"] for r in stub.requests] == ["tool", "auto"]
+
+
 def test_a_hung_api_times_out_within_the_bound(tmp_path: Path) -> None:
     with LLMStub(Reply(body={"lessons": []}, delay_s=30)) as stub:
         started = time.monotonic()
@@ -414,17 +427,14 @@ def test_recorded_text_cannot_close_the_data_tag(tmp_path: Path) -> None:
 
 def test_existing_lessons_are_shown_with_their_status(tmp_path: Path) -> None:
     existing = [
-        Lesson(
-            id="a", kind="fact", trigger="building docs", action="run `make docs`", status="active"
-        ),
-        Lesson(
-            id="b", kind="pitfall", trigger="never use tabs", action="use spaces", status="rejected"
-        ),
+        Lesson("b", "pitfall", trigger="never use tabs", action="use spaces", status="rejected"),
+        Lesson("a", "fact", trigger="building docs", action="run `make docs`", status="active"),
     ]
     with LLMStub(tool_reply({"lessons": []})) as stub:
         propose_lessons(two_sessions(), existing, settings(stub), tmp_path)
     text = stub.requests[0]["messages"][0]["content"]
     assert "run `make docs`" in text and '"status":"rejected"' in text
+    assert text.index('"status":"rejected"') > text.index('"status":"active"')  # published first
 
 
 def test_failures_and_corrections_are_kept_first_when_a_session_is_too_long() -> None:
@@ -467,3 +477,12 @@ def test_failures_recurring_across_sessions_are_pointed_out(tmp_path: Path) -> N
 )
 def test_the_pattern_names_the_program_or_the_file(subject: str, head: str) -> None:
     assert llm_prompt.subject_head(subject) == head
+
+
+def test_a_resumed_session_repeating_events_is_no_recurrence() -> None:
+    original = report("s1", signal("s1", "u1"), signal("s1", "u2", kind="correction"))
+    resumed = report("s2", signal("s2", "u1"), signal("s2", "u2", kind="correction"))
+    resumed = SessionReport("s2.jsonl", "s2", (*resumed.signals, signal("s2", "u3")), "negative")
+    blocks = llm_prompt.session_blocks([original, resumed])
+    assert [sorted(uuid for _, uuid in block.evidence) for block in blocks] == [["u1", "u2", "u3"]]
+    assert llm_prompt.recurring(blocks) == []

@@ -105,7 +105,7 @@ def test_concurrent_edit_is_merged_not_lost(
     monkeypatch.setattr(claudemd, "render", render_while_the_user_types)
     result = publish.publish(state, [active("a")], "run-1")
     data = path.read_bytes()
-    assert data.startswith(b"first\nsecond, typed meanwhile\n\n" + claudemd.BEGIN)
+    assert data.startswith(b"first\nsecond, typed meanwhile\n" + claudemd.BEGIN)
     assert len(calls) == 2 and result.changed == (str(path),)
 
 

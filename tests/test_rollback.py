@@ -73,7 +73,7 @@ def test_rollback_keeps_later_user_edits_outside_the_block(state: ProjectState) 
     claude_md(state).write_bytes(b"# new title\n" + data + b"written later\n")
     journal.rollback(state, "run-2")
     data = claude_md(state).read_bytes()
-    assert data.startswith(b"# new title\ntop\n\n" + BEGIN)
+    assert data.startswith(b"# new title\ntop\n" + BEGIN)
     assert data.endswith(b"written later\n")
     assert b"remember rule a" in data and b"remember rule b" not in data
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.data.transcripts.builder import REJECTED, Transcript
 
@@ -70,3 +73,16 @@ def test_a_bad_path_is_a_one_line_error_and_exit_1(tmp_path):
 def test_no_path_is_a_usage_error():
     done = run()
     assert done.returncode != 0 and "Traceback" not in done.stderr
+
+
+def test_an_unreadable_transcript_is_a_one_line_error(tmp_path):
+    path = _session(tmp_path)
+    path.chmod(0)
+    try:
+        if os.access(path, os.R_OK):
+            pytest.skip("this user reads files whatever their mode (root)")
+        done = run(path)
+        assert done.returncode == 1 and "cannot read" in done.stderr
+        assert "Traceback" not in done.stderr
+    finally:
+        path.chmod(0o644)

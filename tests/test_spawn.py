@@ -166,14 +166,14 @@ def test_stop_and_session_end_start_the_distiller_and_return(
     assert spawn.log_path(state).exists()  # the real `selfdistill run` writes there
 
 
-def test_other_events_spawn_nothing(state: ProjectState) -> None:
-    env = {**os.environ, "CLAUDE_PROJECT_DIR": str(state.project)}
+@pytest.mark.parametrize(("event", "autorun"), [("UserPromptSubmit", "1"), ("Stop", "0")])
+def test_other_events_or_autorun_off_spawn_nothing(
+    state: ProjectState, event: str, autorun: str
+) -> None:
+    env = {**os.environ, "CLAUDE_PROJECT_DIR": str(state.project), "SELFDISTILL_AUTORUN": autorun}
     done = subprocess.run(
-        [str(SCRIPT), "hook", "UserPromptSubmit"],
-        input=b"{}",
-        capture_output=True,
-        env=env,
-        timeout=60,
+        [str(SCRIPT), "hook", event], input=b"{}", capture_output=True, env=env, timeout=60
     )
     assert done.returncode == 0
+    assert state.observations.is_dir()  # recorded all the same
     assert not state.spawn_stamp.exists()

@@ -178,3 +178,13 @@ def test_hundreds_of_parallel_hooks_each_append_exactly_once(
         for line in data.split(b"\n")[:-1]:
             assert json.loads(line)["id"] == f"{number}:{offset}"
             offset += len(line) + 1
+
+
+def test_a_home_whose_parents_do_not_exist_yet_is_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SELFDISTILL_HOME", str(tmp_path / "a" / "b" / "home"))
+    state = ProjectState.for_project(tmp_path / "project")
+    add(state, 1)
+    assert sessions(state) == ["0"]
+    assert stat.S_IMODE((tmp_path / "a" / "b" / "home").stat().st_mode) == 0o700

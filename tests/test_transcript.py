@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import gzip
 import json
+import tracemalloc
 from pathlib import Path
 
+import pytest
+
+from selfdistill import transcript
 from selfdistill.transcript import HEAD_CHARS, TAIL_CHARS, ReadCounts, bound, iter_entries
 from tests.data.transcripts.builder import Transcript
 
@@ -109,6 +113,41 @@ def test_a_50_mb_tool_output_is_kept_as_head_and_tail(tmp_path):
     assert "characters cut" in result.text
     assert len(entries[1].tool_use_result["text"]) < HEAD_CHARS + TAIL_CHARS + 100
     assert entries[2].text == "That file is big."
+
+
+def test_a_huge_line_is_never_held_whole(tmp_path):
+    t = Transcript()
+    call = t.bash("cat huge.log")
+    t.result(call, "HEAD " + "log line\n" * (12 * 1024 * 1024) + "TAIL error", error=True)
+    path = t.write(tmp_path / "s.jsonl")
+    del t  # the builder held the text; only the reader's memory is measured below
+    tracemalloc.start()
+    try:
+        [_, result] = list(iter_entries(path))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert path.stat().st_size > 200 * 1024 * 1024  # the text twice, escaped
+    assert peak < 40 * 1024 * 1024
+    text = result.tool_results[0].text
+    assert text.startswith("HEAD log line\n") and text.endswith("TAIL error")
+
+
+@pytest.mark.parametrize("keep", [5, 6, 7, 8, 9, 10, 13])
+def test_cutting_long_strings_keeps_the_json_valid_whatever_the_cut_position(
+    tmp_path, monkeypatch, keep
+):
+    # Tiny limits force cuts inside escapes (\\, \", \n, \u00e9) at every offset.
+    monkeypatch.setattr(transcript, "LINE_LIMIT", 64)
+    monkeypatch.setattr(transcript, "SHRINK_KEEP", keep)
+    nasty = 'a\\b"c\nd\u00e9e\u2603f' * 40
+    record = {"type": "user", "uuid": "u1", "message": {"content": nasty}, "n": [1, 2]}
+    path = tmp_path / "s.jsonl"
+    path.write_text(json.dumps(record) + "\n" + json.dumps({"type": "user", "uuid": "u2"}) + "\n")
+    counts = ReadCounts()
+    entries = list(iter_entries(path, counts))
+    assert [e.uuid for e in entries] == ["u1", "u2"] and counts.skipped == 0
+    assert "bytes cut" in entries[0].text
 
 
 def test_bound_leaves_short_text_alone():

@@ -10,6 +10,8 @@ import click
 
 from selfdistill.output import emit_json
 
+MANUAL_WAIT_S = 60.0  # distill.MANUAL_WAIT_S, repeated to keep `--help` free of heavy imports
+
 
 @click.command(name="run")
 @click.option("--dry-run", is_flag=True, help="Analyse fully, persist nothing at all.")
@@ -28,6 +30,14 @@ from selfdistill.output import emit_json
     help="Analyse these transcript files instead of what is new (repeatable).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the run manifest as JSON.")
+@click.option(
+    "--wait",
+    "wait_s",
+    type=click.FloatRange(min=0),
+    default=MANUAL_WAIT_S,
+    show_default=True,
+    help="Seconds to wait for a run already in progress.",
+)
 def command(
     dry_run: bool,
     limit: int | None,
@@ -35,6 +45,7 @@ def command(
     project: Path | None,
     transcripts: tuple[Path, ...],
     as_json: bool,
+    wait_s: float,
 ) -> None:
     """Distill lessons from what is new since the last run (or from --transcript files)."""
     from selfdistill.distill import RunOptions, run
@@ -46,6 +57,7 @@ def command(
         model=model,
         transcripts=transcripts,
         spawned=os.environ.get("SELFDISTILL_INTERNAL") == "1",
+        wait_s=wait_s,
     )
     manifest = run(options)
     if manifest is None:  # a detached run found another one running: it left a note instead

@@ -11,7 +11,7 @@ import click
 from selfdistill.errors import UserError
 from selfdistill.model import SessionReport
 from selfdistill.output import emit_json
-from selfdistill.signals import analyze_many
+from selfdistill.signals import analyze
 
 SUFFIXES = (".jsonl", ".jsonl.gz")
 
@@ -21,8 +21,11 @@ SUFFIXES = (".jsonl", ".jsonl.gz")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per signal, per line.")
 def command(paths: tuple[Path, ...], as_json: bool) -> None:
     """Analyse Claude Code transcripts (.jsonl / .jsonl.gz files, or directories of them)."""
-    files = transcript_files(paths)
-    for report in analyze_many(files):
+    for path in transcript_files(paths):
+        try:
+            report = analyze(path)
+        except OSError as error:  # unreadable file: say which, not a traceback
+            raise UserError(f"cannot read {path}: {error.strerror or error}") from error
         if as_json:
             for signal in report.signals:
                 emit_json(signal.to_json())

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from selfdistill import schemas
 from selfdistill.paths import ProjectState
+from selfdistill.store import iter_observations
 from tests.support import scenarios
 from tests.support.claude_cli import run_claude
 
@@ -20,44 +21,65 @@ def selfdistill(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(script), *args], capture_output=True, text=True, timeout=60)
 
 
-def get(record: Any, name: str) -> Any:
-    """A field of an observation, whether the store yields mappings or records."""
-    return record.get(name) if isinstance(record, Mapping) else getattr(record, name, None)
+def install(project: Path) -> None:
+    installed = selfdistill("install", "--project", str(project), "--no-git")
+    assert installed.returncode == 0, installed.stderr
 
 
-def stored_observations(project: Path) -> list[Any]:
-    # Imported here so that, until the store exists, only these tests fail, with a clear error.
-    from selfdistill.store import iter_observations
+def stored(project: Path) -> list[dict[str, Any]]:
+    """Every stored observation of the project, oldest first, each checked against its schema."""
+    records = [record for _, record in iter_observations(ProjectState.for_project(project))]
+    for record in records:
+        assert schemas.errors("observation", record) == [], record
+    return records
 
-    return list(iter_observations(ProjectState.for_project(project)))
+
+def tool_calls(records: list[dict[str, Any]]) -> list[tuple[str, str, str]]:
+    """(tool, outcome, command or file) of each recorded tool call."""
+    calls = [r for r in records if "tool_name" in r]
+    return [(r["tool_name"], r["outcome"], _target(r["tool_input"])) for r in calls]
+
+
+def _target(tool_input: dict[str, Any]) -> str:
+    return str(tool_input.get("command") or tool_input.get("file_path"))
 
 
 def test_a_real_session_lands_in_the_store(project, fake_api):
-    installed = selfdistill("install", "--project", str(project), "--no-git")
-    assert installed.returncode == 0, installed.stderr
+    install(project)
     scenario = scenarios.tests_fail_then_pass_another_way(project)
     api = fake_api(scenario.script)
 
     run = run_claude(project, scenario.prompt, api, env=scenario.env)
 
     assert run.returncode == 0, run
-    # The hooks print nothing the agent or user would see.
-    assert run.stdout.strip() == scenario.answer
-    observations = stored_observations(project)
-    assert {get(o, "session_id") for o in observations} == {run.session_id}
-    events = [get(o, "event") for o in observations]
-    prompts = [get(o, "prompt") for o in observations if get(o, "event") == "UserPromptSubmit"]
-    assert prompts == [scenario.prompt]
-    tool_calls = [
-        (get(o, "tool_name"), get(o, "outcome")) for o in observations if get(o, "tool_name")
+    assert run.stdout.strip() == scenario.answer  # the hooks print nothing anyone would see
+    records = stored(project)
+    assert {r["session_id"] for r in records} == {run.session_id}
+    assert {r["transcript_path"] for r in records} == {str(run.transcript)}
+    events = [r["event"] for r in records]
+    # SessionEnd hooks get a short time limit at exit; on a loaded machine one may be cut off.
+    assert events[:5] == [
+        "SessionStart",
+        "UserPromptSubmit",
+        "PostToolUseFailure",
+        "PostToolUse",
+        "Stop",
     ]
-    assert tool_calls == [("Bash", "error"), ("Bash", "ok")]
-    assert "Stop" in events
-    assert events.index("UserPromptSubmit") < events.index("Stop")
+    assert events[5:] in ([], ["SessionEnd"])
+    by_event = {r["event"]: r for r in records}
+    assert by_event["UserPromptSubmit"]["prompt"] == scenario.prompt
+    assert tool_calls(records) == [
+        ("Bash", "error", scenarios.PYTEST_COMMAND),
+        ("Bash", "ok", scenarios.UNITTEST_COMMAND),
+    ]
+    failure = by_event["PostToolUseFailure"]
+    assert failure["exit_code"] == 1
+    assert "No module named pytest" in failure["error"]
+    assert by_event["Stop"]["last_message"] == scenario.answer
 
 
-def test_a_second_session_is_stored_apart_and_nothing_is_lost(project, fake_api):
-    assert selfdistill("install", "--project", str(project), "--no-git").returncode == 0
+def test_sessions_are_stored_apart_and_only_hooked_failures_appear(project, fake_api):
+    install(project)
     first = scenarios.repeated_failure(project)
     second = scenarios.edit_mismatch_then_fix(project)
     api = fake_api(first.script + second.script)
@@ -65,13 +87,11 @@ def test_a_second_session_is_stored_apart_and_nothing_is_lost(project, fake_api)
     one = run_claude(project, first.prompt, api, env=first.env)
     two = run_claude(project, second.prompt, api, env=second.env)
 
-    observations = stored_observations(project)
-    by_session: dict[str, list[Any]] = {}
-    for o in observations:
-        by_session.setdefault(get(o, "session_id"), []).append(o)
-    assert set(by_session) == {one.session_id, two.session_id}
-    failures = [o for o in by_session[one.session_id] if get(o, "outcome") == "error"]
-    assert len(failures) == first.hook_failures == 3
+    records = stored(project)
+    mine = [r for r in records if r["session_id"] == one.session_id]
+    assert tool_calls(mine) == [("Bash", "error", scenarios.MISSING_SCRIPT_COMMAND)] * 3
+    assert len([r for r in mine if r["event"] == "PostToolUseFailure"]) == first.hook_failures
     # The refused Edit never reaches a hook (only the transcript has it); the good one does.
-    edits = [get(o, "outcome") for o in by_session[two.session_id] if get(o, "tool_name") == "Edit"]
-    assert edits == ["ok"]
+    theirs = [r for r in records if r["session_id"] == two.session_id]
+    assert records == mine + theirs
+    assert tool_calls(theirs) == [("Edit", "ok", str(project / scenarios.SOURCE))]

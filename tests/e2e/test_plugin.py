@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from selfdistill import __version__ as selfdistill_version
 from selfdistill import settings
 from tests.support import scenarios
 from tests.support.claude_cli import run_claude
@@ -96,6 +97,26 @@ def root(tmp_path: Path) -> Path:
 def no_selfdistill_on_system_path() -> None:
     # The launcher's PATH lookup must find only what a test puts there.
     assert shutil.which("selfdistill", path=SYSTEM_PATH) is None
+
+
+def test_the_plugin_hooks_are_the_events_install_registers() -> None:
+    hooks = json.loads((REPO / "hooks" / "hooks.json").read_text())["hooks"]
+
+    assert list(hooks) == list(settings.EVENTS)
+    for event, groups in hooks.items():
+        [group] = groups
+        assert group.get("matcher") == ("*" if event in settings.TOOL_EVENTS else None)
+        [entry] = group["hooks"]
+        assert entry == {
+            "type": "command",
+            "command": f'"${{CLAUDE_PLUGIN_ROOT}}/hooks/run-selfdistill" hook {event}',
+            "timeout": settings.TIMEOUT_SECONDS,
+        }
+    manifest = json.loads((REPO / ".claude-plugin" / "plugin.json").read_text())
+    marketplace = json.loads((REPO / ".claude-plugin" / "marketplace.json").read_text())
+    [listed] = marketplace["plugins"]
+    assert listed["name"] == manifest["name"] == "selfdistill"
+    assert listed["version"] == manifest["version"] == selfdistill_version
 
 
 # --- the launcher --------------------------------------------------------------------------------

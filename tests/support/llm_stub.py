@@ -68,8 +68,10 @@ def text_reply(text: str, *, input_tokens: int = 1000, output_tokens: int = 100)
     return Reply(body=message_body([block], "end_turn", usage(input_tokens, output_tokens, 0, 0)))
 
 
-def error_reply(status: int, kind: str, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
-    body = {"type": "error", "error": {"type": kind, "message": f"stub {kind}"}}
+def error_reply(
+    status: int, kind: str, headers: tuple[tuple[str, str], ...] = (), message: str = ""
+) -> Reply:
+    body = {"type": "error", "error": {"type": kind, "message": message or f"stub {kind}"}}
     return Reply(status=status, body=body, headers=headers)
 
 
@@ -119,28 +121,32 @@ class LLMStub:
             protocol_version = "HTTP/1.1"
 
             def do_POST(self) -> None:
+                try:
+                    self.answer()
+                except (OSError, ValueError):  # the client gave up (a timeout under test)
+                    self.close_connection = True
+
+            def answer(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("content-length") or 0))
                 reply = stub._next(raw)
                 if reply.delay_s and stub._stop.wait(reply.delay_s):
+                    self.close_connection = True
                     return
                 body = reply.body if isinstance(reply.body, str) else json.dumps(reply.body)
                 data = body.encode("utf-8")
-                try:
-                    self.send_response(reply.status)
-                    self.send_header("content-type", "application/json")
-                    self.send_header("content-length", str(len(data)))
-                    for name, value in reply.headers:
-                        self.send_header(name, value)
-                    self.end_headers()
-                    if not reply.trickle_s:
-                        self.wfile.write(data)
-                    for index in range(len(data) if reply.trickle_s else 0):
-                        if stub._stop.wait(reply.trickle_s):
-                            return
-                        self.wfile.write(data[index : index + 1])
-                        self.wfile.flush()
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (a timeout under test): nothing to answer
+                self.send_response(reply.status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                for name, value in reply.headers:
+                    self.send_header(name, value)
+                self.end_headers()
+                pieces = [data[i : i + 1] for i in range(len(data))] if reply.trickle_s else [data]
+                for piece in pieces:
+                    if reply.trickle_s and stub._stop.wait(reply.trickle_s):
+                        self.close_connection = True
+                        return
+                    self.wfile.write(piece)
+                    self.wfile.flush()
 
             def log_message(self, *_: Any) -> None:
                 pass
