@@ -133,7 +133,10 @@ def record_event(event: str, raw: bytes, problem: str | None) -> None:
         except Exception as error:  # record the commit event even when git cannot tell more
             invalid = f"commit info unavailable: {error!r}"[:200]
     state = ProjectState.for_project(project_dir(payload))
-    store.append(state, capture.fit(event, payload, invalid, commit))
+    try:
+        store.append(state, capture.fit(event, payload, invalid, commit))
+    except store.StoreBusy:
+        return  # counted and logged by the store; the agent goes on
     if event in SPAWN_EVENTS and os.environ.get(AUTORUN_ENV, "1") != "0":
         from selfdistill.spawn import maybe_spawn
 

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from selfdistill.paths import ProjectState
-from selfdistill.store import store_lock
+from selfdistill.store import APPEND_WAIT_SECONDS, StoreBusy, store_lock
 
 DEBOUNCE_SECONDS = 5.0
 DEBOUNCE_ENV = "SELFDISTILL_DEBOUNCE_SECONDS"
@@ -59,18 +59,27 @@ def _touch(path: Path) -> None:
 
 def _claim(state: ProjectState) -> str | None:
     """Under the store lock, so two Stop hooks at once cannot both decide to spawn."""
-    with store_lock(state):
-        if run_lock_held(state):
-            _touch(pending_path(state))
-            return "pending"
-        try:
-            age = time.time() - state.spawn_stamp.stat().st_mtime
-        except FileNotFoundError:
-            age = float("inf")
-        if age < _debounce_seconds():
-            _touch(pending_path(state))
-            return "debounced"
-        _touch(state.spawn_stamp)
+    try:
+        with store_lock(state, APPEND_WAIT_SECONDS):
+            return _decide(state)
+    except StoreBusy:  # someone holds the store for long: leave a note rather than wait
+        _touch(pending_path(state))
+        return "pending"
+
+
+def _decide(state: ProjectState) -> str | None:
+    """None: go ahead (the stamp is touched); else why not."""
+    if run_lock_held(state):
+        _touch(pending_path(state))
+        return "pending"
+    try:
+        age = time.time() - state.spawn_stamp.stat().st_mtime
+    except FileNotFoundError:
+        age = float("inf")
+    if age < _debounce_seconds():
+        _touch(pending_path(state))
+        return "debounced"
+    _touch(state.spawn_stamp)
     return None
 
 

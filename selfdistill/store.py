@@ -10,6 +10,8 @@ Rotation: once the active segment reaches the segment size, the next append star
 Cap: when a new segment starts and the store holds more than the cap, the oldest segments go;
 how many observations were lost is kept in dropped.json (and logged), never lost silently.
 Readers skip torn or invalid lines (and log them); nothing here is fatal to the hook.
+A hook waits a few seconds at most for the lock: past that its observation is counted as lost
+(and logged) rather than keeping the agent waiting. Hold the lock briefly when reading.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from collections import namedtuple
 from contextlib import contextmanager, suppress
 
@@ -34,6 +37,10 @@ SEGMENT_BYTES = 8 * 1024 * 1024
 CAP_BYTES = 128 * 1024 * 1024
 SEGMENT_ENV = "SELFDISTILL_SEGMENT_BYTES"
 CAP_ENV = "SELFDISTILL_STORE_CAP_BYTES"
+# A hook waits at most this long for the lock (Claude Code kills hooks after their timeout, 10 s
+# in our registration); past it the observation is given up and counted as lost.
+APPEND_WAIT_SECONDS = 5.0
+APPEND_WAIT_ENV = "SELFDISTILL_LOCK_WAIT_SECONDS"
 PREFIX, SUFFIX = "obs-", ".jsonl"
 
 
@@ -57,8 +64,25 @@ def _env_int(name: str, default: int) -> int:
     return value if value > 0 else default
 
 
+def _env_seconds(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return default
+    return value if value >= 0 else default
+
+
+class StoreBusy(TimeoutError):
+    """The store lock stayed held longer than the caller could wait."""
+
+
 def dropped_path(state: ProjectState) -> Path:
     return state.root / "dropped.json"
+
+
+def lost_path(state: ProjectState) -> Path:
+    """One byte appended per observation given up on a busy lock: counting needs no lock."""
+    return state.root / "lost-on-busy-lock"
 
 
 def ensure_state(state: ProjectState) -> None:
@@ -81,13 +105,33 @@ def ensure_state(state: ProjectState) -> None:
         os.close(fd)
 
 
+def _flock(fd: int, wait: float | None) -> None:
+    """Exclusive flock; with `wait`, polled (backing off) and StoreBusy once it has passed."""
+    if wait is None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        return
+    deadline, pause = time.monotonic() + wait, 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise StoreBusy(f"store lock held for more than {wait} s") from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
+
+
 @contextmanager
-def store_lock(state: ProjectState) -> Iterator[None]:
-    """Hold the store's exclusive lock (fcntl.flock on state.store_lock)."""
+def store_lock(state: ProjectState, wait: float | None = None) -> Iterator[None]:
+    """Hold the store's exclusive lock (fcntl.flock on state.store_lock).
+
+    Without `wait` it waits as long as it takes; with it, StoreBusy after `wait` seconds.
+    """
     ensure_state(state)
     fd = os.open(state.store_lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        _flock(fd, wait)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the flock
@@ -151,7 +195,7 @@ def _apply_cap(state: ProjectState, existing: list[tuple[int, Path]]) -> None:
 
 
 def _record_loss(state: ProjectState, lost: int, dropped_segments: int) -> None:
-    before = read_dropped(state)
+    before = _read_dropped_file(state)
     info = {
         "droppedObservations": before.get("droppedObservations", 0) + lost,
         "droppedSegments": before.get("droppedSegments", 0) + dropped_segments,
@@ -166,8 +210,7 @@ def _record_loss(state: ProjectState, lost: int, dropped_segments: int) -> None:
     )
 
 
-def read_dropped(state: ProjectState) -> dict[str, int]:
-    """What the cap has dropped so far: {droppedObservations, droppedSegments} (0 when none)."""
+def _read_dropped_file(state: ProjectState) -> dict[str, int]:
     try:
         data = json.loads(dropped_path(state).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -175,6 +218,22 @@ def read_dropped(state: ProjectState) -> dict[str, int]:
     if not isinstance(data, dict):
         return {}
     return {k: v for k, v in data.items() if isinstance(v, int) and not isinstance(v, bool)}
+
+
+def read_dropped(state: ProjectState) -> dict[str, int]:
+    """What was lost so far: {droppedObservations, droppedSegments, lostOnBusyLock}.
+
+    droppedObservations counts both the cap's drops and the observations given up on a busy lock.
+    """
+    counts = _read_dropped_file(state)
+    try:
+        busy = lost_path(state).stat().st_size
+    except OSError:
+        busy = 0
+    if busy:
+        counts["lostOnBusyLock"] = busy
+        counts["droppedObservations"] = counts.get("droppedObservations", 0) + busy
+    return counts
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -185,8 +244,29 @@ def _write_all(fd: int, data: bytes) -> None:
 
 
 def append(state: ProjectState, record: dict[str, Any]) -> str:
-    """Append one observation (given without id) and return its id."""
-    with store_lock(state):
+    """Append one observation (given without id) and return its id.
+
+    A hook must never hang the agent: if the lock stays busy too long, the observation is given
+    up, counted (see lost_path) and logged, and StoreBusy is raised.
+    """
+    wait = _env_seconds(APPEND_WAIT_ENV, APPEND_WAIT_SECONDS)
+    try:
+        return _append_locked(state, record, wait)
+    except StoreBusy:
+        fd = os.open(lost_path(state), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, b".")
+        finally:
+            os.close(fd)
+        log_error(
+            f"observation store for {state.project}: lock busy for {wait} s,"
+            f" one {record.get('event')} observation lost"
+        )
+        raise
+
+
+def _append_locked(state: ProjectState, record: dict[str, Any], wait: float) -> str:
+    with store_lock(state, wait):
         number = _active_segment(state)
         fd = os.open(segment_path(state, number), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:

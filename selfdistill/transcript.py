@@ -24,7 +24,6 @@ GZIP_MAGIC = b"\x1f\x8b"
 # A line longer than this is read in pieces and its long strings are cut while reading.
 LINE_LIMIT = 4 * 1024 * 1024
 SHRINK_KEEP = 64 * 1024  # bytes kept at each end of a long string in such a line
-STRING_SPECIAL = re.compile(rb'["\\]')
 # An odd run of backslashes at the end, or an unfinished \uXXXX, preceded by whole pairs.
 PARTIAL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*(\\(?:u[0-9a-fA-F]{0,3})?)$")
 # Entry types that carry conversation; any other type is read only for its metadata.
@@ -155,8 +154,9 @@ def _shrunk_line(start: bytes, stream: IO[bytes]) -> bytes:
 class _Shrinker:
     """Copies one over-long JSON line, keeping only the head and tail of each long string.
 
-    The one mutable helper of this module, private to `_shrunk_line`. It tracks whether it is
-    inside a JSON string (and inside an escape), so what it writes stays valid JSON.
+    The one mutable helper of this module, private to `_shrunk_line`. Inside a string it looks
+    only for the closing quote (a quote after an even run of backslashes, counted across chunk
+    boundaries), so it works in large slices, and what it writes stays valid JSON.
     """
 
     def __init__(self) -> None:
@@ -165,39 +165,40 @@ class _Shrinker:
         self.tail = bytearray()
         self.cut = 0
         self.in_string = False
-        self.escape = False  # the previous chunk ended on a backslash inside a string
+        self.backslashes = 0  # backslashes ending the current string's bytes so far
 
     def feed(self, chunk: bytes) -> None:
-        pos, end = 0, len(chunk)
-        while pos < end:
-            if not self.in_string:
-                quote = chunk.find(b'"', pos)
-                if quote < 0:
-                    self.out += chunk[pos:]
-                    return
-                self.out += chunk[pos : quote + 1]
-                self.in_string, pos = True, quote + 1
-            elif self.escape:
-                self._add(chunk[pos : pos + 1])
-                self.escape, pos = False, pos + 1
-            else:
+        pos = 0
+        while pos < len(chunk):
+            if self.in_string:
                 pos = self._feed_string(chunk, pos)
+                continue
+            quote = chunk.find(b'"', pos)
+            if quote < 0:
+                self.out += chunk[pos:]
+                return
+            self.out += chunk[pos : quote + 1]
+            self.in_string, self.backslashes, pos = True, 0, quote + 1
 
     def _feed_string(self, chunk: bytes, pos: int) -> int:
-        found = STRING_SPECIAL.search(chunk, pos)
-        if found is None:
-            self._add(chunk[pos:])
-            return len(chunk)
-        at = found.start()
-        self._add(chunk[pos:at])
-        if chunk[at] == 0x22:  # the closing quote
-            self._close()
-            return at + 1
-        self._add(chunk[at : at + 2])  # an escape pair, kept whole
-        self.escape = at + 1 == len(chunk)
-        return at + 2
+        search = pos
+        while (quote := chunk.find(b'"', search)) >= 0:
+            run = _backslashes_before(chunk, quote, pos)
+            if run == quote - pos:  # the run reaches back into earlier bytes of the string
+                run += self.backslashes
+            if run % 2 == 0:  # not escaped: the string ends here
+                self._add(chunk[pos:quote])
+                self._close()
+                return quote + 1
+            search = quote + 1
+        self._add(chunk[pos:])
+        return len(chunk)
 
     def _add(self, data: bytes) -> None:
+        if not data:
+            return
+        run = _backslashes_before(data, len(data), 0)
+        self.backslashes = self.backslashes + run if run == len(data) else run
         room = SHRINK_KEEP - len(self.head)
         if room > 0:
             self.head += data[:room]
@@ -210,9 +211,11 @@ class _Shrinker:
 
     def _close(self) -> None:
         if self.cut:
+            # Cut ends must not split an escape: trim the head's last one if it is partial and
+            # drop what a cut escape leaves at the tail's start (a backslash or a bare quote).
             head = _whole_escapes(bytes(self.head))
             marker = b"\\n[... %d bytes cut ...]\\n" % self.cut
-            self.out += head + marker + bytes(self.tail).lstrip(b"\\") + b'"'
+            self.out += head + marker + bytes(self.tail).lstrip(b'\\"') + b'"'
         else:
             self.out += self.head + self.tail + b'"'
         self.head, self.tail, self.cut, self.in_string = bytearray(), bytearray(), 0, False
@@ -221,6 +224,14 @@ class _Shrinker:
         if self.in_string:  # the line ended inside a string: it was truncated anyway
             self._close()
         return bytes(self.out)
+
+
+def _backslashes_before(data: bytes, end: int, start: int) -> int:
+    """How many backslashes come right before data[end], not looking before data[start]."""
+    count = 0
+    while end - count > start and data[end - count - 1] == 0x5C:
+        count += 1
+    return count
 
 
 def _whole_escapes(head: bytes) -> bytes:

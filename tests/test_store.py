@@ -27,12 +27,11 @@ def state(tmp_path: Path) -> ProjectState:
 
 
 def add(state: ProjectState, n: int, start: int = 0, pad: int = 0) -> list[str]:
-    return [
-        store.append(
-            state, {"v": 1, "ts": "t", "event": "E", "session_id": str(i), "prompt": "p" * pad}
-        )
-        for i in range(start, start + n)
-    ]
+    ids = []
+    for i in range(start, start + n):
+        record = {"v": 1, "ts": "t", "event": "E", "session_id": str(i), "prompt": "p" * pad}
+        ids.append(store.append(state, record))
+    return ids
 
 
 def sessions(state: ProjectState, since: Watermark | None = None) -> list[str]:
@@ -144,6 +143,7 @@ def test_hundreds_of_parallel_hooks_each_append_exactly_once(
     project.mkdir(parents=True)
     total = 300
     env = {**os.environ, "CLAUDE_PROJECT_DIR": str(project), store.SEGMENT_ENV: "20000"}
+    env[store.APPEND_WAIT_ENV] = "120"  # on a slow machine, waiting is fine here: none may be lost
     running: list[subprocess.Popen[bytes]] = []
     for i in range(total):
         body = {
@@ -188,3 +188,28 @@ def test_a_home_whose_parents_do_not_exist_yet_is_created(
     add(state, 1)
     assert sessions(state) == ["0"]
     assert stat.S_IMODE((tmp_path / "a" / "b" / "home").stat().st_mode) == 0o700
+
+
+def test_a_hook_gives_up_on_a_lock_held_too_long_and_the_loss_is_counted(
+    state: ProjectState,
+) -> None:
+    project = state.project
+    project.mkdir(parents=True)
+    store.ensure_state(state)
+    env = {**os.environ, "CLAUDE_PROJECT_DIR": str(project), store.APPEND_WAIT_ENV: "0.3"}
+    with filelock.FileLock(str(state.store_lock)):
+        started = time.monotonic()
+        done = subprocess.run(
+            [str(SCRIPT), "hook", "UserPromptSubmit"],
+            input=b'{"prompt": "hi"}',
+            capture_output=True,
+            env=env,
+            timeout=30,
+            check=False,
+        )
+        waited = time.monotonic() - started
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    assert waited < 10  # it gave up instead of hanging the agent
+    assert count_observations(state) == 0
+    assert store.read_dropped(state)["droppedObservations"] == 1
+    assert "lock busy" in log_file().read_text()
