@@ -11,10 +11,9 @@ stays cheap; a secret longer than MARGIN does not exist in practice.
 
 from __future__ import annotations
 
-import json
-import re
 import time
 
+from selfdistill.jsonfast import dumps
 from selfdistill.redact import redact_field, redact_text
 
 TYPE_CHECKING = False  # importing typing costs milliseconds on every hook run
@@ -50,7 +49,7 @@ DETAIL_FIELDS = {
     "PreCompact": "trigger",
     "Notification": "message",
 }
-_EXIT_CODE = re.compile(r"\AExit code (-?\d+)")
+EXIT_CODE_PREFIX = "Exit code "
 
 
 def now_iso() -> str:
@@ -61,6 +60,11 @@ def now_iso() -> str:
 
 def _size(text: str) -> int:
     return len(text.encode("utf-8", "replace"))
+
+
+def _json_size(value: Any) -> int:
+    """Size of `value` as json.dumps(value, default=str) writes it: an original size to note."""
+    return _size(dumps(value, separators=(", ", ": "), default=str))
 
 
 class _Cutter:
@@ -105,7 +109,7 @@ class _Cutter:
         """tool_input: strings redacted (with their key as context) and cut, size bounded."""
         self.nodes -= 1
         if self.nodes < 0 or depth > MAX_DEPTH:
-            self.note(path, _size(json.dumps(value, default=str)))
+            self.note(path, _json_size(value))
             return "…"
         if isinstance(value, str):
             return self.text(path, value, "tool_input", key=key)
@@ -116,13 +120,13 @@ class _Cutter:
         if isinstance(value, dict):
             items = list(value.items())
             if len(items) > MAX_ITEMS:
-                self.note(path, _size(json.dumps(value, default=str)))
+                self.note(path, _json_size(value))
             return {
                 str(k): self.tree(f"{path}.{k}", v, str(k), depth + 1) for k, v in items[:MAX_ITEMS]
             }
         if isinstance(value, list):
             if len(value) > MAX_ITEMS:
-                self.note(path, _size(json.dumps(value, default=str)))
+                self.note(path, _json_size(value))
             return [
                 self.tree(f"{path}.{i}", v, key, depth + 1) for i, v in enumerate(value[:MAX_ITEMS])
             ]
@@ -168,11 +172,20 @@ def response_text(tool_name: str | None, response: Any) -> str | None:
     return None
 
 
+def _leading_int(text: str) -> int | None:
+    """The integer (`-?` and decimal digits, as regex `-?\\d+`) that `text` starts with."""
+    sign = 1 if text.startswith("-") else 0
+    end = sign
+    while end < len(text) and text[end].isdecimal():
+        end += 1
+    return int(text[:end]) if end > sign else None
+
+
 def _exit_code(error: str | None, response: Any) -> int | None:
-    if error:
-        match = _EXIT_CODE.match(error)
-        if match:
-            return int(match.group(1))
+    if error and error.startswith(EXIT_CODE_PREFIX):
+        code = _leading_int(error[len(EXIT_CODE_PREFIX) :])
+        if code is not None:
+            return code
     if isinstance(response, dict):
         for key in ("exitCode", "exit_code", "returncode"):
             code = response.get(key)
@@ -265,7 +278,7 @@ def build(
 
 def encode(record: dict[str, Any]) -> bytes:
     """One JSONL line. Lone surrogates (from broken input) become '?' instead of failing."""
-    text = json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+    text = dumps(record, ensure_ascii=False)
     return (text + "\n").encode("utf-8", "replace")
 
 
@@ -282,7 +295,7 @@ def fit(
         record = build(event, payload, invalid, ts, scale, commit)
         if len(encode(record)) <= max_bytes:
             return record
-    sizes = {key: _size(json.dumps(value)) for key, value in record.items()}
+    sizes = {key: _size(dumps(value, separators=(", ", ": "))) for key, value in record.items()}
     dropped: dict[str, int] = {}
     for key in ("tool_input", "prompt", "last_message", "output", "error", "detail", "commit"):
         if key in record and len(encode(record)) > max_bytes:

@@ -2,15 +2,16 @@
 
 Standard library only: it runs on every tool call. Always returns 0 and prints nothing, whatever
 arrives on stdin: what can be recorded is recorded, every problem goes to the log.
+
+It must cost little more than starting the interpreter (bench/hook_latency.py): so nothing here
+imports json, re, pathlib, dataclasses or typing on the way of an ordinary event (see
+tests/test_hook.py); paths are os.path strings and JSON goes through selfdistill.jsonfast.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 import sys
-from pathlib import Path
 
 TYPE_CHECKING = False  # importing typing costs milliseconds on every hook run
 if TYPE_CHECKING:
@@ -64,6 +65,9 @@ def _read_all(fd: int, chunks: list[bytes]) -> tuple[bytes, str | None]:
 
 def salvage(text: str) -> dict[str, Any]:
     """Top-level string fields found by pattern in a payload json could not parse."""
+    import json  # only for broken payloads
+    import re
+
     found: dict[str, Any] = {}
     head = text[: 256 * 1024]
     for name in SALVAGED:
@@ -80,11 +84,13 @@ def parse(raw: bytes, problem: str | None) -> tuple[dict[str, Any], str | None]:
     """The payload as an object, and a short reason when it could not be read whole."""
     if not raw.strip():
         return {}, problem or ("empty payload" if not raw else "blank payload")
+    from selfdistill.jsonfast import loads
+
     text = raw.decode("utf-8", "replace")
     if problem:
         return salvage(text), problem
     try:
-        payload = json.loads(text)
+        payload = loads(text)
     except RecursionError:
         return salvage(text), "payload nested too deeply"
     except ValueError as error:
@@ -94,21 +100,23 @@ def parse(raw: bytes, problem: str | None) -> tuple[dict[str, Any], str | None]:
     return payload, None
 
 
-def project_dir(payload: dict[str, Any]) -> Path:
+def project_dir(payload: dict[str, Any]) -> str:
     """CLAUDE_PROJECT_DIR, else the project holding the payload's cwd, else the process cwd's."""
-    from selfdistill.paths import find_project_root
+    from selfdistill.paths import find_root_dir
 
     explicit = os.environ.get("CLAUDE_PROJECT_DIR")
     if explicit and os.path.isabs(explicit):
-        return Path(explicit)
+        return explicit
     cwd = payload.get("cwd")
     if isinstance(cwd, str) and os.path.isabs(cwd) and os.path.isdir(cwd):
-        return find_project_root(Path(cwd))
-    return find_project_root(Path.cwd())
+        return find_root_dir(cwd)
+    return find_root_dir(os.getcwd())
 
 
 def commit_fields() -> dict[str, Any]:
     """sha, message, files, reverts of HEAD in the current repository (git hook's cwd)."""
+    from pathlib import Path
+
     from selfdistill.git import commit_info  # only here: the git module is not on the hot path
 
     info = commit_info(Path.cwd())

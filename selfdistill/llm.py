@@ -7,7 +7,9 @@ Limits, all enforced here:
 - input: bounded and redacted (llm_prompt.py), at most MAX_CALLS_PER_RUN calls per run;
 - output: explicit max_tokens, forced tool answer validated item by item against
   schemas/llm_output.schema.json; items citing evidence that was not in the input are dropped;
-- time: a per-attempt timeout and one deadline for the whole run, retries included;
+  a model that refuses a forced tool is asked once more without forcing (JSON text is parsed);
+- time: a per-attempt timeout and one deadline for the whole run (timeout_s x (max_retries+1)),
+  retries included, enforced by a watchdog as well: the SDK's timeout bounds each read only;
 - retries: only for errors worth retrying (429, 408, 409, 5xx, connection, timeout), with
   backoff that honours retry-after but never outlives the deadline. The SDK's own retry loop
   is switched off because its wait after a retry-after header is unbounded;

@@ -28,6 +28,8 @@ MAX_REASONS = 5
 MAX_PATTERNS = 20  # recurring patterns listed per call
 MAX_CITES = 8  # citations listed per pattern
 PRECUT_FACTOR = 4
+ID_CAP = 200  # session ids and uuids longer than this are not real ones (and not citable)
+NAME_CAP = 60  # kinds, categories, tool names
 FIELD_CAPS = {"subject": 200, "detail": 300, "excerpt": 300, "reason": 200, "lesson": 300}
 
 # Which signals to keep first when a session is over its budget: what the user said outweighs
@@ -125,10 +127,10 @@ def encode(value: Any) -> str:
 
 
 def signal_record(signal: Signal) -> dict[str, Any]:
-    record: dict[str, Any] = {"uuid": signal.uuid, "kind": signal.kind}
+    record: dict[str, Any] = {"uuid": signal.uuid, "kind": clip(signal.kind, NAME_CAP)}
     for key, value in (("category", signal.category), ("tool", signal.tool_name)):
         if value:
-            record[key] = value
+            record[key] = clip(value, NAME_CAP)
     for key in ("subject", "detail", "excerpt"):
         text = clip(getattr(signal, key), FIELD_CAPS[key])
         if text and text not in record.values():
@@ -146,7 +148,8 @@ def _chosen_signals(report: SessionReport, room: int) -> list[dict[str, Any]]:
         enumerate(report.signals), key=lambda pair: (KIND_PRIORITY.get(pair[1].kind, 4), pair[0])
     )
     chosen: list[tuple[int, dict[str, Any]]] = []
-    for index, signal in ranked[:MAX_SIGNALS_PER_SESSION]:
+    citable = [pair for pair in ranked if 0 < len(pair[1].uuid) <= ID_CAP]
+    for index, signal in citable[:MAX_SIGNALS_PER_SESSION]:
         record = signal_record(signal)
         cost = len(encode(record)) + 1
         if cost <= room:
@@ -157,6 +160,8 @@ def _chosen_signals(report: SessionReport, room: int) -> list[dict[str, Any]]:
 
 def session_block(report: SessionReport) -> SessionBlock | None:
     """The session clipped to SESSION_CHAR_CAP; None when it has no signal worth citing."""
+    if not 0 < len(report.session_id) <= ID_CAP:  # ids are cited verbatim: they cannot be cut
+        return None
     head: dict[str, Any] = {
         "session_id": report.session_id,
         "outcome": report.outcome,

@@ -8,17 +8,17 @@ from __future__ import annotations
 import os
 import time
 
-from selfdistill.paths import log_file
+from selfdistill.paths import log_file_path
 
 MAX_LOG_BYTES = 1 << 20
 
 
 def log_error(what: str, detail: str = "") -> None:
     try:
-        path = log_file()
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if path.exists() and path.stat().st_size > MAX_LOG_BYTES:
-            os.replace(path, path.with_suffix(".log.1"))
+        path = log_file_path()
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+        if os.path.exists(path) and os.stat(path).st_size > MAX_LOG_BYTES:
+            os.replace(path, path + ".1")
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         line = f"{stamp} pid={os.getpid()} {what}\n"
         if detail:

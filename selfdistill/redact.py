@@ -1,7 +1,8 @@
 """Secret redaction: a secret's value becomes `[REDACTED:kind]`, the text around it stays.
 
-Standard library only (hook hot path). Patterns are kept as strings and compiled on first use by
-re's own cache: a hook process compiles only the few that the text in hand can match.
+Standard library only (hook hot path). Patterns are kept as strings and run only when a cheap
+literal check says they could match: most texts match none, and then a hook process does not even
+import `re` (milliseconds on every tool call). When they run, re's own cache compiles them.
 
 Two kinds of rules:
 - token formats that identify themselves (provider prefixes, JWTs, key blocks): always redacted;
@@ -12,11 +13,9 @@ Git shas, uuids, paths and ordinary identifiers match none of them.
 
 from __future__ import annotations
 
-import math
-import re
-
 TYPE_CHECKING = False  # typing costs milliseconds to import: only the type checker reads it
 if TYPE_CHECKING:
+    import re
     from collections.abc import Callable
 
 MARK = "[REDACTED:{}]"
@@ -48,7 +47,11 @@ _TOKENS: tuple[tuple[str, tuple[str, ...], str], ...] = (
         ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
         r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{22,}",
     ),
-    ("gitlab", ("gl",), r"\bgl(?:pat|dt|rt|cbt|ptt|ft|imt|oas|soat|ffct)-[A-Za-z0-9_-]{20,}"),
+    (
+        "gitlab",
+        tuple(f"gl{kind}-" for kind in "pat dt rt cbt ptt ft imt oas soat ffct".split()),
+        r"\bgl(?:pat|dt|rt|cbt|ptt|ft|imt|oas|soat|ffct)-[A-Za-z0-9_-]{20,}",
+    ),
     (
         "slack",
         ("xox", "xapp-", "hooks.slack.com"),
@@ -57,7 +60,7 @@ _TOKENS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ),
     (
         "stripe",
-        ("_live_", "_test_", "whsec_"),
+        ("sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_"),
         r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|\bwhsec_[A-Za-z0-9]{24,}",
     ),
     (
@@ -91,6 +94,7 @@ _AUTH_HEADER = (
 _BEARER = r"\b((?i:bearer|basic)\s+)([A-Za-z0-9._~+/-]{16,}=*)"
 
 # key = value, key: value, "key": "value", --key value. The key decides how suspicious the value is.
+_KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _KEY_HINTS = (
     "pass", "pwd", "secret", "token", "credential", "key", "auth", "salt", "signature", "cookie",
     "session",
@@ -149,6 +153,8 @@ _ID_VALUE = r"(?i)^(?:[0-9a-f]{7,64}|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}
 
 
 def _entropy(value: str) -> float:
+    import math  # only for values that already look like a credential
+
     counts: dict[str, int] = {}
     for char in value:
         counts[char] = counts.get(char, 0) + 1
@@ -167,10 +173,14 @@ def _high_entropy(value: str) -> bool:
 
 
 def _kind(key: str) -> str:
+    import re
+
     return "password" if re.search(r"(?i)pass|pwd", key) else "secret"
 
 
 def _assignment_verdict(key: str, quote: str, value: str) -> bool:
+    import re
+
     bare_key = key.strip("\"'").lower()
     if bare_key in _NOT_SECRET_KEYS or value.lower() in _TYPE_WORDS:
         return False
@@ -213,6 +223,8 @@ def _keep_prefix(kind: str) -> Callable[[re.Match[str]], str]:
 
 
 def _redact_orphan_key_ends(text: str) -> str:
+    import re
+
     pieces: list[str] = []
     done = 0
     for match in re.finditer(_KEY_END, text):
@@ -229,22 +241,86 @@ def _redact_orphan_key_ends(text: str) -> str:
     return "".join([*pieces, text[done:]]) if pieces else text
 
 
+def _is_key_char(char: str) -> bool:
+    """Could be part of a key as _ASSIGNMENT reads it. Over-inclusive beyond ASCII: a non-space
+    character there might case-fold into the key's class, and saying yes only costs a regex run."""
+    return char in _KEY_CHARS or (char > "\x7f" and not char.isspace())
+
+
+def _assignment_after(lowered: str, at: int) -> bool:
+    """Whether a key holding the hint at `at` could be followed by a separator _ASSIGNMENT redacts.
+
+    The key runs to the end of its key characters; then an optional quote, spaces, and `:` or `=`.
+    Spaces alone separate only `--flag value`, so then the key must hold a `-` before the hint.
+    """
+    end, size = at, len(lowered)
+    while end < size and _is_key_char(lowered[end]):
+        end += 1
+    if end < size and lowered[end] in "\"'":
+        end += 1
+    after = end
+    while after < size and lowered[after].isspace():
+        after += 1
+    if after < size and lowered[after] in ":=":
+        return True
+    if after == end:
+        return False
+    start = at
+    while start > 0 and _is_key_char(lowered[start - 1]):
+        start -= 1
+    return "-" in lowered[start:at]
+
+
+def _may_assign(lowered: str) -> bool:
+    """A cheap necessary condition for _ASSIGNMENT to redact anything in `lowered`."""
+    for hint in _KEY_HINTS:
+        at = lowered.find(hint)
+        while at >= 0:
+            if _assignment_after(lowered, at):
+                return True
+            at = lowered.find(hint, at + 1)
+    return False
+
+
+def _may_bear(lowered: str) -> bool:
+    """A cheap necessary condition for _BEARER: `bearer` or `basic` followed by a space."""
+    for word in ("bearer", "basic"):
+        at = lowered.find(word)
+        while at >= 0:
+            after = at + len(word)
+            if after < len(lowered) and lowered[after].isspace():
+                return True
+            at = lowered.find(word, at + 1)
+    return False
+
+
 def redact_text(text: str) -> str:
     """`text` with every secret value replaced by `[REDACTED:kind]`."""
     if not text:
         return text
     for kind, hints, pattern in _TOKENS:
         if any(hint in text for hint in hints):
+            import re
+
             text = re.sub(pattern, MARK.format(kind), text)
     if "PRIVATE KEY" in text:
         text = _redact_orphan_key_ends(text)
-    if "://" in text:
+    scheme = text.find("://")
+    if scheme >= 0 and "@" in text[scheme:]:
+        import re
+
         text = re.sub(_URL_PASSWORD, _keep_prefix("password"), text)
     lowered = text.lower()
     if "authorization" in lowered:
+        import re
+
         text = re.sub(_AUTH_HEADER, _keep_prefix("auth"), text)
-    if "bearer" in lowered or "basic" in lowered:
+    if ("bearer" in lowered or "basic" in lowered) and _may_bear(lowered):
+        import re
+
         text = re.sub(_BEARER, _keep_prefix("auth"), text)
-    if any(hint in lowered for hint in _KEY_HINTS):
+    if _may_assign(lowered):
+        import re
+
         text = re.sub(_ASSIGNMENT, _redact_assignment, text)
     return text

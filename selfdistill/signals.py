@@ -151,6 +151,7 @@ SUBCOMMAND_PROGRAMS = frozenset(
         "django-admin",
     }
 )
+MAX_COMMANDS = 2000  # per session: bounds memory on very long sessions
 FILE_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit"})
 
 
@@ -206,6 +207,7 @@ class Walk:
     streaks: dict[str, tuple[str, int]] = field(default_factory=dict)
     turn: AgentTurn = field(default_factory=lambda: AgentTurn())
     last_interruption: Signal | None = None
+    commands: list[str] = field(default_factory=list)  # Bash commands run, for efficacy
     cwd: str | None = None
     version: str | None = None
     started_at: str | None = None
@@ -233,6 +235,7 @@ def analyze(path: Path) -> SessionReport:
         ended_at=walk.ended_at,
         entries=counts.entries,
         version=walk.version,
+        commands=tuple(walk.commands),
     )
 
 
@@ -269,6 +272,8 @@ def _visit_assistant(walk: Walk, entry: Entry) -> None:
     attempts = [_attempt(use, entry.uuid or "") for use in entry.tool_uses]
     for use, attempt in zip(entry.tool_uses, attempts, strict=True):
         walk.pending[use.id] = attempt
+        if use.name == "Bash" and len(walk.commands) < MAX_COMMANDS:
+            walk.commands.append(attempt.subject)
     while len(walk.pending) > MAX_PENDING:  # calls whose result never came (a killed session)
         del walk.pending[next(iter(walk.pending))]
     if entry.is_sidechain:

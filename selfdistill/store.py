@@ -17,21 +17,21 @@ A hook waits a few seconds at most for the lock: past that its observation is co
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import time
-from collections import namedtuple
-from contextlib import contextmanager, suppress
 
+from selfdistill import jsonfast, paths
 from selfdistill.capture import encode, now_iso
 from selfdistill.logs import log_error
-from selfdistill.paths import ProjectState
 
 TYPE_CHECKING = False  # importing typing costs milliseconds on every hook run
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+    from types import TracebackType
     from typing import Any, NamedTuple
+
+    from selfdistill.paths import ProjectState
 
 SEGMENT_BYTES = 8 * 1024 * 1024
 CAP_BYTES = 128 * 1024 * 1024
@@ -52,8 +52,28 @@ if TYPE_CHECKING:
         segment: int
         offset: int
 
-else:  # the same tuple at run time, without importing typing on the hook's hot path
-    Watermark = namedtuple("Watermark", ["segment", "offset"])
+else:  # the same tuple at run time, without importing typing or collections on the hot path
+
+    class Watermark(tuple):  # noqa: SLOT001 - a plain tuple, as NamedTuple's are
+        """A position in the store: just after the last processed record."""
+
+        __slots__ = ()
+        _fields = ("segment", "offset")
+
+        def __new__(cls, segment, offset):
+            return tuple.__new__(cls, (segment, offset))
+
+        segment = property(lambda self: self[0], doc="segment number")
+        offset = property(lambda self: self[1], doc="byte offset in the segment")
+
+        def _asdict(self):
+            return {"segment": self[0], "offset": self[1]}
+
+        def __repr__(self):
+            return f"Watermark(segment={self[0]!r}, offset={self[1]!r})"
+
+        def __getnewargs__(self):
+            return tuple(self)
 
 
 def _env_int(name: str, default: int) -> int:
@@ -76,31 +96,40 @@ class StoreBusy(TimeoutError):
     """The store lock stayed held longer than the caller could wait."""
 
 
+DROPPED = "dropped.json"
+LOST = "lost-on-busy-lock"
+
+
 def dropped_path(state: ProjectState) -> Path:
-    return state.root / "dropped.json"
+    return state.root / DROPPED
 
 
 def lost_path(state: ProjectState) -> Path:
     """One byte appended per observation given up on a busy lock: counting needs no lock."""
-    return state.root / "lost-on-busy-lock"
+    return state.root / LOST
 
 
 def ensure_state(state: ProjectState) -> None:
     """Create the state directories (0700) and, the first time, project.json."""
-    if state.observations.is_dir() and state.meta.exists():
+    observations, meta_file = state.file(paths.OBSERVATIONS), state.file(paths.META)
+    if os.path.isdir(observations) and os.path.exists(meta_file):
         return
-    home = state.root.parent.parent
+    projects = os.path.dirname(state.root_dir)
+    home = os.path.dirname(projects)
     os.makedirs(home, 0o700, exist_ok=True)  # SELFDISTILL_HOME's parents may not exist yet
-    for directory in (home / "projects", state.root, state.observations):
-        with suppress(FileExistsError):
+    for directory in (projects, state.root_dir, observations):
+        try:
             os.mkdir(directory, 0o700)
-    meta = {"project": str(state.project), "createdAt": now_iso()}
+        except FileExistsError:
+            pass
+    meta = {"project": state.project_dir, "createdAt": now_iso()}
     try:
-        fd = os.open(state.meta, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(meta_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return
+    text = jsonfast.dumps(meta, ensure_ascii=False, separators=(", ", ": "))
     try:
-        os.write(fd, (json.dumps(meta, ensure_ascii=False) + "\n").encode("utf-8", "replace"))
+        os.write(fd, (text + "\n").encode("utf-8", "replace"))
     finally:
         os.close(fd)
 
@@ -122,49 +151,76 @@ def _flock(fd: int, wait: float | None) -> None:
             pause = min(pause * 2, 0.05)
 
 
-@contextmanager
-def store_lock(state: ProjectState, wait: float | None = None) -> Iterator[None]:
+class store_lock:  # noqa: N801 - used like the function it replaces: `with store_lock(state):`
     """Hold the store's exclusive lock (fcntl.flock on state.store_lock).
 
     Without `wait` it waits as long as it takes; with it, StoreBusy after `wait` seconds.
+    A class rather than a contextlib generator: contextlib costs the hook milliseconds to import.
     """
-    ensure_state(state)
-    fd = os.open(state.store_lock, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        _flock(fd, wait)
-        yield
-    finally:
-        os.close(fd)  # closing the descriptor releases the flock
+
+    def __init__(self, state: ProjectState, wait: float | None = None) -> None:
+        self.state, self.wait, self.fd = state, wait, -1
+
+    def __enter__(self) -> None:
+        ensure_state(self.state)
+        self.fd = os.open(self.state.file(paths.STORE_LOCK), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            _flock(self.fd, self.wait)
+        except BaseException:
+            os.close(self.fd)
+            raise
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
+    ) -> None:
+        os.close(self.fd)  # closing the descriptor releases the flock
 
 
-def segments(state: ProjectState) -> list[tuple[int, Path]]:
-    """(number, path) of every segment, oldest first."""
-    found: list[tuple[int, Path]] = []
+def _segment_files(state: ProjectState) -> list[tuple[int, str]]:
+    """(number, path) of every segment, oldest first, as strings."""
+    found: list[tuple[int, str]] = []
+    directory = state.file(paths.OBSERVATIONS)
     try:
-        names = os.listdir(state.observations)
+        names = os.listdir(directory)
     except FileNotFoundError:
         return []
     for name in names:
         number = name[len(PREFIX) : -len(SUFFIX)]
         if name.startswith(PREFIX) and name.endswith(SUFFIX) and number.isdigit():
-            found.append((int(number), state.observations / name))
+            found.append((int(number), os.path.join(directory, name)))
     return sorted(found)
 
 
+def segments(state: ProjectState) -> list[tuple[int, Path]]:
+    """(number, path) of every segment, oldest first."""
+    from pathlib import Path
+
+    return [(number, Path(path)) for number, path in _segment_files(state)]
+
+
+def _segment_file(state: ProjectState, number: int) -> str:
+    return os.path.join(state.file(paths.OBSERVATIONS), f"{PREFIX}{number:06d}{SUFFIX}")
+
+
 def segment_path(state: ProjectState, number: int) -> Path:
-    return state.observations / f"{PREFIX}{number:06d}{SUFFIX}"
+    from pathlib import Path
+
+    return Path(_segment_file(state, number))
 
 
-def _size(path: Path) -> int:
+def _size(path: str) -> int:
     try:
-        return path.stat().st_size
+        return os.stat(path).st_size
     except FileNotFoundError:
         return 0
 
 
 def _active_segment(state: ProjectState) -> int:
     """The segment to append to, starting a new one (and applying the cap) when full."""
-    existing = segments(state)
+    existing = _segment_files(state)
     if not existing:
         return 1
     number, path = existing[-1]
@@ -174,7 +230,7 @@ def _active_segment(state: ProjectState) -> int:
     return number + 1
 
 
-def _apply_cap(state: ProjectState, existing: list[tuple[int, Path]]) -> None:
+def _apply_cap(state: ProjectState, existing: list[tuple[int, str]]) -> None:
     """Drop the oldest segments while the store is over the cap; record what was lost."""
     sizes = [_size(path) for _, path in existing]
     total, cap = sum(sizes), _env_int(CAP_ENV, CAP_BYTES)
@@ -183,8 +239,9 @@ def _apply_cap(state: ProjectState, existing: list[tuple[int, Path]]) -> None:
         if total <= cap:
             break
         try:
-            lost += path.read_bytes().count(b"\n")
-            path.unlink()
+            with open(path, "rb") as segment:
+                lost += segment.read().count(b"\n")
+            os.unlink(path)
         except OSError as error:
             log_error(f"observation store: cannot drop {path}", repr(error))
             break
@@ -202,7 +259,7 @@ def _record_loss(state: ProjectState, lost: int, dropped_segments: int) -> None:
         "lastDroppedAt": now_iso(),
     }
     tmp = dropped_path(state).with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(json.dumps(info) + "\n", encoding="utf-8")
+    tmp.write_text(jsonfast.dumps(info, separators=(", ", ": ")) + "\n", encoding="utf-8")
     os.replace(tmp, dropped_path(state))
     log_error(
         f"observation store for {state.project}: over the size cap, dropped {lost} observations "
@@ -212,7 +269,7 @@ def _record_loss(state: ProjectState, lost: int, dropped_segments: int) -> None:
 
 def _read_dropped_file(state: ProjectState) -> dict[str, int]:
     try:
-        data = json.loads(dropped_path(state).read_text(encoding="utf-8"))
+        data = jsonfast.loads(dropped_path(state).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     if not isinstance(data, dict):
@@ -253,13 +310,13 @@ def append(state: ProjectState, record: dict[str, Any]) -> str:
     try:
         return _append_locked(state, record, wait)
     except StoreBusy:
-        fd = os.open(lost_path(state), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(state.file(LOST), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             os.write(fd, b".")
         finally:
             os.close(fd)
         log_error(
-            f"observation store for {state.project}: lock busy for {wait} s,"
+            f"observation store for {state.project_dir}: lock busy for {wait} s,"
             f" one {record.get('event')} observation lost"
         )
         raise
@@ -268,7 +325,7 @@ def append(state: ProjectState, record: dict[str, Any]) -> str:
 def _append_locked(state: ProjectState, record: dict[str, Any], wait: float) -> str:
     with store_lock(state, wait):
         number = _active_segment(state)
-        fd = os.open(segment_path(state, number), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(_segment_file(state, number), os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
             size = os.fstat(fd).st_size
             # a writer killed mid-line left a torn line: end it, so ours starts clean
@@ -284,8 +341,8 @@ def _append_locked(state: ProjectState, record: dict[str, Any], wait: float) -> 
 
 def _parse(line: bytes, where: str) -> dict[str, Any] | None:
     try:
-        record = json.loads(line)
-    except ValueError:
+        record = jsonfast.loads(line.decode("utf-8"))
+    except (ValueError, RecursionError):
         record = None
     if isinstance(record, dict):
         return record

@@ -182,9 +182,9 @@ class _Shrinker:
 
     def _feed_string(self, chunk: bytes, pos: int) -> int:
         search = pos
-        while (quote := chunk.find(b'"', search)) >= 0:
+        while (quote := chunk.find(b'"', search)) >= 0:  # memchr-fast; escaped ones are skipped
             run = _backslashes_before(chunk, quote, pos)
-            if run == quote - pos:  # the run reaches back into earlier bytes of the string
+            if run == quote - pos:  # the run reaches back into the previous chunk's bytes
                 run += self.backslashes
             if run % 2 == 0:  # not escaped: the string ends here
                 self._add(chunk[pos:quote])

@@ -338,6 +338,50 @@ def test_hook_path_imports_no_heavy_module() -> None:
     assert done.stdout.strip() == "[]"
 
 
+# Each of these costs the hook milliseconds per tool call (bench/hook_latency.py).
+HOT_PATH_FORBIDDEN = {
+    "json", "re", "enum", "pathlib", "dataclasses", "inspect", "typing", "click", "jsonschema",
+    "anthropic", "filelock", "httpx", "subprocess", "contextlib", "collections", "functools",
+}  # fmt: skip
+RUN_AND_LIST_MODULES = """
+import sys
+from selfdistill.entry import main
+sys.argv = ["selfdistill", "hook", sys.argv[1]]
+try:
+    main()
+except SystemExit:
+    pass
+sys.__stdout__.write(" ".join(sorted(sys.modules)))
+"""
+
+
+@pytest.mark.parametrize("event", ["PostToolUse", "PostToolUseFailure", "UserPromptSubmit"])
+def test_an_ordinary_event_loads_no_heavy_module(project: Path, event: str) -> None:
+    stdin = payload(
+        event,
+        tool_name="Bash",
+        tool_input={"command": "ls -la src", "description": "List the sources"},
+        tool_response={"stdout": "total 8\n-rw-r--r-- 1 u u 120 main.py\n", "stderr": ""},
+        error="Exit code 2\nls: cannot access 'src': No such file or directory",
+        prompt="Please list the sources and fix the failing test in main.py",
+        tool_use_id="toolu_01",
+        duration_ms=12,
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", RUN_AND_LIST_MODULES, event],
+        input=stdin,
+        capture_output=True,
+        env={**os.environ, "CLAUDE_PROJECT_DIR": str(project)},
+        timeout=60,
+        check=True,
+    )
+    [record] = records(project)  # the event was really recorded, not given up on early
+    assert record["event"] == event and "invalid" not in record
+    loaded = set(done.stdout.decode().split())
+    assert "selfdistill.store" in loaded
+    assert sorted(HOT_PATH_FORBIDDEN & loaded) == []
+
+
 def git(repo: Path, *args: str) -> str:
     env = {
         **os.environ,
