@@ -6,8 +6,8 @@ Runs the hook on payloads from the corpus, each in a fresh process exactly as Cl
 it, with state in a temporary SELFDISTILL_HOME, in three ways:
   - the console script next to sys.executable (`<venv>/bin/selfdistill hook EVENT`): what
     `selfdistill install` registers today. pip's wrapper does `import re` before our code runs;
-  - a launcher: a three-line script run by the same interpreter that imports selfdistill.entry
-    and nothing else (what install could write in place of the console script);
+  - the launcher `python <...>/selfdistill/entry.py hook EVENT`: the same entry point run as a
+    file, which imports nothing before our code;
   - `python -m selfdistill hook EVENT`, which pays for runpy.
 Stop and SessionEnd are left out: they also start a distiller, which is not the hook's own cost.
 The bare start is `python -c pass` with the same interpreter and environment. Runs interleave,
@@ -33,8 +33,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from selfdistill import entry
+
 CORPUS = Path("/work/shared/corpus/hook_payloads")
-LAUNCHER = "#!{python}\nimport sys\nfrom selfdistill.entry import main\nsys.exit(main())\n"
+LAUNCHER = "python selfdistill/entry.py"
 EVENTS = ("PostToolUse", "PostToolUseFailure", "UserPromptSubmit", "SessionStart", "Notification")
 
 
@@ -81,23 +83,19 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=CORPUS)
     args = parser.parse_args()
     payloads = load_payloads(args.corpus, max(1, args.runs // len(EVENTS)))
+    ways = {
+        "console script (registered today)": [str(Path(sys.executable).parent / "selfdistill")],
+        LAUNCHER: [sys.executable, entry.__file__],
+        "python -m selfdistill": [sys.executable, "-m", "selfdistill"],
+    }
     with tempfile.TemporaryDirectory() as tmp:
-        launcher = Path(tmp) / "bin" / "selfdistill"
-        launcher.parent.mkdir()
-        launcher.write_text(LAUNCHER.format(python=sys.executable))
-        launcher.chmod(0o755)
-        ways = {
-            "console script (registered today)": [str(Path(sys.executable).parent / "selfdistill")],
-            "launcher script": [str(launcher)],
-            "python -m selfdistill": [sys.executable, "-m", "selfdistill"],
-        }
         bare, hook, per_event = measure(payloads, ways, hook_env(Path(tmp)))
     print(
         f"payloads: {len(payloads)} real ones from {args.corpus}; load {os.getloadavg()[0]:.1f}"
     )
     print(bare.line("bare interpreter (python -c pass)"))
     for event, timing in per_event.items():
-        print(timing.line(f"launcher script, {event}"))
+        print(timing.line(f"{LAUNCHER}, {event}"))
     for way, timing in hook.items():
         print(timing.line(f"hook via {way}"))
     for way, timing in hook.items():
@@ -128,8 +126,8 @@ def measure(
         bare.run([sys.executable, "-c", "pass"], b"", env)
         for way, argv in ways.items():
             hook[way].run([*argv, "hook", event], payload, env)
-        per_event[event].wall.append(hook["launcher script"].wall[-1])
-        per_event[event].cpu.append(hook["launcher script"].cpu[-1])
+        per_event[event].wall.append(hook[LAUNCHER].wall[-1])
+        per_event[event].cpu.append(hook[LAUNCHER].cpu[-1])
     return bare, hook, per_event
 
 

@@ -24,7 +24,7 @@ from selfdistill.atomic import write_atomic
 from selfdistill.errors import StateError
 from selfdistill.model import Evidence, Lesson
 from selfdistill.paths import ProjectState
-from selfdistill.schemas import SchemaError, validate
+from selfdistill.schemas import validate
 
 STORE_VERSION = 1
 LOCK_TIMEOUT_S = 60.0
@@ -383,10 +383,7 @@ def parse_store(text: str, path: Path) -> tuple[Lesson, ...]:
         raise StateError(f"lesson store {path}: expected {{'version': 1, 'lessons': [...]}}")
     lessons = []
     for index, item in enumerate(data["lessons"]):
-        try:
-            validate("lesson", item, what=f"lesson store {path}: lessons[{index}]")
-        except SchemaError:
-            raise
+        validate("lesson", item, what=f"lesson store {path}: lessons[{index}]")
         lessons.append(from_dict(item))
     return tuple(lessons)
 

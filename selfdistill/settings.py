@@ -2,7 +2,9 @@
 
 Claude Code's schema: {"hooks": {"Event": [{"matcher": "...", "hooks": [{"type": "command",
 "command": "...", "timeout": N}]}]}}. Our entries are the ones whose command runs
-`<...>/selfdistill hook <Event>` (or `<python> -m selfdistill hook <Event>`); everything else in
+`<...>/selfdistill hook <Event>` (or `<python> -m selfdistill hook <Event>`, or
+`<python> <...>/selfdistill/entry.py hook <Event>`, the launcher without the console script's
+start-up cost); everything else in
 the file is the user's and is kept as it is, in its order. All functions here are pure: they take
 parsed settings and return new ones; reading and writing the file is done by the caller.
 """
@@ -87,7 +89,15 @@ def event_of(entry: object) -> str | None:
     program = words[:-2]
     runs_script = len(program) == 1 and os.path.basename(program[0]) == "selfdistill"
     runs_module = len(program) == 3 and program[1:] == ["-m", "selfdistill"]
-    return words[-1] if runs_script or runs_module else None
+    return words[-1] if runs_script or runs_module or _runs_launcher(program) else None
+
+
+def _runs_launcher(program: list[str]) -> bool:
+    """`<python> <...>/selfdistill/entry.py`: the package's entry module run as a file."""
+    if len(program) != 2:
+        return False
+    folder, name = os.path.split(program[1])
+    return name == "entry.py" and os.path.basename(folder) == "selfdistill"
 
 
 def has_ours(data: Settings) -> bool:
