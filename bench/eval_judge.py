@@ -9,26 +9,34 @@ exactly as `selfdistill signals` runs it (whole transcript, in context).
 Splits (history in labels/README.md): judge.jsonl is split by a hash of the repository name into
 "dev-a" (cues developed on it from the start) and "dev-b" (held out in the first round, scored
 once, then used for tuning in the second round); "all" is both. judge_fresh.jsonl ("fresh") was
-labelled after the first round and its misses were never looked at: the honest estimate of how
-the judge does on prompts it has not seen. Prints precision / recall / F1 per label and a
-confusion table for each.
+labelled after the first round; from round 3 on it is tuned on too. judge_fresh2.jsonl ("fresh2")
+was labelled before round 3 and never tuned on: the honest estimate of how the judge does on
+prompts it has not seen. Its rows come from two sources: session transcripts (judged exactly as
+`selfdistill signals` judges them, in full context) and UserPromptSubmit hook payloads (rows with
+"source": "hook" and a line number: repositories whose transcripts are not in the corpus; the judge
+sees only that the agent had worked before, not what it said). Prints precision / recall / F1 per
+label and a confusion table for each split.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import json
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from selfdistill.judge import PromptContext, judge
 from selfdistill.signals import analyze
 
 HERE = Path(__file__).resolve().parent
 LABELS = HERE / "labels" / "judge.jsonl"
 # Labelled later, from prompts no cue was ever tuned on (see labels/README.md): scored apart.
 FRESH = HERE / "labels" / "judge_fresh.jsonl"
+# Labelled before round 3, from prompts never labelled before, many repositories: never tuned on.
+FRESH2 = HERE / "labels" / "judge_fresh2.jsonl"
 KINDS = ("correction", "approval", "other")
 
 
@@ -40,7 +48,7 @@ def corpus_root(given: str | None) -> Path:
     )
     for root in candidates:
         if (root / "sessions").is_dir():
-            return root / "sessions"
+            return root
     sys.exit(f"eval_judge: no corpus found (tried {', '.join(map(str, candidates))})")
 
 
@@ -87,25 +95,59 @@ def _read(path: Path) -> list[dict[str, str]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+def hook_predictions(root: Path, rows: list[dict[str, str]]) -> dict[tuple[str, str], str]:
+    """Judge prompts taken from UserPromptSubmit payloads: only "the agent had worked" is known."""
+    found: dict[tuple[str, str], str] = {}
+    for file in sorted({row["file"] for row in rows}):
+        with gzip.open(root / "hook_payloads" / file, "rt", encoding="utf-8") as stream:
+            lines = stream.read().splitlines()
+        for row in rows:
+            if row["file"] == file:
+                prompt = json.loads(lines[int(row["line"]) - 1]).get("prompt") or ""
+                verdict = judge(prompt, PromptContext(agent_acted=True))
+                found[(file, str(row["line"]))] = verdict.label
+    return found
+
+
+def key(row: dict[str, str]) -> tuple[str, str]:
+    if row.get("source") == "hook":
+        return (row["file"], str(row["line"]))
+    return (row["file"], row["uuid"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus")
-    parser.add_argument("--errors", action="store_true", help="list misjudged ids (dev splits)")
+    parser.add_argument("--errors", action="store_true", help="list misjudged ids (tuned splits)")
+    parser.add_argument(
+        "--fresh2-errors",
+        action="store_true",
+        help="also list fresh2 misses (this spoils it as a blind test: once, at the very end)",
+    )
     args = parser.parse_args()
     root = corpus_root(args.corpus)
     rows = _read(LABELS)
     fresh = _read(FRESH) if FRESH.exists() else []
-    got = predictions(root, {row["file"] for row in rows + fresh})
+    fresh2 = _read(FRESH2) if FRESH2.exists() else []
+    hooks = [row for row in fresh2 if row.get("source") == "hook"]
+    sessions = [row for row in rows + fresh + fresh2 if row.get("source") != "hook"]
+    got = predictions(root / "sessions", {row["file"] for row in sessions})
+    got.update(hook_predictions(root, hooks))
     by_split: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for row in rows:
-        pair = (row["label"], got.get((row["file"], row["uuid"]), "other"))
-        by_split[split_of(row["file"])].append(pair)
-        by_split["all"].append(pair)
-        if args.errors and pair[0] != pair[1]:
-            print(f"MISS gold={pair[0]} got={pair[1]} {row['file']} {row['uuid']}")
-    for row in fresh:
-        by_split["fresh"].append((row["label"], got.get((row["file"], row["uuid"]), "other")))
-    for split in ("dev-a", "dev-b", "all", "fresh"):
+    named = [(row, [split_of(row["file"]), "all", "tuned"]) for row in rows]
+    named += [(row, ["fresh", "tuned"]) for row in fresh]
+    for row in fresh2:
+        origin = "fresh2-hook" if row.get("source") == "hook" else "fresh2-session"
+        named.append((row, ["fresh2", origin]))
+    for row, splits in named:
+        pair = (row["label"], got.get(key(row), "other"))
+        for split in splits:
+            by_split[split].append(pair)
+        show = args.fresh2_errors if "fresh2" in splits else args.errors
+        if show and pair[0] != pair[1]:
+            print(f"MISS {splits[0]} gold={pair[0]} got={pair[1]} {' '.join(key(row))}")
+    order = ("dev-a", "dev-b", "all", "fresh", "tuned", "fresh2", "fresh2-session", "fresh2-hook")
+    for split in order:
         if not by_split[split]:
             continue
         pairs = by_split[split]

@@ -90,9 +90,7 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         bare, hook, per_event = measure(payloads, ways, hook_env(Path(tmp)))
-    print(
-        f"payloads: {len(payloads)} real ones from {args.corpus}; load {os.getloadavg()[0]:.1f}"
-    )
+    print(f"payloads: {len(payloads)} real ones from {args.corpus}; load {os.getloadavg()[0]:.1f}")
     print(bare.line("bare interpreter (python -c pass)"))
     for event, timing in per_event.items():
         print(timing.line(f"{LAUNCHER}, {event}"))

@@ -32,7 +32,7 @@ from selfdistill.config import Config, load_config
 from selfdistill.errors import FatalError, StateError, UserError
 from selfdistill.logs import log_error
 from selfdistill.model import Evidence, Lesson, SessionReport
-from selfdistill.paths import ProjectState, find_project_root
+from selfdistill.paths import ProjectState, find_project_root, state_home
 from selfdistill.schemas import validate
 from selfdistill.signals import analyze
 from selfdistill.transcript import iter_entries
@@ -378,13 +378,19 @@ def llm_proposal(
         day_budget_usd=config.llm.day_budget_usd,
     )
     reports = [item.report for item in analysis.reports]
-    if dry_run:  # the backend keeps budget state; a dry run must persist nothing
+    # The day budget and the circuit breaker belong to the user's key, not to one project.
+    budget_dir = state_home() / "llm"
+    if dry_run:  # a dry run persists nothing, yet today's spend and the breaker still apply
+        import shutil
         import tempfile
 
         with tempfile.TemporaryDirectory(prefix="selfdistill-dry-") as scratch:
+            for name in ("llm-ledger.json", "llm-breaker.json"):
+                if (budget_dir / name).is_file():
+                    shutil.copyfile(budget_dir / name, Path(scratch) / name)
             outcome = llm.propose_lessons(reports, existing, settings, Path(scratch))
     else:
-        outcome = llm.propose_lessons(reports, existing, settings, state.root / "llm")
+        outcome = llm.propose_lessons(reports, existing, settings, budget_dir)
     usage = (outcome.calls, outcome.input_tokens, outcome.output_tokens, outcome.cost_usd)
     if not outcome.ok:
         return Proposal((), "heuristic", (f"model: {outcome.error}",), *usage)

@@ -29,13 +29,18 @@ class _Settings:
     parse_constant = _CONSTANTS.__getitem__
 
 
+def _default(value: Any) -> Any:
+    raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")
+
+
 def _accelerated() -> tuple[Callable[..., Any], Callable[..., Any], Callable[..., Any]] | None:
     """(scanner, make_encoder, encode_basestring) from `_json` when they behave as json's do."""
     try:
         from _json import encode_basestring, make_encoder, make_scanner
 
-        scan = make_scanner(_Settings())
-        probe = make_encoder({}, None, encode_basestring, None, ":", ",", False, False, True)
+        # typeshed types the context as a scanner; the C code only reads these attributes
+        scan = make_scanner(_Settings())  # type: ignore[arg-type]
+        probe = make_encoder({}, _default, encode_basestring, None, ":", ",", False, False, True)
         document = '{"a": [1, 2.5, "\\u00e9"]}'
         if scan(document, 0) != ({"a": [1, 2.5, "é"]}, len(document)):
             return None
@@ -48,10 +53,6 @@ def _accelerated() -> tuple[Callable[..., Any], Callable[..., Any], Callable[...
 
 # A constant once built: the C scanner keeps no state between documents.
 _FAST = _accelerated()
-
-
-def _default(value: Any) -> Any:
-    raise TypeError(f"Object of type {value.__class__.__name__} is not JSON serializable")
 
 
 def _slow_loads(text: str) -> Any:
@@ -95,6 +96,14 @@ def dumps(
         encode_string = _FAST[2]
     item_separator, key_separator = separators
     encoder = _FAST[1](
-        {}, default or _default, encode_string, None, key_separator, item_separator, False, False, True
+        {},
+        default or _default,
+        encode_string,
+        None,
+        key_separator,
+        item_separator,
+        False,
+        False,
+        True,
     )
     return "".join(encoder(value, 0))

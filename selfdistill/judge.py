@@ -5,6 +5,12 @@ says the fix did not work. So each cue is weighed against what the agent had jus
 a pasted error right after the agent claimed success is a correction; the same paste as the
 first message of a session is a bug report. "don't use X" is a correction only when X is what the
 agent was doing. Cues cover several languages; the weights are plain numbers, summed.
+
+Phrase lists do not anticipate how people say "this is wrong", so some cues read the prompt's shape
+instead of its words: a plain statement about the product's state right after the agent worked
+("the middle card is bigger", "it now tried to ..."), a contrast ending in a negation, a "don't ..."
+aimed at what the agent was doing, a first sentence that denies what the agent just claimed, and,
+against all of these, a prompt that is a request phrased as a question.
 """
 
 from __future__ import annotations
@@ -239,7 +245,11 @@ STRONG_CORRECTION: tuple[tuple[re.Pattern[str], float, str], ...] = (
             r"|immer noch|falsch|n[aã]o funciona|ainda n[aã]o|errado|не работает|вс[её] ещ[её]"
             r"|неправильно|не то|不对|错了|还是不行|不行|没用|没有用|还是报错|違う|動かない|まだ"
             r"|間違|안 ?돼|안 ?되(?:네|는데|잖|요)|작동(?:을)? ?안|틀렸|아니야|아직도|여전히"
-            r"|ไม่ทำงาน|ยังไม่|ผิด",
+            r"|ไม่ทำงาน|ยังไม่|ผิด|잘못|버그|에러가|안 나와|안 보여|아냐|아니야"
+            r"|لا يعمل|ما يشتغل|خطأ|غلط|ما زال|لا يزال|لسه"
+            r"|no se (?:ve|muestra|guarda|carga)|no aparece|ne s'affiche pas|n'appara[iî]t pas"
+            r"|wird nicht|n[aã]o aparece|n[aã]o est[aá]"
+            r"|还是没|没有变|不显示|表示されない|変わらない",
             re.I,
         ),
         1.3,
@@ -291,7 +301,8 @@ REDIRECT: tuple[tuple[re.Pattern[str], float, str], ...] = (
     ),
     (
         re.compile(
-            r"\b(?:should be|belongs?|goes|lives?|use|using|in|at|to)\b[^.\n]{0,60},?\s+not\s+"
+            r"\b(?:should be|belongs?|goes|lives?|use|using|in|at|to)\b"
+            r"(?:[^.\n]|\.(?=\S)){0,60},?\s+not\s+"  # a dot inside a path does not end the clause
             r"(?:in\s+|at\s+|the\s+)?[\w./@`~-]{2,}",
             re.I,
         ),
@@ -302,7 +313,7 @@ REDIRECT: tuple[tuple[re.Pattern[str], float, str], ...] = (
     (
         re.compile(
             r"\b(?:we|you|I) (?:already|do) have\b|\bbut you (?:do|did) have\b|\bthere is already\b"
-            r"|\bhave \w+ already\b|\balready (?:exists?|have|has|there)\b",
+            r"|\bhave \w+ already\b|\balready (?:exists?|have|has|there)\b|\bnot already\b",
             re.I,
         ),
         0.9,
@@ -314,8 +325,10 @@ REDIRECT: tuple[tuple[re.Pattern[str], float, str], ...] = (
         "says the step is not needed",
     ),
     (
-        re.compile(r"\bdid you (?:read|look|check|open|test|try)\b", re.I),
-        0.6,
+        re.compile(
+            r"\bdid you (?:even |actually )?(?:read|look|check|open|test|try|verify)\b", re.I
+        ),
+        0.8,
         "asks whether the agent checked",
     ),
     (
@@ -356,8 +369,9 @@ APPROVAL: tuple[tuple[re.Pattern[str], float, str], ...] = (
     ),
     (
         re.compile(
-            r"^\s*(?:ok(?:ay)?|alright|yes|yeah|yep|sure)[,.! ]+(?:great|nice|good|perfect|cool"
-            r"|thanks?|that (?:works|looks))\b",
+            r"^\s*(?:ok(?:ay)?|alright|yes|yeah|yep|sure|oh)[,.! ]+(?:great|nice|good|perfect|cool"
+            r"|sweet|sick|awesome|amazing|excellent|dope|lovely|beautiful|thanks?"
+            r"|that (?:works|looks))\b",
             re.I,
         ),
         1.3,
@@ -375,7 +389,7 @@ APPROVAL: tuple[tuple[re.Pattern[str], float, str], ...] = (
     ),
     (
         re.compile(
-            r"^\s*(?:yes|yeah|yep|sure|ok(?:ay)?|go ahead|do it|please do|proceed|sounds good"
+            r"^\s*(?:yes|yeah|yep|y|sure|ok(?:ay)?|go ahead|do it|please do|proceed|sounds good"
             r"|let'?s do it|approved?|ja|oui|s[ií]|да|是的|はい|네|응)\b",
             re.I,
         ),
@@ -389,12 +403,141 @@ APPROVAL: tuple[tuple[re.Pattern[str], float, str], ...] = (
     ),
 )
 
+# ---- structure: what the prompt does relative to the agent's last turn, not its words ----
+
+# A plain statement about the product's state ("the middle card is bigger", "it now tried to ...",
+# "this looks off"): after the agent worked, the user describes what they see because it is not
+# what they wanted. Questions and requests start differently, so they do not match.
+OBSERVED_STATE = re.compile(
+    r"^\W*(?:(?:well|so|hmm+|ok(?:ay)?|now|but|and)\b,?\s+)*(?:it|this|that|they|nothing|everything"
+    r"|(?:the|my|our|your|these|those) (?:[\w@./-]+ ){0,7}?[\w@./-]+)"
+    r"\s+(?:now\s+|still\s+|just\s+|only\s+|also\s+|again\s+)?"
+    r"(?:is|are|was|were|looks?|shows?|showing|says|goes|has|have|keeps?|tried|tries|does|did"
+    r"|doesn'?t|didn'?t|isn'?t|aren'?t|won'?t|can'?t|kicks?|seems?|gets?|got|became|appears?"
+    r"|opens?|returns?|gives?|displays?|stays?|jumps?|overlaps?|crashe[sd])\b",
+    re.I,
+)
+# A device or page named by one word that reports its state ("shrooly says ap mode").
+REPORTS_STATE = re.compile(r"^\W*[\w-]+ (?:says|shows|displays|prints|returns)\b", re.I)
+# "the words are right but the wireframes aren't": a contrast that ends in a negation.
+CONTRAST_NEGATION = re.compile(
+    r"\b(?:but|however|though|although)\b[^.?!\n]{0,60}?(?:n'?t\b|\b(?:not|no|never|nothing)\b)",
+    re.I,
+)
+# An order that opens by forbidding something: mostly stops or narrows what the agent is doing.
+NEGATIVE_IMPERATIVE = re.compile(
+    r"^\W*(?:please\s+)?(?:don'?t|do not|dont|never|stop|quit|no more)\b[\s,.!]*"
+    r"(?!forget|worry|hesitate|mind)(\w*)",
+    re.I,
+)
+# Small closed list of negations (several languages) for "the prompt denies the agent's claim".
+NEGATION = re.compile(
+    r"n'?t\b|\b(?:not|no|nope|never|nothing|none|wrong|instead|actually|nicht|kein|pas|nunca"
+    r"|nada|n[aã]o)\b|不|没|아니|안 |못 |ない|не |لا |ما ",
+    re.I,
+)
+CONTENT_WORD = re.compile(r"[^\W\d_][\w-]{4,}")
+COMMON_WORDS = frozenset(
+    [
+        "about",
+        "above",
+        "after",
+        "again",
+        "their",
+        "there",
+        "these",
+        "those",
+        "which",
+        "would",
+        "could",
+        "should",
+        "other",
+        "being",
+        "every",
+        "still",
+        "think",
+        "really",
+        "where",
+        "while",
+        "thing",
+        "things",
+        "using",
+        "right",
+        "here",
+        "just",
+    ]
+)
+
+
+REQUEST_QUESTION = re.compile(
+    r"^\W*(?:(?:ok(?:ay)?|so|and|also|hmm+|wait|question:?)\W+)*"
+    r"(?:(?:can|could|would|will) (?:you|we|i)|do (?:you|we|i)|how|what|where|when|which"
+    r"|should (?:we|i))\b[^\n]*\?",
+    re.I,
+)
+WHY = re.compile(r"\bwhy\b", re.I)
+
+
+def _first_sentence(text: str) -> str:
+    return re.split(r"(?<=[.?!])\s|\n", text.strip(), maxsplit=1)[0]
+
+
+def _contradicts_claim(text: str, context: PromptContext) -> bool:
+    """The prompt's first sentence negates something about what the agent just said it did."""
+    if not context.claimed_success:
+        return False
+    first = _first_sentence(text)
+    if not NEGATION.search(first):
+        return False
+    said = {w.lower() for w in CONTENT_WORD.findall(context.last_assistant_text[-400:])}
+    return bool({w.lower() for w in CONTENT_WORD.findall(first)} & (said - COMMON_WORDS))
+
+
+def _forbids_what_agent_does(text: str, context: PromptContext) -> bool:
+    """ "don't implement anything yet" while the agent was implementing; any "stop" that interrupts.
+
+    A "don't ..." about something the agent was not doing is a new instruction, not a correction.
+    """
+    found = NEGATIVE_IMPERATIVE.search(text)
+    if not found:
+        return False
+    if context.after_interruption:
+        return True
+    verb = found.group(1).lower()
+    doing = (context.last_assistant_text[-400:] + " " + context.recent_actions).lower()
+    return len(verb) >= 3 and verb not in STOPWORDS and verb[:5] in doing
+
+
+def _structure(text: str, context: PromptContext) -> tuple[float, list[str]]:
+    """Cues from the shape of the prompt relative to the agent's turn, summed like the others."""
+    first = _first_sentence(text)
+    asks = bool(REQUEST_QUESTION.search(text)) and not WHY.search(text)
+    cues = (
+        (
+            context.agent_acted
+            and bool(OBSERVED_STATE.search(first) or REPORTS_STATE.search(first)),
+            1.0,
+            "describes the state the agent left",
+        ),
+        (bool(CONTRAST_NEGATION.search(text)), 0.4, "contrasts with a negation"),
+        (_forbids_what_agent_does(text, context), 0.9, "forbids what the agent was doing"),
+        (_contradicts_claim(text, context), 0.4, "denies what the agent just claimed"),
+        # "can you ...?", "how would ...?": asking for something, not judging what was done.
+        (asks, -0.5, "asks a question"),
+    )
+    fired = [(weight, reason) for found, weight, reason in cues if found]
+    return sum(weight for weight, _ in fired), [reason for weight, reason in fired if weight > 0]
+
+
 ERROR_PASTE = re.compile(
     r"(?:^|\n)[\s⎿│>|*-]*(?:Error|TypeError|ReferenceError|SyntaxError|Traceback|Exception|FATAL|fatal"
     r"|✖|\u00d7|error TS\d+|Failed to|Uncaught)\b"
     r"|\b(?:[45]\d\d (?:Internal Server Error|Not Found|Bad Request|Unauthorized|Forbidden)"
     r"|Status Code\s*\n?\s*[45]\d\d|exited with code [1-9]"
-    r"|Build failed|Command failed|ArgumentValidationError|\w+Error:|is not assignable to)",
+    r"|Build failed|Command failed|ArgumentValidationError|\w+Error:|is not assignable to"
+    r"|\w+Exception\b|Unhandled Exception|\[ERROR\]|FAILURE:|command not found|not recognized as"
+    r"|No such file or directory|Unresolved reference|panicked at|Segmentation fault)"
+    r"|\"(?:code|error|errorCode)\":\s*\"?\w",  # a pasted JSON error body
 )
 # Pasted-image markers and leading @file mentions come before what the user actually says.
 ERROR_START = re.compile(
@@ -415,6 +558,10 @@ def judge(prompt: str, context: PromptContext) -> Judgement:
         return Judgement("other", 0.9, "nothing of the agent's to judge yet")
     correction, why_c = _score(text, STRONG_CORRECTION + REDIRECT)
     approval, why_a = _score(text, APPROVAL)
+    shape, why_s = _structure(text, context)
+    if approval >= 1.0:
+        shape = min(shape, 0.3)  # praise first: a described state is probably the good result
+    correction, why_c = correction + shape, why_c + why_s
     correction, why_c = _context_correction(text, context, correction, why_c, pasted, pasted_log)
     if context.claimed_success and approval == 0 and FIX_REQUEST.search(text):
         # "fix X" right after "it's done" without a word of praise: X is still broken.
@@ -472,9 +619,16 @@ def _context_approval(text: str, context: PromptContext, score: float) -> float:
     if score <= 0:
         return score
     agrees_to_offer = context.made_offer and re.match(
-        r"^\s*(?:yes|yeah|yep|sure|ok(?:ay)?|go ahead|do it|please do|proceed|let'?s)", text, re.I
+        r"^\s*(?:yes|yeah|yep|y\b|sure|ok(?:ay)?|go ahead|do it|please do|proceed|let'?s)",
+        text,
+        re.I,
     )
-    return score + (0.6 if agrees_to_offer else 0.0) + (0.2 if context.claimed_success else 0.0)
+    # "proceed" / "go ahead" after any question of the agent's is a go-ahead, whatever was asked.
+    goes_ahead = context.asked_question and re.match(
+        r"^\s*(?:go ahead|do it|please do|proceed|continue)\b", text, re.I
+    )
+    bonus = 0.6 if agrees_to_offer or goes_ahead else 0.0
+    return score + bonus + (0.2 if context.claimed_success else 0.0)
 
 
 def _pasted_error(text: str) -> bool:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 MARK = "[REDACTED:{}]"
 
+_GITLAB_KINDS = ("pat", "dt", "rt", "cbt", "ptt", "ft", "imt", "oas", "soat", "ffct")
 # Self-identifying token formats: (kind, hints, pattern). A pattern runs (and is compiled, by re's
 # own cache) only when one of its literal hints occurs in the text: most texts hold none, and a
 # hook process should not pay for compiling patterns it never needs. Order matters where prefixes
@@ -49,7 +50,7 @@ _TOKENS: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ),
     (
         "gitlab",
-        tuple(f"gl{kind}-" for kind in "pat dt rt cbt ptt ft imt oas soat ffct".split()),
+        tuple(f"gl{kind}-" for kind in _GITLAB_KINDS),
         r"\bgl(?:pat|dt|rt|cbt|ptt|ft|imt|oas|soat|ffct)-[A-Za-z0-9_-]{20,}",
     ),
     (
@@ -94,6 +95,7 @@ _AUTH_HEADER = (
 _BEARER = r"\b((?i:bearer|basic)\s+)([A-Za-z0-9._~+/-]{16,}=*)"
 
 # key = value, key: value, "key": "value", --key value. The key decides how suspicious the value is.
+_BEARER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._~+/-")
 _KEY_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 _KEY_HINTS = (
     "pass", "pwd", "secret", "token", "credential", "key", "auth", "salt", "signature", "cookie",
@@ -282,15 +284,61 @@ def _may_assign(lowered: str) -> bool:
     return False
 
 
+def _skip(text: str, at: int, allowed: Callable[[str], bool], most: int = 1 << 30) -> int:
+    """The index after the run of at most `most` characters from `at` that `allowed` accepts."""
+    end, stop = at, min(len(text), at + most)
+    while end < stop and allowed(text[end]):
+        end += 1
+    return end
+
+
 def _may_bear(lowered: str) -> bool:
-    """A cheap necessary condition for _BEARER: `bearer` or `basic` followed by a space."""
+    """A cheap necessary condition for _BEARER: `bearer`/`basic`, spaces, 16 token characters."""
     for word in ("bearer", "basic"):
         at = lowered.find(word)
         while at >= 0:
-            after = at + len(word)
-            if after < len(lowered) and lowered[after].isspace():
+            value = _skip(lowered, at + len(word), str.isspace)
+            if (
+                value > at + len(word)
+                and _skip(lowered, value, _BEARER_CHARS.__contains__, 16) == value + 16
+            ):
                 return True
             at = lowered.find(word, at + 1)
+    return False
+
+
+def _may_have_password(text: str) -> bool:
+    """A cheap necessary condition for _URL_PASSWORD: `://user:password@`."""
+    at = text.find("://")
+    while at >= 0:
+        user_end = _skip(text, at + 3, _user_char, 100)
+        if user_end > at + 3 and user_end < len(text) and text[user_end] == ":":
+            end = _skip(text, user_end + 1, _password_char, 200)
+            if end > user_end + 1 and end < len(text) and text[end] == "@":
+                return True
+        at = text.find("://", at + 1)
+    return False
+
+
+def _user_char(char: str) -> bool:
+    return char not in ":/@\"'<>[]" and not char.isspace()
+
+
+def _password_char(char: str) -> bool:
+    return char not in "@/\"'<>" and not char.isspace()
+
+
+def _may_authorize(lowered: str) -> bool:
+    """A cheap necessary condition for _AUTH_HEADER: `authorization`, a quote, spaces, `:`/`=`."""
+    at = lowered.find("authorization")
+    while at >= 0:
+        end = at + len("authorization")
+        if end < len(lowered) and lowered[end] in "\"'":
+            end += 1
+        end = _skip(lowered, end, str.isspace)
+        if end < len(lowered) and lowered[end] in ":=":
+            return True
+        at = lowered.find("authorization", at + 1)
     return False
 
 
@@ -305,13 +353,12 @@ def redact_text(text: str) -> str:
             text = re.sub(pattern, MARK.format(kind), text)
     if "PRIVATE KEY" in text:
         text = _redact_orphan_key_ends(text)
-    scheme = text.find("://")
-    if scheme >= 0 and "@" in text[scheme:]:
+    if "://" in text and _may_have_password(text):
         import re
 
         text = re.sub(_URL_PASSWORD, _keep_prefix("password"), text)
     lowered = text.lower()
-    if "authorization" in lowered:
+    if "authorization" in lowered and _may_authorize(lowered):
         import re
 
         text = re.sub(_AUTH_HEADER, _keep_prefix("auth"), text)

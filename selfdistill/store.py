@@ -54,7 +54,7 @@ if TYPE_CHECKING:
 
 else:  # the same tuple at run time, without importing typing or collections on the hot path
 
-    class Watermark(tuple):  # noqa: SLOT001 - a plain tuple, as NamedTuple's are
+    class Watermark(tuple):  # a plain tuple with names, as NamedTuple's are
         """A position in the store: just after the last processed record."""
 
         __slots__ = ()
@@ -120,8 +120,8 @@ def ensure_state(state: ProjectState) -> None:
     for directory in (projects, state.root_dir, observations):
         try:
             os.mkdir(directory, 0o700)
-        except FileExistsError:
-            pass
+        except FileExistsError:  # contextlib.suppress would cost the hook its import
+            continue
     meta = {"project": state.project_dir, "createdAt": now_iso()}
     try:
         fd = os.open(meta_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -151,7 +151,7 @@ def _flock(fd: int, wait: float | None) -> None:
             pause = min(pause * 2, 0.05)
 
 
-class store_lock:  # noqa: N801 - used like the function it replaces: `with store_lock(state):`
+class store_lock:  # a class named like the function it replaced: `with store_lock(state):`
     """Hold the store's exclusive lock (fcntl.flock on state.store_lock).
 
     Without `wait` it waits as long as it takes; with it, StoreBusy after `wait` seconds.

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from selfdistill.efficacy import HELPED, HURT, Policy, assess, failure_signature, verdict
 from selfdistill.model import Lesson, SessionReport, Signal
 
@@ -35,7 +38,7 @@ def report(session: str, started: str, signals: tuple[Signal, ...], commands: tu
     )
 
 
-def lesson(**changes: object) -> Lesson:
+def lesson(**changes: Any) -> Lesson:
     base = Lesson(
         id="abc",
         kind="fact",
@@ -46,7 +49,7 @@ def lesson(**changes: object) -> Lesson:
         published_at=PUBLISHED,
         target=TARGET,
     )
-    return Lesson(**{**base.__dict__, **changes})  # type: ignore[arg-type]
+    return replace(base, **changes)
 
 
 def test_signature_of_a_missing_runner() -> None:
@@ -86,10 +89,11 @@ def test_each_session_counts_once_and_repeated_recurrence_retires() -> None:
 def test_a_lesson_that_helps_is_kept_despite_one_recurrence() -> None:
     policy = Policy(retire_after=2)
     helped = [
-        report(f"h{i}", f"2026-11-0{i + 2}T09:00:00Z", (), ("python3 -m pytest",))
-        for i in range(3)
+        report(f"h{i}", f"2026-11-0{i + 2}T09:00:00Z", (), ("python3 -m pytest",)) for i in range(3)
     ]
-    hurt = [report(f"x{i}", "2026-11-08T09:00:00Z", (failing_pytest(f"x{i}"),), ()) for i in range(2)]
+    hurt = [
+        report(f"x{i}", "2026-11-08T09:00:00Z", (failing_pytest(f"x{i}"),), ()) for i in range(2)
+    ]
     result = assess([lesson()], [*helped, *hurt], policy, "now")[0]
     assert (result.helped, result.hurt, result.status) == (3, 2, "active")
 

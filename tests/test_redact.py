@@ -179,3 +179,92 @@ def test_key_block_without_end_is_redacted_to_the_end() -> None:
 def test_redaction_never_fails_and_is_stable(text: str) -> None:
     once = redact_text(text)
     assert redact_text(once) == once
+
+
+# --- the literal pre-checks that keep `re` off the hook's hot path --------------------------------
+
+
+def redact_with_every_pattern(text: str) -> str:
+    """redact_text without its pre-checks: every pattern runs on every text, in the same order."""
+    import re
+
+    from selfdistill import redact
+
+    if not text:
+        return text
+    for kind, _, pattern in redact._TOKENS:
+        text = re.sub(pattern, redact.MARK.format(kind), text)
+    text = redact._redact_orphan_key_ends(text)
+    text = re.sub(redact._URL_PASSWORD, redact._keep_prefix("password"), text)
+    text = re.sub(redact._AUTH_HEADER, redact._keep_prefix("auth"), text)
+    text = re.sub(redact._BEARER, redact._keep_prefix("auth"), text)
+    return re.sub(redact._ASSIGNMENT, redact._redact_assignment, text)
+
+
+# Pieces that come near the patterns' edges; texts are built from them and from free characters.
+EDGES = (" ", "  ", "\n", "\t", "\u00a0", "\u2028", "'", '"', "`", ",", ";", "=", ":", "-", "_", ".")
+EDGES += ("/", "\\", "@", "(", "$", "é", "Ω", "…", "Zx8Qk2Lm9Pw4Rt7Yv1Bn6Cd3", "hunter2")
+PIECES = {
+    "assignment": ("password", "PassWord", "pwd", "secret", "token", "api_key", "x-api-key", "key")
+    + ("auth", "session", "cookie", "salt", "--token", "-p", ":=", "self.value", "0123456789abcdef"),
+    "bearer": ("Bearer", "bearer", "basic", "Basic", "token", "dXNlcjpwYXNzd29yZDEyMzQ1", "abc="),
+    "url": ("https://", "://", "db+x://", "admin", "user:", ":", ":pw", "p4ss", "@", "@host", "[x]"),
+    "header": ("authorization", "Authorization", "proxy-", "Bearer", "digest", "tok3nvalue99"),
+    "tokens": tuple(secret for _, _, secret, _ in FAMILIES)
+    + ("sk-", "sk_test_", "gl", "glpat-", "xoxb-", "AKIA", "eyJ", "hf_", "SG.", "npm_", "PRIVATE KEY")
+    + ("-----END RSA PRIVATE KEY-----", "MIIEpAIBAAKCAQEA3Tz2mr7SZiAMfQyuvBjM2VfXxC9Mg0Ivqx\n"),
+}
+# Left out: the characters that case-fold into ASCII letters (long s, Kelvin sign, dotted and
+# dotless i). With them a case-blind pattern can match where the lower-case hints, which decided
+# before these pre-checks too, find nothing: a known gap, not what this test is about.
+FOLDING = "\u017f\u212a\u0130\u0131"
+FREE = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters=FOLDING),
+    max_size=3,
+)
+
+
+def texts(family: str) -> st.SearchStrategy[str]:
+    piece = st.one_of(st.sampled_from(PIECES[family]), st.sampled_from(EDGES), FREE)
+    return st.lists(piece, max_size=10).map("".join)
+
+
+@pytest.mark.parametrize("family", sorted(PIECES))
+def test_the_pre_checks_never_skip_a_pattern_that_would_redact(family: str) -> None:
+    @settings(max_examples=500, deadline=None, database=None)
+    @given(texts(family))
+    def check(text: str) -> None:
+        assert redact_text(text) == redact_with_every_pattern(text)
+
+    check()
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "curl https://admin:s3cretPassw0rd@example.com/x",
+        "Authorization : Bearer abcdefghijklmnop1234",
+        '"authorization"= "Basic dXNlcjpwYXNzd29yZDEyMzQ1"',
+        "curl -H 'bearer\tAbCdEfGhIjKlMnOpQrSt'",
+        "mysql --password hunter2secret -u root",
+        "config.api_key\u00a0= 'Zx8Qk2Lm9Pw4Rt7Yv1Bn6Cd3'",
+    ],
+)
+def test_credentials_in_context_still_redacted_past_the_pre_checks(text: str) -> None:
+    assert "[REDACTED:" in redact_text(text)
+    assert redact_text(text) == redact_with_every_pattern(text)
+
+
+def test_ordinary_text_is_redacted_without_importing_re() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from selfdistill.redact import redact_text\n"
+        "text = 'basic usage: see the key points, https://example.com/session/1 and the token list'\n"
+        "assert redact_text(text) == text\n"
+        "print('re' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"

@@ -30,7 +30,9 @@ def selfdistill(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def run_json(project: Path) -> dict[str, Any]:
-    manifest: dict[str, Any] = json.loads(selfdistill("run", "--project", str(project), "--json").stdout)
+    manifest: dict[str, Any] = json.loads(
+        selfdistill("run", "--project", str(project), "--json").stdout
+    )
     return manifest
 
 
