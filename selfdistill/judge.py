@@ -520,7 +520,7 @@ def _structure(text: str, context: PromptContext) -> tuple[float, list[str]]:
             "describes the state the agent left",
         ),
         (bool(CONTRAST_NEGATION.search(text)), 0.4, "contrasts with a negation"),
-        (_forbids_what_agent_does(text, context), 0.9, "forbids what the agent was doing"),
+        (_forbids_what_agent_does(text, context), 1.0, "forbids what the agent was doing"),
         (_contradicts_claim(text, context), 0.4, "denies what the agent just claimed"),
         # "can you ...?", "how would ...?": asking for something, not judging what was done.
         (asks, -0.5, "asks a question"),

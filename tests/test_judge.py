@@ -160,3 +160,88 @@ def test_only_what_the_user_typed_is_judged():
     result = ToolResult(tool_use_id="t", is_error=False, text="ok")
     assert typed_prompt(_user("", tool_results=(result,))) is None
     assert typed_prompt(Entry(type="assistant", texts=("no",))) is None
+
+
+# ---- structural cues: the prompt's shape relative to the agent's turn ----
+
+AFTER_PLAN = PromptContext(
+    last_assistant_text="I'll implement the checkout flow now, starting with the cart store.",
+    agent_acted=True,
+    recent_actions="Read src/cart.ts",
+)
+INTERRUPTED = PromptContext(agent_acted=True, after_interruption=True)
+# What a hook payload gives: the agent had worked, nothing else is known.
+ONLY_ACTED = PromptContext(agent_acted=True)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "the sidebar on the settings page is twice as wide as the header now",
+        "it now opens a second window every time I click save",
+        "Well the total in the summary box shows the old price",
+        "the banner looks cut off on small screens",
+        "printer says paper jam after your change",
+    ],
+)
+def test_describing_the_state_left_behind_is_a_correction(prompt):
+    assert label(prompt, AFTER_WORK) == "correction"
+
+
+def test_a_described_state_needs_agent_work_to_judge():
+    assert label("the sidebar on the settings page is twice as wide", FIRST_PROMPT) == "other"
+
+
+def test_a_described_state_with_praise_first_is_an_approval():
+    assert label("Perfect, the header is aligned now", AFTER_WORK) == "approval"
+
+
+def test_a_contrast_that_ends_in_a_negation_tips_a_described_state():
+    prompt = "okay the labels are right but the icons aren't"
+    assert label(prompt, AFTER_OFFER) == "correction"
+
+
+def test_don_t_is_a_correction_when_it_forbids_what_the_agent_was_doing():
+    assert label("dont implement anything yet, write the plan first", AFTER_PLAN) == "correction"
+    assert label("do not touch the billing code", INTERRUPTED) == "correction"
+    # The same opening about something the agent was not doing is a new instruction.
+    assert label("don't forget to update the changelog", AFTER_PLAN) == "other"
+    assert label("do not deploy on fridays from now on", AFTER_PLAN) == "other"
+
+
+def test_a_request_phrased_as_a_question_is_not_a_verdict():
+    assert label("can you check whether the same issue is in the footer?", AFTER_WORK) == "other"
+    assert label("how would the cart look with a second currency?", AFTER_WORK) == "other"
+
+
+def test_a_pasted_json_error_or_exception_after_work_is_a_correction():
+    body = '{\n  "code": "invalid_enum_value",\n  "path": ["platform"],\n  "received": "x"\n}'
+    assert label(body, ONLY_ACTED) == "correction"
+    trace = "E/app: Unhandled Exception: StateError: no element\n#0 List.first (list.dart:10)"
+    assert label(trace, ONLY_ACTED) == "correction"
+    assert label(body, FIRST_PROMPT) == "other"
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "지금 버그가 있어, 저장이 안 돼",  # Korean: there is a bug now, saving does not work
+        "الزر لا يعمل",  # Arabic: the button does not work
+        "el botón no aparece en la página",  # Spanish: the button does not appear
+        "le menu ne s'affiche pas",  # French: the menu is not displayed
+        "o botão não aparece",  # Portuguese: the button does not appear
+    ],
+)
+def test_defect_words_in_other_languages(prompt):
+    assert label(prompt, AFTER_WORK) == "correction"
+
+
+def test_short_acknowledgement_then_a_new_task_is_an_approval():
+    assert label("okay sweet, now add the export button", AFTER_WORK) == "approval"
+    assert label("y", AFTER_OFFER) == "approval"
+    asked = PromptContext(
+        last_assistant_text="Should I start with the API or with the UI?",
+        agent_acted=True,
+        asked_question=True,
+    )
+    assert label("proceed with the API and the tests for it", asked) == "approval"
