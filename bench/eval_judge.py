@@ -1,6 +1,6 @@
 """Score the correction / approval judge against the hand labels in bench/labels/.
 
-    python bench/eval_judge.py [--corpus DIR] [--errors]
+    python bench/eval_judge.py [--corpus DIR] [--errors] [--fresh2-errors]
 
 The labels hold only ids (repository+file, entry uuid) and a label; the prompts are read from the
 corpus (default: ../shared/corpus next to the repository, or /work/shared/corpus). The judge runs

@@ -74,7 +74,11 @@ class Timing:
 
     def line(self, label: str) -> str:
         wall, cpu = self.median("wall") * 1000, self.median("cpu") * 1000
-        return f"{label:<50} wall {wall:6.1f} ms   cpu {cpu:6.1f} ms   n={len(self.wall)}"
+        slow = statistics.quantiles(self.cpu, n=10)[-1] * 1000 if len(self.cpu) > 1 else cpu
+        return (
+            f"{label:<46} median wall {wall:5.1f} ms  cpu {cpu:5.1f} ms"
+            f"  (cpu p90 {slow:5.1f})  n={len(self.wall)}"
+        )
 
 
 def main() -> None:
@@ -90,7 +94,10 @@ def main() -> None:
     }
     with tempfile.TemporaryDirectory() as tmp:
         bare, hook, per_event = measure(payloads, ways, hook_env(Path(tmp)))
+        recorded = recorded_lines(Path(tmp) / "state")
+    runs = len(ways) * (len(payloads) + 1)
     print(f"payloads: {len(payloads)} real ones from {args.corpus}; load {os.getloadavg()[0]:.1f}")
+    print(f"observations recorded: {recorded} of {runs} hook runs (a hook that fails is no faster)")
     print(bare.line("bare interpreter (python -c pass)"))
     for event, timing in per_event.items():
         print(timing.line(f"{LAUNCHER}, {event}"))
@@ -99,6 +106,11 @@ def main() -> None:
     for way, timing in hook.items():
         wall, cpu = (timing.median(name) / bare.median(name) for name in ("wall", "cpu"))
         print(f"ratio hook / bare, {way:<34} wall {wall:.2f}x  cpu {cpu:.2f}x (target <= 1.5x)")
+
+
+def recorded_lines(state: Path) -> int:
+    segments = state.glob("projects/*/observations/obs-*.jsonl")
+    return sum(path.read_bytes().count(b"\n") for path in segments)
 
 
 def hook_env(tmp: Path) -> dict[str, str]:

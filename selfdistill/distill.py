@@ -33,6 +33,7 @@ from selfdistill.errors import FatalError, StateError, UserError
 from selfdistill.logs import log_error
 from selfdistill.model import Evidence, Lesson, SessionReport
 from selfdistill.paths import ProjectState, find_project_root, state_home
+from selfdistill.redact import redact_text
 from selfdistill.schemas import validate
 from selfdistill.signals import analyze
 from selfdistill.transcript import iter_entries
@@ -407,16 +408,18 @@ def lesson_from_item(item: dict[str, Any], kinds: dict[str, str], now: str) -> L
     )
     if not evidence:
         return None
+    # The model's words are untrusted: a secret it recalls or invents must not reach the store,
+    # the manifest or CLAUDE.md, even though its input was redacted.
     return lessons.new_lesson(
         item["kind"],
-        item["trigger"],
-        item["action"],
+        redact_text(item["trigger"]),
+        redact_text(item["action"]),
         evidence=evidence,
         signal=next((e.signal for e in evidence if e.signal), "llm"),
         confidence=float(item.get("confidence", 0.5)),
         now=now,
         scope=item.get("scope", "project"),
-        steps=tuple(item.get("steps") or ()),
+        steps=tuple(redact_text(step) for step in item.get("steps") or ()),
         source="llm",
     )
 

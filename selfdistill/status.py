@@ -65,6 +65,9 @@ def project_status(state: ProjectState) -> dict[str, Any]:
         "totalRuns": len(runs),
         "totalLessons": len(lessons),
         "activeLessons": sum(1 for lesson in lessons if lesson.get("status") == "active"),
+        "lessonsByStatus": _count_by_status(lessons),
+        "lessonsHelped": sum(_int(lesson.get("helped")) for lesson in lessons),
+        "lessonsHurt": sum(_int(lesson.get("hurt")) for lesson in lessons),
         "observations": count_observations(state),
         "running": run_lock_held(state),
         "project": str(state.project),
@@ -78,6 +81,26 @@ def project_status(state: ProjectState) -> dict[str, Any]:
         result["lastError"] = _error_text(failed[-1])
         result["lastErrorRunId"] = failed[-1]["id"]
     return result
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def _count_by_status(lessons: list[dict[str, Any]]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for lesson in lessons:
+        status = str(lesson.get("status"))
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def _lesson_summary(status: dict[str, Any]) -> str:
+    by_status = ", ".join(f"{n} {name}" for name, n in sorted(status["lessonsByStatus"].items()))
+    return (
+        f"{status['totalLessons']} ({by_status or 'none'}); later sessions: "
+        f"{status['lessonsHelped']} helped, {status['lessonsHurt']} recurred"
+    )
 
 
 def format_status(status: dict[str, Any]) -> str:
@@ -94,7 +117,7 @@ def format_status(status: dict[str, Any]) -> str:
         ),
         f"runs:          {status['totalRuns']} (last: {last}"
         + (f" at {status['lastRunAt']})" if status["lastRunAt"] else ")"),
-        f"lessons:       {status['totalLessons']} ({status['activeLessons']} active)",
+        f"lessons:       {_lesson_summary(status)}",
         f"running:       {'yes' if status['running'] else 'no'}"
         + (" (another run is queued)" if status.get("pending") else ""),
     ]

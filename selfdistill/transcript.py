@@ -256,7 +256,7 @@ def _parse(line: bytes) -> dict[str, Any] | None:
 def to_entry(record: dict[str, Any], line_number: int = 0) -> Entry | None:
     """The Entry for one parsed line, or None for an entry type we do not read."""
     kind = record.get("type")
-    if kind not in CONVERSATION_TYPES:
+    if not isinstance(kind, str) or kind not in CONVERSATION_TYPES:  # a list would not hash
         return None
     message = record.get("message")
     message = message if isinstance(message, dict) else {}

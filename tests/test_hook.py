@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -380,6 +382,67 @@ def test_an_ordinary_event_loads_no_heavy_module(project: Path, event: str) -> N
     loaded = set(done.stdout.decode().split())
     assert "selfdistill.store" in loaded
     assert sorted(HOT_PATH_FORBIDDEN & loaded) == []
+
+
+def test_the_entry_module_run_as_a_file_is_a_launcher_for_the_hook(
+    project: Path, tmp_path: Path
+) -> None:
+    from selfdistill import entry, settings
+
+    argv = [sys.executable, entry.__file__]
+    command = shlex.join([*argv, "hook", "PostToolUse"])
+    assert settings.event_of({"type": "command", "command": command}) == "PostToolUse"
+    done = subprocess.run(
+        ["sh", "-c", command],
+        input=payload("PostToolUse", tool_name="Bash", tool_input={"command": "true"}),
+        capture_output=True,
+        env={**os.environ, "CLAUDE_PROJECT_DIR": str(project)},
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    assert [record["tool_name"] for record in records(project)] == ["Bash"]
+    version = subprocess.run([*argv, "--version"], capture_output=True, text=True, check=False)
+    assert version.returncode == 0 and "selfdistill" in version.stdout
+
+
+def test_the_launcher_s_folder_shadows_no_module(project: Path, tmp_path: Path) -> None:
+    """Run as a file, entry.py's folder would come first on sys.path: a module there named like
+    one the hook imports (here `select`) must not be picked up."""
+    from selfdistill import entry
+
+    folder = tmp_path / "selfdistill"
+    folder.mkdir()
+    launcher = folder / "entry.py"
+    launcher.write_text(Path(entry.__file__).read_text())
+    marker = tmp_path / "shadowed"
+    (folder / "select.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    run = [sys.executable, str(launcher), "hook", "UserPromptSubmit"]
+    done = subprocess.run(
+        run,
+        input=payload("UserPromptSubmit", prompt="hello"),
+        capture_output=True,
+        env={**os.environ, "CLAUDE_PROJECT_DIR": str(project)},
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    assert not marker.exists()
+    assert [record["prompt"] for record in records(project)] == ["hello"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(["Exit code ", "-", "0", "42", "٣", "x", " ", "\n"]), st.text()),
+        max_size=5,
+    ).map("".join)
+)
+def test_exit_codes_are_read_as_the_pattern_read_them(error: str) -> None:
+    match = re.match(r"\AExit code (-?\d+)", error)
+    expected = int(match.group(1)) if match else None
+    assert capture._exit_code(error, None) == expected
 
 
 def git(repo: Path, *args: str) -> str:

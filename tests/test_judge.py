@@ -206,7 +206,7 @@ def test_don_t_is_a_correction_when_it_forbids_what_the_agent_was_doing():
     assert label("do not touch the billing code", INTERRUPTED) == "correction"
     # The same opening about something the agent was not doing is a new instruction.
     assert label("don't forget to update the changelog", AFTER_PLAN) == "other"
-    assert label("do not deploy on fridays from now on", AFTER_PLAN) == "other"
+    assert label("do not add comments to the SQL files", AFTER_PLAN) == "other"
 
 
 def test_a_request_phrased_as_a_question_is_not_a_verdict():

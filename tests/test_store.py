@@ -213,3 +213,39 @@ def test_a_hook_gives_up_on_a_lock_held_too_long_and_the_loss_is_counted(
     assert count_observations(state) == 0
     assert store.read_dropped(state)["droppedObservations"] == 1
     assert "lock busy" in log_file().read_text()
+
+
+def test_a_watermark_is_the_named_tuple_it_always_was() -> None:
+    mark = Watermark(3, 120)
+    segment, offset = mark
+    assert (segment, offset) == (mark.segment, mark.offset) == (3, 120)
+    assert mark == (3, 120) and mark < Watermark(3, 121) < Watermark(4, 0)
+    assert mark._asdict() == {"segment": 3, "offset": 120}
+    assert repr(mark) == "Watermark(segment=3, offset=120)"
+    assert Watermark(*json.loads(json.dumps(mark))) == mark
+    assert len({mark, Watermark(3, 120)}) == 1
+    with pytest.raises(AttributeError):
+        mark.segment = 4  # type: ignore[misc]
+
+
+def test_the_store_lock_is_released_when_its_block_fails(state: ProjectState) -> None:
+    with pytest.raises(RuntimeError), store.store_lock(state):
+        raise RuntimeError("inside the lock")
+    with store.store_lock(state, wait=0.5):  # free again at once
+        pass
+    with store.store_lock(state), pytest.raises(store.StoreBusy):  # flock is per descriptor
+        store.store_lock(state, wait=0.1).__enter__()
+
+
+def test_the_append_path_loads_no_pathlib_json_or_contextlib(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from selfdistill import store\n"
+        "from selfdistill.paths import ProjectState\n"
+        f"state = ProjectState.for_project({str(tmp_path / 'p')!r})\n"
+        "store.append(state, {'v': 1, 'ts': 't', 'event': 'E'})\n"
+        "print(sorted({'pathlib', 'json', 'contextlib', 'collections'} & set(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+    assert count_observations(ProjectState.for_project(tmp_path / "p")) == 1

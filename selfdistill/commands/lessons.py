@@ -102,7 +102,8 @@ def show_list(stored: tuple[Lesson, ...], as_json: bool) -> None:
     for lesson in stored:
         click.echo(
             f"{lesson.id}  {lesson.status:<9} {lesson.kind:<10} "
-            f"{lesson.sessions_seen:>2} session(s)  {lesson.text()[:110]}"
+            f"{lesson.sessions_seen:>2} session(s) +{lesson.helped}/-{lesson.hurt}  "
+            f"{lesson.text()[:100]}"
         )
 
 

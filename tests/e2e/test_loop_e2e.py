@@ -99,6 +99,9 @@ def test_a_lesson_that_does_not_prevent_its_failure_is_retired(project, fake_api
     after = {item["id"]: item for item in lessons_json(project)}[lesson["id"]]
     assert after["status"] == "retired", after
     assert after["hurt"] >= 2
+    status = json.loads(selfdistill("status", "--project", str(project), "--json").stdout)
+    assert status["lessonsByStatus"].get("retired") == 1
+    assert status["lessonsHurt"] >= 2
     claude_md = (project / "CLAUDE.md").read_bytes()
     assert b"python3 -m unittest discover -s tests" not in claude_md
     assert outside_block(claude_md) == USER_TEXT

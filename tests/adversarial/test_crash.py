@@ -1,0 +1,192 @@
+"""kill -9 at random points: the distiller while it publishes, hook processes while they append.
+
+Distiller: each round adds two sessions with a new missing tool (so the CLAUDE.md block must
+change), starts a real `selfdistill run`, kills it with SIGKILL after a random delay spread over a
+run's length, then checks: CLAUDE.md is exactly the old file or the file a complete run writes,
+the user's bytes around the block are intact, the state files parse, and the next run completes
+the work (the new lesson is published).
+Hooks: many hook processes append large observations; a random share are killed mid-write. Every
+hook that exited 0 (acknowledged) must have its observation in the store, and the store must read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from selfdistill import claudemd, lessons
+from selfdistill.paths import ProjectState
+from selfdistill.store import iter_observations
+from tests.adversarial.conftest import LONG
+from tests.adversarial.harness import SCRIPT, cli, hook_env, make_repo
+from tests.adversarial.harness import transcript as write_transcript
+
+USER_HEAD = b"# My project\r\n\r\nHand-written notes \xff\xfe stay byte for byte.\n\n"
+USER_TAIL = b"\n## After the block\nmore user text without a final newline"
+ROUNDS = 60 if LONG else 12
+HOOKS = 400 if LONG else 60
+
+
+def sessions_for(root: Path, project: Path, round_number: int) -> list[Path]:
+    tool = f"tool{round_number}x"
+    steps = [(f"{tool} src", False, f"Exit code 127\n{tool}: command not found"), ("find src", True, "a")]
+    return [
+        write_transcript(root / f"r{round_number}s{n}.jsonl", f"r{round_number}s{n}", "go", steps, str(project))
+        for n in range(2)
+    ]
+
+
+def start_run(project: Path, paths: list[Path]) -> subprocess.Popen[bytes]:
+    args = [str(SCRIPT), "run", "--project", str(project), "--json"]
+    for path in paths:
+        args += ["--transcript", str(path)]
+    return subprocess.Popen(
+        args, env=hook_env(project), stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+def complete_run(project: Path, paths: list[Path]) -> dict[str, Any]:
+    args = ["run", "--project", str(project), "--json"]
+    for path in paths:
+        args += ["--transcript", str(path)]
+    done = cli(*args, env=hook_env(project))
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def user_bytes_intact(data: bytes) -> bool:
+    """The user's bytes, once the block (and the line ending added before it) is taken out."""
+    claudemd.split(data)  # raises on a torn block
+    user = USER_HEAD + USER_TAIL
+    return any(claudemd.remove(data, sep, b"") == user for sep in (b"", b"\n", b"\r\n"))
+
+
+def strays(project: Path) -> list[str]:
+    return sorted(
+        str(path.relative_to(project))
+        for path in project.rglob("*")
+        if path.is_file() and ".git" not in path.parts and path.name.endswith(".tmp")
+    )
+
+
+def test_killing_the_distiller_mid_publish_keeps_old_or_new(tmp_path: Path, figures: Any) -> None:
+    project = make_repo(tmp_path / "project")
+    claude_md = project / "CLAUDE.md"
+    claude_md.write_bytes(USER_HEAD + USER_TAIL)
+    transcripts = Path(os.environ["HOME"]) / "t"
+    rng = random.Random(20261121)
+    state = ProjectState.for_project(project)
+    started = time.monotonic()
+    complete_run(project, sessions_for(transcripts, project, 0))  # warm: a block exists
+    span = time.monotonic() - started
+    killed = corrupt = not_old_or_new = unfinished = published_before_kill = 0
+    for number in range(1, ROUNDS + 1):
+        paths = sessions_for(transcripts, project, number)
+        before = claude_md.read_bytes()
+        process = start_run(project, paths)
+        time.sleep(rng.uniform(span * 0.2, span * 1.5))
+        if process.poll() is None:
+            process.send_signal(signal.SIGKILL)
+            killed += 1
+        process.communicate(timeout=60)
+        after_kill = claude_md.read_bytes()
+        try:
+            intact = user_bytes_intact(after_kill)
+            lessons.read_lessons(state)
+        except Exception:
+            intact = False
+        corrupt += not intact
+        complete_run(project, paths)
+        final = claude_md.read_bytes()
+        not_old_or_new += after_kill not in (before, final)
+        published_before_kill += after_kill != before
+        unfinished += f"tool{number}x".encode() not in final
+        assert user_bytes_intact(final)
+    status = cli("status", "--project", str(project), "--json")
+    assert status.returncode == 0, status.stderr
+    figures(
+        "crash-distiller",
+        rounds=ROUNDS,
+        killed=killed,
+        published_before_kill=published_before_kill,
+        corruptions=corrupt,
+        not_old_or_new=not_old_or_new,
+        work_not_completed=unfinished,
+        stray_temp_files=len(strays(project)),
+    )
+    assert (corrupt, not_old_or_new, unfinished) == (0, 0, 0)
+    assert killed >= 1  # some kills really happened mid-run
+    assert strays(project) == []
+
+
+def test_killing_hooks_mid_append_loses_no_acknowledged_observation(
+    tmp_path: Path, figures: Any
+) -> None:
+    project = make_repo(tmp_path / "project")
+    rng = random.Random(7)
+    env = hook_env(project)
+    running: list[tuple[str, subprocess.Popen[bytes]]] = []
+    acknowledged: set[str] = set()
+    killed = 0
+    for number in range(HOOKS):
+        session = f"hookkill-{number:05d}"
+        body = {
+            "session_id": session,
+            "cwd": str(project),
+            "hook_event_name": "PostToolUse",
+            "tool_name": "Bash",
+            "tool_input": {"command": "x" * rng.randint(10, 1500)},
+            "tool_response": {"stdout": "y" * rng.randint(10, 60000), "stderr": ""},
+        }
+        process = subprocess.Popen(
+            [str(SCRIPT), "hook", "PostToolUse"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
+        assert process.stdin is not None
+        process.stdin.write(json.dumps(body).encode())
+        process.stdin.close()
+        running.append((session, process))
+        if len(running) >= 8:
+            victim_session, victim = running.pop(rng.randrange(len(running)))
+            time.sleep(rng.uniform(0.0, 0.03))
+            if victim.poll() is None:
+                victim.send_signal(signal.SIGKILL)
+                killed += 1
+            if victim.wait(timeout=60) == 0:
+                acknowledged.add(victim_session)
+    for session, process in running:
+        if process.wait(timeout=60) == 0:
+            acknowledged.add(session)
+    stored = [record for _, record in iter_observations(ProjectState.for_project(project))]
+    sessions = [record.get("session_id") for record in stored]
+    lost = acknowledged - set(sessions)
+    duplicated = len(sessions) - len(set(sessions))
+    figures(
+        "crash-hooks",
+        hooks=HOOKS,
+        killed=killed,
+        acknowledged=len(acknowledged),
+        losses=len(lost),
+        duplicates=duplicated,
+    )
+    assert not lost and not duplicated
+    assert killed > 0 and acknowledged
+    status = cli("status", "--project", str(project), "--json")
+    assert status.returncode == 0 and json.loads(status.stdout)["observations"] >= len(acknowledged)
+
+
+@pytest.mark.slow
+def test_long_kill_loop_is_opt_in() -> None:
+    """The loops above run ROUNDS/HOOKS times; SELFDISTILL_LONG_TESTS=1 makes them long."""
+    assert ROUNDS >= 12 and HOOKS >= 60
