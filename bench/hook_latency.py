@@ -106,6 +106,9 @@ def main() -> None:
     for way, timing in hook.items():
         wall, cpu = (timing.median(name) / bare.median(name) for name in ("wall", "cpu"))
         print(f"ratio hook / bare, {way:<34} wall {wall:.2f}x  cpu {cpu:.2f}x (target <= 1.5x)")
+    tool = per_event["PostToolUse"]  # the event of every tool call: most of a session's hook runs
+    wall, cpu = (tool.median(name) / bare.median(name) for name in ("wall", "cpu"))
+    print(f"ratio hook / bare, {LAUNCHER + ', PostToolUse':<34} wall {wall:.2f}x  cpu {cpu:.2f}x")
 
 
 def recorded_lines(state: Path) -> int:

@@ -638,16 +638,30 @@ def execute(
         merged[:] = [(result, active_view(result.lessons) != active_view(current))]
         return result.lessons
 
+    # Noted before the lessons change, cleared once published: a run killed in between, or a
+    # publish that failed (read-only project, full disk), leaves it for the next run to finish.
+    owed = publish_owed_path(state)
+    was_owed = owed.exists()
+    owed.touch(mode=0o600)
     final = lessons.update_lessons(state, change)
     result, active_changed = merged[0]
     record_lessons(tally, proposal, result)
     write_watermarks(state, next_marks(plan, analysis, marks))
-    if config.mode == "auto" and active_changed:
-        try:
-            tally.published = list(publish(state, final, run_id))
-        except Exception as error:  # the lessons are stored; the next change publishes again
-            log_error(f"run {run_id}: publishing failed", repr(error))
-            tally.errors.append(f"publish: {error}")
+    if config.mode != "auto" or not (active_changed or was_owed):
+        owed.unlink(missing_ok=True)
+        return
+    try:
+        tally.published = list(publish(state, final, run_id))
+    except Exception as error:  # the lessons are stored; the next run publishes them
+        log_error(f"run {run_id}: publishing failed", repr(error))
+        tally.errors.append(f"publish: {error}")
+        return
+    owed.unlink(missing_ok=True)
+
+
+def publish_owed_path(state: ProjectState) -> Path:
+    """Present while stored lessons may not be written back yet."""
+    return state.root / "publish.owed"
 
 
 def manifest(
@@ -735,7 +749,7 @@ def run(options: RunOptions) -> dict[str, Any] | None:
         return run_once(options, state, config)
     import filelock
 
-    state.root.mkdir(parents=True, exist_ok=True)
+    store.ensure_state(state)  # 0700 directories: the state is the user's alone
     lock = filelock.FileLock(str(state.run_lock), timeout=0 if options.spawned else options.wait_s)
     try:
         lock.acquire()

@@ -48,19 +48,34 @@ def read_stdin() -> tuple[bytes, str | None]:
 
 
 def _read_all(fd: int, chunks: list[bytes]) -> tuple[bytes, str | None]:
-    import select  # cheap, and only here
+    """Reads without blocking while data is there (Claude Code has usually written and closed the
+    pipe by the time we run), so `select` is imported only when we do have to wait."""
+    was_blocking = os.get_blocking(fd)
+    os.set_blocking(fd, False)
+    try:
+        size = 0
+        while size <= MAX_STDIN_BYTES:
+            try:
+                chunk = os.read(fd, 1 << 20)
+            except BlockingIOError:
+                if not _wait_for_input(fd):
+                    return b"".join(chunks), "stdin stayed open without data"
+                continue
+            if not chunk:
+                return b"".join(chunks), None
+            chunks.append(chunk)
+            size += len(chunk)
+        return b"".join(chunks)[:MAX_STDIN_BYTES], f"payload over {MAX_STDIN_BYTES} bytes, cut"
+    finally:
+        os.set_blocking(fd, was_blocking)  # the descriptor may be shared: leave it as it was
 
-    size = 0
-    while size <= MAX_STDIN_BYTES:
-        ready, _, _ = select.select([fd], [], [], STDIN_IDLE_SECONDS)
-        if not ready:
-            return b"".join(chunks), "stdin stayed open without data"
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            return b"".join(chunks), None
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)[:MAX_STDIN_BYTES], f"payload over {MAX_STDIN_BYTES} bytes, cut"
+
+def _wait_for_input(fd: int) -> bool:
+    """Whether `fd` became readable within STDIN_IDLE_SECONDS."""
+    import select  # only when the writer is slower than our start-up
+
+    ready, _, _ = select.select([fd], [], [], STDIN_IDLE_SECONDS)
+    return bool(ready)
 
 
 def salvage(text: str) -> dict[str, Any]:

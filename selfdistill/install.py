@@ -19,6 +19,7 @@ from selfdistill import git, githook, settings
 from selfdistill.atomic import write_atomic
 from selfdistill.errors import FatalError, UserError
 from selfdistill.paths import ProjectState
+from selfdistill.store import ensure_state
 
 _SETTINGS_CHANGES = frozenset({"registered", "updated", "removed", "restored", "deleted"})
 _GIT_CHANGES = frozenset({"installed", "updated", "removed", "restored"})
@@ -54,14 +55,14 @@ class Record:
 def selfdistill_argv() -> list[str]:
     """How a hook runs this selfdistill, whatever the user's PATH or active virtualenv.
 
-    The console script next to the interpreter: not resolved, because a venv's python is a
-    symlink to a base interpreter that does not have our package.
+    The environment's interpreter (not resolved: a venv's python is a symlink to a base interpreter
+    that does not have our package) running selfdistill/entry.py as a script. Not the console
+    script: pip's wrapper imports `re` before our code runs, which alone costs about half a bare
+    interpreter start on every tool call (bench/hook_latency.py).
     """
-    python = os.path.abspath(sys.executable)
-    script = os.path.join(os.path.dirname(python), "selfdistill")
-    if os.path.isfile(script) and os.access(script, os.X_OK):
-        return [script]
-    return [python, "-m", "selfdistill"]
+    from selfdistill import entry
+
+    return [os.path.abspath(sys.executable), os.path.abspath(entry.__file__)]
 
 
 def hook_commands(argv: list[str]) -> dict[str, str]:
@@ -202,6 +203,7 @@ def _save_record(project: Path, text: str | None, created: tuple[str, ...], made
         }
     }
     try:
+        ensure_state(ProjectState.for_project(project))  # 0700: the state is the user's alone
         write_atomic(record_path(project), (json.dumps(body, indent=2) + "\n").encode("utf-8"))
     except OSError as error:
         raise FatalError(f"cannot write {record_path(project)}: {error.strerror}") from error

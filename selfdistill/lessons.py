@@ -413,7 +413,9 @@ def update_lessons(
     """Read-modify-write under the store lock: concurrent runs never lose each other's updates."""
     import filelock  # ~75 ms: only paid by commands that write lessons
 
-    state.root.mkdir(parents=True, exist_ok=True)
+    from selfdistill.store import ensure_state
+
+    ensure_state(state)  # 0700 directories: the state is the user's alone
     lock = filelock.FileLock(str(state.lessons_lock), timeout=LOCK_TIMEOUT_S)
     try:
         with lock:

@@ -17,6 +17,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import IO, Any, NamedTuple
 
+from selfdistill.privacy import strip_private
+
 # Long texts keep this much of their start and end: error lines sit at both ends of an output.
 HEAD_CHARS = 4000
 TAIL_CHARS = 4000
@@ -292,8 +294,9 @@ def _str(value: Any) -> str | None:
 
 
 def _content(content: Any) -> tuple[tuple[str, ...], tuple[ToolUse, ...], tuple[ToolResult, ...]]:
+    # `<private>` spans go before anything is cut or read: they never reach signals or lessons
     if isinstance(content, str):
-        return (bound(content),), (), ()
+        return (bound(strip_private(content)),), (), ()
     if not isinstance(content, list):
         return (), (), ()
     texts: list[str] = []
@@ -304,7 +307,7 @@ def _content(content: Any) -> tuple[tuple[str, ...], tuple[ToolUse, ...], tuple[
             continue
         kind = block.get("type")
         if kind == "text" and isinstance(block.get("text"), str):
-            texts.append(bound(block["text"]))
+            texts.append(bound(strip_private(block["text"])))
         elif kind == "tool_use":
             uses.append(_tool_use(block))
         elif kind == "tool_result":

@@ -9,6 +9,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -540,3 +541,54 @@ def test_any_payload_shape_gives_a_valid_record(event: str, body: dict[str, Any]
     line = capture.encode({"id": "1:0", **record})
     assert len(line) <= capture.MAX_LINE_BYTES
     VALIDATOR.validate(strict_json(line))
+
+
+def start_hook(event: str, project: Path) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "CLAUDE_PROJECT_DIR": str(project)}
+    return subprocess.Popen(
+        [str(SCRIPT), "hook", event],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+
+
+def test_a_slow_writer_is_waited_for(project: Path) -> None:
+    body = payload("UserPromptSubmit", prompt="written in two halves")
+    hook = start_hook("UserPromptSubmit", project)
+    assert hook.stdin is not None
+    hook.stdin.write(body[:40])
+    hook.stdin.flush()
+    time.sleep(0.8)  # the hook has started and found the pipe empty
+    hook.stdin.write(body[40:])
+    hook.stdin.close()
+    assert hook.wait(timeout=30) == 0
+    [record] = records(project)
+    assert record["prompt"] == "written in two halves" and "invalid" not in record
+
+
+def test_a_writer_that_never_closes_does_not_hold_the_hook(project: Path) -> None:
+    hook = start_hook("UserPromptSubmit", project)
+    assert hook.stdin is not None
+    hook.stdin.write(payload("UserPromptSubmit", prompt="never finished")[:-10])
+    hook.stdin.flush()
+    started = time.monotonic()
+    assert hook.wait(timeout=30) == 0
+    assert time.monotonic() - started < 20
+    hook.stdin.close()
+    [record] = records(project)
+    assert record["invalid"] == "stdin stayed open without data"
+    assert record["session_id"] == SESSION  # salvaged from what arrived
+
+
+def test_reading_stdin_leaves_its_blocking_mode_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    from selfdistill import hook
+
+    read_end, write_end = os.pipe()
+    os.write(write_end, b'{"a": 1}')
+    os.close(write_end)
+    with open(read_end, "rb") as stdin:
+        monkeypatch.setattr(sys, "stdin", stdin)
+        assert hook.read_stdin() == (b'{"a": 1}', None)
+        assert os.get_blocking(read_end)

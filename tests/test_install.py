@@ -19,6 +19,7 @@ from tests.test_git import commit_file, git_identity, make_repo, run
 __all__ = ["git_identity"]  # the autouse fixture, imported to apply here too
 
 SELFDISTILL = Path(sys.executable).parent / "selfdistill"
+ENTRY = str(Path(install.__file__).with_name("entry.py"))  # what the hooks run, with python
 
 # A user's file in a style json.dumps would not reproduce: compact arrays, 4 spaces,
 # no final newline.
@@ -157,18 +158,17 @@ def test_registered_commands_run_from_a_shell_with_spaces_everywhere(
     env_bin = tmp_path / "my tools" / "it's venv" / "bin"
     env_bin.mkdir(parents=True)
     log = tmp_path / "calls.log"
-    wrapper = env_bin / "selfdistill"
-    real = shlex.quote(str(SELFDISTILL))
+    wrapper = env_bin / "python"
+    real = shlex.quote(sys.executable)
     wrapper.write_text(f'#!/bin/sh\necho "$*" >> {shlex.quote(str(log))}\nexec {real} "$@"\n')
     wrapper.chmod(0o755)
-    (env_bin / "python").symlink_to(sys.executable)
-    monkeypatch.setattr(sys, "executable", str(env_bin / "python"))
+    monkeypatch.setattr(sys, "executable", str(wrapper))
     project = tmp_path / "my project"
     project.mkdir()
 
     install.install(project)
     commands = hook_commands(project)
-    assert commands["Stop"] == f"{shlex.quote(str(wrapper))} hook Stop"
+    assert commands["Stop"] == shlex.join([str(wrapper), ENTRY, "hook", "Stop"])
 
     # Claude Code runs the command string with a shell, the payload on stdin, from the project,
     # with a PATH that need not contain selfdistill.
@@ -184,10 +184,10 @@ def test_registered_commands_run_from_a_shell_with_spaces_everywhere(
             timeout=60,
         )
         assert (done.returncode, done.stdout) == (0, ""), (event, done)
-    assert log.read_text().splitlines() == [f"hook {event}" for event in commands]
+    assert log.read_text().splitlines() == [f"{ENTRY} hook {event}" for event in commands]
 
 
-def test_without_a_console_script_hooks_use_python_dash_m(
+def test_hooks_run_the_entry_file_with_this_environment_python(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     bare = tmp_path / "no script here"
@@ -200,7 +200,8 @@ def test_without_a_console_script_hooks_use_python_dash_m(
     project.mkdir()
     install.install(project)
     command = hook_commands(project)["SessionEnd"]
-    assert command == f"{shlex.quote(str(python))} -m selfdistill hook SessionEnd"
+    entry_file = Path(install.__file__).with_name("entry.py")
+    assert command == shlex.join([str(python), str(entry_file), "hook", "SessionEnd"])
     done = subprocess.run(["sh", "-c", command], input="{}", text=True, capture_output=True)
     assert (done.returncode, done.stdout) == (0, "")
 
@@ -271,11 +272,10 @@ def test_real_claude_code_fires_every_registered_hook(
     env_bin = tmp_path / "tool env" / "bin"
     env_bin.mkdir(parents=True)
     log = tmp_path / "events.log"
-    recorder = env_bin / "selfdistill"
-    recorder.write_text(f'#!/bin/sh\necho "$2" >> {shlex.quote(str(log))}\ncat >/dev/null\n')
+    recorder = env_bin / "python"  # hooks run `<python> <entry.py> hook EVENT`
+    recorder.write_text(f'#!/bin/sh\necho "$3" >> {shlex.quote(str(log))}\ncat >/dev/null\n')
     recorder.chmod(0o755)
-    (env_bin / "python").symlink_to(sys.executable)
-    monkeypatch.setattr(sys, "executable", str(env_bin / "python"))
+    monkeypatch.setattr(sys, "executable", str(recorder))
     project = make_repo(tmp_path / "my project")
     install.install(project, with_git=False)
 
@@ -296,12 +296,12 @@ def test_a_moved_installation_updates_the_commands(
     install.install(project)
     old_bin = tmp_path / "old venv" / "bin"
     old_bin.mkdir(parents=True)
-    (old_bin / "selfdistill").symlink_to(SELFDISTILL)
+    (old_bin / "python").symlink_to(sys.executable)
     monkeypatch.setattr(sys, "executable", str(old_bin / "python"))
     report = install.install(project)
     assert (report.settings.action, report.git and report.git.action) == ("updated", "updated")
     assert set(hook_commands(project).values()) == {
-        f"{shlex.quote(str(old_bin / 'selfdistill'))} hook {event}" for event in settings.EVENTS
+        shlex.join([str(old_bin / "python"), ENTRY, "hook", event]) for event in settings.EVENTS
     }
     hook_text = (project / ".git" / "hooks" / "post-commit").read_text()
-    assert shlex.quote(str(old_bin / "selfdistill")) in hook_text
+    assert shlex.quote(str(old_bin / "python")) in hook_text

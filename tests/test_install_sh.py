@@ -111,7 +111,11 @@ def test_install_sh_registers_the_hooks_in_the_project(installed: Installed) -> 
         for entry in group["hooks"]
     }
     assert set(commands) == set(settings.EVENTS)
-    assert commands["Stop"] == f"{shlex.quote(str(installed.venv_bin / 'selfdistill'))} hook Stop"
+    python, entry, *rest = shlex.split(commands["Stop"])
+    assert python == str(installed.venv_bin / "python")
+    assert entry.startswith(str(installed.venv_bin.parent / "lib"))  # the venv's own copy
+    assert entry.endswith("/site-packages/selfdistill/entry.py")
+    assert rest == ["hook", "Stop"]
     assert b"selfdistill-hook-id" in installed.after_first[".git/hooks/post-commit"]
 
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import os
+import pickle
 import re
 import subprocess
 import sys
@@ -15,6 +18,13 @@ from hypothesis import strategies as st
 
 from selfdistill import paths
 from selfdistill.paths import ProjectState, find_project_root, project_key, state_home
+
+
+@dataclasses.dataclass(frozen=True)
+class Holder:
+    """Other modules keep a ProjectState in their own dataclasses (doctor's Setup)."""
+
+    state: ProjectState
 
 
 def key_as_first_written(root: Path) -> str:
@@ -37,6 +47,11 @@ def test_project_keys_are_the_same_as_before(name: str) -> None:
     root = Path("/nonexistent-selfdistill-test") / name
     assert project_key(root) == key_as_first_written(root)
     assert project_key(str(root)) == project_key(root)
+
+
+@given(st.binary(max_size=300))
+def test_crc32_is_zlib_s(data: bytes) -> None:
+    assert paths.crc32(data) == zlib.crc32(data)
 
 
 def test_a_project_key_is_readable_and_pinned() -> None:
@@ -82,6 +97,8 @@ def test_project_state_is_an_immutable_value(tmp_path: Path) -> None:
     assert repr(state) == f"ProjectState(project={state.project!r}, root={state.root!r})"
     with pytest.raises(AttributeError):
         state.root_dir = "/elsewhere"
+    assert copy.deepcopy(state) == state == pickle.loads(pickle.dumps(state))
+    assert dataclasses.asdict(Holder(state)) == {"state": state}
 
 
 def test_every_state_file_is_a_path_under_the_root(tmp_path: Path) -> None:

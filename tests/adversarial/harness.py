@@ -109,7 +109,7 @@ def transcript(path: Path, session: str, prompt: str, steps: Sequence[Step], cwd
         tool_id = f"toolu_{session}_{index}"
         use = {"type": "tool_use", "id": tool_id, "name": "Bash", "input": {"command": command}}
         add({"type": "assistant", "message": {"role": "assistant", "content": [use]}})
-        result = {"type": "tool_result", "tool_use_id": tool_id, "content": output}
+        result: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_id, "content": output}
         if not ok:
             result["is_error"] = True
         add({"type": "user", "message": {"role": "user", "content": [result]}})

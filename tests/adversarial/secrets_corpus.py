@@ -156,7 +156,8 @@ def _context_cases(rng: random.Random) -> list[Case]:
         Case(
             "aws-secret",
             aws_secret,
-            f"[default]\naws_access_key_id = AKIAEXAMPLE15\naws_secret_access_key = {aws_secret}\nregion15 = eu-west-1",
+            f"[default]\naws_access_key_id = AKIAEXAMPLE15\n"
+            f"aws_secret_access_key = {aws_secret}\nregion15 = eu-west-1",
             "region15",
         ),
         Case("auth-token-hex", hexes[0], f"export TWILIO_AUTH_TOKEN={hexes[0]}  # sms16", "sms16"),
@@ -209,7 +210,8 @@ ORDINARY = [
     "session_id = 8b2f6c1e-4d3a-4f0e-9c57-2a6d1e8b7f90",
     "git checkout -b feature/token-refresh",
     "npm ERR! code E404 npm ERR! 404 Not Found - GET https://registry.npmjs.org/left-padx",
-    "Traceback (most recent call last):\n  File \"app/auth.py\", line 42, in login\nKeyError: 'password'",
+    "Traceback (most recent call last):\n"
+    "  File \"app/auth.py\", line 42, in login\nKeyError: 'password'",
     "ssh-keygen -t ed25519 -C 'me@example.com' -f ~/.ssh/id_ed25519",
     "docker run -e POSTGRES_PASSWORD=$POSTGRES_PASSWORD postgres:16",
     "password: ${{ secrets.DB_PASSWORD }}",

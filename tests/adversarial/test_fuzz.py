@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from selfdistill import claudemd, signals, transcript
-from selfdistill.model import Evidence
 from selfdistill.lessons import new_lesson
+from selfdistill.model import Evidence
 from tests.adversarial.conftest import LONG
 from tests.adversarial.harness import SCRIPT
 
@@ -42,8 +42,8 @@ json_value = st.recursive(
     ),
     max_leaves=20,
 )
-KEYS = ["type", "message", "content", "uuid", "parentUuid", "sessionId", "toolUseResult",
-        "role", "tool_use_id", "is_error", "name", "input", "id", "text", "cwd", "timestamp"]  # fmt: skip
+KEYS = ["type", "message", "content", "uuid", "parentUuid", "sessionId", "toolUseResult", "role",
+        "tool_use_id", "is_error", "name", "input", "id", "text", "cwd", "timestamp"]  # fmt: skip
 TYPES = ["user", "assistant", "system", "summary", "attachment", "tool_use", "tool_result", "text"]
 # entries shaped like Claude Code's, with any value where a field is expected
 entry_like = st.recursive(
@@ -80,14 +80,18 @@ def read_all(data: bytes, compress: bool) -> None:
 
 @FUZZ
 @given(data=jsonish_lines(), compress=st.booleans())
-def test_the_transcript_reader_takes_any_jsonish_lines(data: bytes, compress: bool) -> None:
+def test_the_transcript_reader_takes_any_jsonish_lines(
+    data: bytes, compress: bool, figures: Any
+) -> None:
     read_all(data, compress)
+    figures("fuzz", transcript_cases=1, exceptions=0)
 
 
 @FUZZ
 @given(data=st.binary(max_size=2000))
-def test_the_transcript_reader_takes_any_bytes(data: bytes) -> None:
+def test_the_transcript_reader_takes_any_bytes(data: bytes, figures: Any) -> None:
     read_all(data, compress=False)
+    figures("fuzz", transcript_cases=1, exceptions=0)
 
 
 # --- the CLAUDE.md block editor ------------------------------------------------------------------
@@ -105,7 +109,15 @@ user_text = st.one_of(
 
 def lesson(text: str) -> Any:
     evidence = (Evidence("s1", "u1"),)
-    return new_lesson("fact", f"Running {text[:60]}", f"use {text[:100]}", evidence=evidence, signal="tool_error", confidence=0.8, now="2026-01-01T00:00:00Z")
+    return new_lesson(
+        "fact",
+        f"Running {text[:60]}",
+        f"use {text[:100]}",
+        evidence=evidence,
+        signal="tool_error",
+        confidence=0.8,
+        now="2026-01-01T00:00:00Z",
+    )
 
 
 def outside(data: bytes) -> tuple[bytes, bytes]:
@@ -114,10 +126,16 @@ def outside(data: bytes) -> tuple[bytes, bytes]:
 
 
 @FUZZ
-@given(head=user_text, tail=user_text, words=st.lists(st.text(max_size=80), max_size=4), crlf=st.booleans())
+@given(
+    head=user_text,
+    tail=user_text,
+    words=st.lists(st.text(max_size=80), max_size=4),
+    crlf=st.booleans(),
+)
 def test_the_block_editor_keeps_every_user_byte(
-    head: bytes, tail: bytes, words: list[str], crlf: bool
+    head: bytes, tail: bytes, words: list[str], crlf: bool, figures: Any
 ) -> None:
+    figures("fuzz", block_editor_cases=1, user_bytes_changed=0)
     try:
         claudemd.split(head + tail)
     except claudemd.MalformedBlock:
@@ -141,7 +159,8 @@ def test_the_block_editor_keeps_every_user_byte(
 
 @FUZZ
 @given(text=st.text(max_size=400))
-def test_a_rendered_line_never_breaks_out_of_the_block(text: str) -> None:
+def test_a_rendered_line_never_breaks_out_of_the_block(text: str, figures: Any) -> None:
+    figures("fuzz", rendered_line_cases=1)
     data = b"user\n"
     region = claudemd.render([lesson(text)]).region
     new, separator, trailer = claudemd.splice(data, region)
@@ -162,12 +181,27 @@ hook_stdin = st.one_of(
         max_size=8,
     ).map(lambda v: json.dumps(v).encode()),
 )  # fmt: skip
-EVENTS = ["PostToolUse", "PostToolUseFailure", "UserPromptSubmit", "SessionStart", "Notification", "", "Bogus\x00"]
+EVENTS = [
+    "PostToolUse",
+    "PostToolUseFailure",
+    "UserPromptSubmit",
+    "SessionStart",
+    "Notification",
+    "",
+    "Bogus\x00",
+]
 
 
-@settings(max_examples=HOOK_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=HOOK_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
 @given(data=hook_stdin, event=st.sampled_from(EVENTS))
-def test_the_hook_takes_any_stdin(data: bytes, event: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_the_hook_takes_any_stdin(
+    data: bytes, event: str, tmp_path_factory: pytest.TempPathFactory, figures: Any
+) -> None:
+    figures("fuzz", hook_stdin_cases=1)
     project = tmp_path_factory.mktemp("fuzzproject")
     env = {**os.environ, "CLAUDE_PROJECT_DIR": str(project), "SELFDISTILL_AUTORUN": "0"}
     done = subprocess.run(

@@ -39,7 +39,11 @@ SESSION = "5e1c0a2b-7d3f-4e6a-9b8c-0f1e2d3c4b5a"
 
 
 def payload(channel: str, case: Case, project: Path, transcript_path: Path) -> tuple[str, Any]:
-    base = {"session_id": SESSION, "transcript_path": str(transcript_path), "cwd": str(project)}
+    base: dict[str, Any] = {
+        "session_id": SESSION,
+        "transcript_path": str(transcript_path),
+        "cwd": str(project),
+    }
     if channel == "prompt":
         return "UserPromptSubmit", {**base, "prompt": f"please fix this:\n{case.text}"}
     if channel == "input":
@@ -51,8 +55,8 @@ def payload(channel: str, case: Case, project: Path, transcript_path: Path) -> t
         tool = {"tool_name": "Bash", "tool_input": {"command": "cat config"}}
         return "PostToolUse", {**base, **tool, "tool_response": response}
     if channel == "error":
-        tool = {"tool_name": "Bash", "tool_input": {"command": "deploy"}, "is_interrupt": False}
-        return "PostToolUseFailure", {**base, **tool, "error": f"Exit code 1\n{case.text}"}
+        failed = {"tool_name": "Bash", "tool_input": {"command": "deploy"}, "is_interrupt": False}
+        return "PostToolUseFailure", {**base, **failed, "error": f"Exit code 1\n{case.text}"}
     if channel == "file":
         edit = {"file_path": str(project / ".env"), "content": case.text}
         return "PostToolUse", {**base, "tool_name": "Write", "tool_input": edit}
