@@ -36,7 +36,7 @@ from pathlib import Path
 from selfdistill import entry
 
 CORPUS = Path("/work/shared/corpus/hook_payloads")
-LAUNCHER = "python selfdistill/entry.py"
+LAUNCHER = "python selfdistill/entry.py (what install registers)"
 EVENTS = ("PostToolUse", "PostToolUseFailure", "UserPromptSubmit", "SessionStart", "Notification")
 
 
@@ -88,7 +88,7 @@ def main() -> None:
     args = parser.parse_args()
     payloads = load_payloads(args.corpus, max(1, args.runs // len(EVENTS)))
     ways = {
-        "console script (registered today)": [str(Path(sys.executable).parent / "selfdistill")],
+        "console script": [str(Path(sys.executable).parent / "selfdistill")],
         LAUNCHER: [sys.executable, entry.__file__],
         "python -m selfdistill": [sys.executable, "-m", "selfdistill"],
     }

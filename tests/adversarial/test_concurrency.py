@@ -36,19 +36,23 @@ def start_hook(event: str, payload: dict[str, Any], env: dict[str, str]) -> subp
 
 
 def finish(process: subprocess.Popen[bytes]) -> tuple[int, bytes, bytes]:
-    out, err = process.communicate(timeout=60)
-    return process.returncode, out, err
+    assert process.stdout is not None and process.stderr is not None
+    out, err = process.stdout.read(), process.stderr.read()  # a hook prints nothing: no deadlock
+    process.stdout.close()
+    process.stderr.close()
+    return process.wait(timeout=60), out, err
 
 
 def wait_idle(project: Path, seconds: float = 120) -> None:
     """Until no distiller runs and none is owed (spawned ones are detached from the test)."""
     deadline = time.monotonic() + seconds
+    status: dict[str, Any] = {}
     while time.monotonic() < deadline:
         status = json.loads(cli("status", "--project", str(project), "--json").stdout)
         if not status["running"] and not status.get("pending"):
             return
         time.sleep(0.2)
-    raise AssertionError("distillers still running")
+    raise AssertionError(f"distillers still running: {status}")
 
 
 def test_parallel_sessions_stop_hooks_and_a_manual_run(tmp_path: Path, figures: Any) -> None:
