@@ -19,7 +19,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -54,6 +54,8 @@ class RunOptions:
     transcripts: tuple[Path, ...] = ()
     spawned: bool = False  # started detached by the Stop hook (SELFDISTILL_INTERNAL=1)
     wait_s: float = MANUAL_WAIT_S
+    # Told (transcripts analysed, transcripts to analyse) as the run goes: progress.py draws it.
+    on_progress: Callable[[int, int], None] | None = field(default=None, compare=False, repr=False)
 
 
 class Mark(NamedTuple):
@@ -296,11 +298,14 @@ def apply_limit(plan: Plan, limit: int) -> Plan:
 # --- 2. analysis ---------------------------------------------------------------------------------
 
 
-def analyze_targets(targets: Sequence[Target]) -> Analysis:
-
+def analyze_targets(
+    targets: Sequence[Target], on_progress: Callable[[int, int], None] | None = None
+) -> Analysis:
     done: list[Analysed] = []
     failed: list[Skip] = []
-    for target in targets:
+    for index, target in enumerate(targets):
+        if on_progress is not None:
+            on_progress(index, len(targets))
         before = progress_of(target.path)
         try:
             report = analyze(Path(target.path))
@@ -315,7 +320,28 @@ def analyze_targets(targets: Sequence[Target]) -> Analysis:
             continue
         if before is not None:
             done.append(Analysed(target, report, before, steps))
+    if on_progress is not None and targets:
+        on_progress(len(targets), len(targets))
     return Analysis(tuple(done), tuple(failed))
+
+
+def signal_counts(report: SessionReport) -> dict[str, Any]:
+    """One session's signals by kind, for the manifest (what `selfdistill report` charts)."""
+    counts: dict[str, int] = {}
+    for signal in report.signals:
+        counts[signal.kind] = counts.get(signal.kind, 0) + 1
+    data: dict[str, Any] = {"sessionId": report.session_id, "outcome": report.outcome}
+    if report.started_at:
+        data["startedAt"] = report.started_at
+    return {**data, "counts": counts}
+
+
+def total_counts(sessions: Sequence[dict[str, Any]]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for session in sessions:
+        for kind, count in session["counts"].items():
+            totals[kind] = totals.get(kind, 0) + count
+    return totals
 
 
 def trim(text: str, limit: int = 300) -> str:
@@ -542,6 +568,7 @@ class Tally:
     retired: int = 0
     lessons: list[dict[str, Any]] = field(default_factory=list)
     log_paths: list[str] = field(default_factory=list)
+    session_signals: list[dict[str, Any]] = field(default_factory=list)  # signal_counts, by session
     published: list[str] = field(default_factory=list)
     mode: str = "heuristic"
     calls: int = 0
@@ -612,7 +639,8 @@ def execute(
     plan = plan_for(options, state, marks, config)
     tally.observations = plan.observations
     tally.skipped.extend(plan.skipped)
-    analysis = analyze_targets(plan.targets)
+    analysis = analyze_targets(plan.targets, options.on_progress)
+    tally.session_signals = [signal_counts(item.report) for item in analysis.reports]
     tally.skipped.extend(analysis.failed)
     tally.errors.extend(f"{s.path}: {s.detail}" for s in analysis.failed)
     tally.processed = len(analysis.reports)
@@ -689,6 +717,8 @@ def manifest(
         "lessonsRetired": tally.retired,
         "efficacy": {"helped": tally.helped, "hurt": tally.hurt},
         "logPaths": tally.log_paths,
+        "signals": total_counts(tally.session_signals),
+        "sessionSignals": tally.session_signals,
         "lessons": tally.lessons,
         "published": tally.published,
         "durationMs": elapsed_ms,

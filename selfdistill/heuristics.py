@@ -353,7 +353,7 @@ def recovery_lesson(failure: Failure, fix: str, fix_uuid: str | None, now: str) 
         trigger = f"Using `{tool}`"
         keep_args = same_runner(failed, fix) or same_subcommand(failed, fix)
         instead = fix if keep_args else program(fix)
-        action = f"`{tool}` is not installed here ({failure.cause}); use `{instead}` instead"
+        action = f"it is not installed here ({failure.cause}); use `{instead}` instead"
         kind, confidence = "fact", 0.65
     elif SETUP.search(fix):
         trigger = f"Running `{failed}`"

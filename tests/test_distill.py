@@ -123,7 +123,7 @@ def test_two_sessions_make_an_active_grounded_lesson(project: Path, tmp_path: Pa
     assert stored.status == "active"
     assert stored.sessions_seen == 2
     assert stored.text() == (
-        "Using `tree`: `tree` is not installed here (command not found: tree); use `find` instead"
+        "Using `tree`: it is not installed here (command not found: tree); use `find` instead"
     )
     assert {e.session_id for e in stored.evidence} == {"s0", "s1"}
     state = distill.project_state(project)

@@ -40,7 +40,7 @@ def test_missing_test_runner_then_working_one_gives_the_example_lesson() -> None
     )
     [lesson] = heuristics.lessons_from_report(report(fail), NOW, timeline)
     assert lesson.text() == (
-        "Using `python3 -m pytest`: `python3 -m pytest` is not installed here (No module named "
+        "Using `python3 -m pytest`: it is not installed here (No module named "
         "pytest); use `python3 -m unittest discover -s tests` instead"
     )
     assert "`python3 -m unittest discover -s tests`" in lesson.action
@@ -54,7 +54,7 @@ def test_missing_program_replaced_by_another_tool() -> None:
     [lesson] = heuristics.lessons_from_report(report(fail), NOW, timeline)
     assert lesson.kind == "fact"
     assert lesson.text() == (
-        "Using `tree`: `tree` is not installed here (command not found: tree); use `find` instead"
+        "Using `tree`: it is not installed here (command not found: tree); use `find` instead"
     )
 
 

@@ -57,7 +57,7 @@ def test_approve_activates_and_publishes(tmp_path: Path) -> None:
     assert result["lesson"]["status"] == "active"
     claude_md = project / "CLAUDE.md"
     if result["published"]:  # the publisher is there: the lesson reached CLAUDE.md
-        assert "`tree` is not installed here" in claude_md.read_text()
+        assert "`tree`: it is not installed here" in claude_md.read_text()
 
 
 def test_reject_is_remembered_by_later_runs(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ EXPECTED = {
     (
         "fact",
         "Using `python3 -m pytest`",
-        "`python3 -m pytest` is not installed here (No module named pytest); "
+        "it is not installed here (No module named pytest); "
         "use `python3 -m unittest discover -s tests` instead",
         "active",
         2,

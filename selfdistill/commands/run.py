@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ def command(
 ) -> None:
     """Distill lessons from what is new since the last run (or from --transcript files)."""
     from selfdistill.distill import RunOptions, run
+    from selfdistill.progress import for_terminal
 
     options = RunOptions(
         project=project or Path.cwd(),
@@ -58,6 +60,7 @@ def command(
         transcripts=transcripts,
         spawned=os.environ.get("SELFDISTILL_INTERNAL") == "1",
         wait_s=wait_s,
+        on_progress=for_terminal(sys.stderr, quiet=as_json),
     )
     manifest = run(options)
     if manifest is None:  # a detached run found another one running: it left a note instead

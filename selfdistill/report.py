@@ -1,0 +1,412 @@
+"""What `selfdistill report` shows, gathered from a project's state into one frozen record.
+
+Sources, all read-only (nothing is created, nothing re-analysed):
+- run manifests (state.runs/<id>.json): the runs, and the signals of the sessions each analysed
+  (`sessionSignals`). A transcript that grew is analysed again as a whole, so a session's counts
+  from its latest run replace earlier ones: each session is counted once, on the day it started.
+- when no manifest carries session signals (runs older than that field), the observation store:
+  tool errors and interruptions per day from the hooks' outcomes, the only signals it records.
+- the lesson store: each lesson, its evidence and the verdicts of later sessions.
+Unreadable manifests are skipped, like `status` does: a report is what people look at when
+something seems wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from selfdistill.efficacy import HELPED, HURT
+from selfdistill.lessons import read_lessons, supporting_sessions
+from selfdistill.model import Lesson
+from selfdistill.paths import ProjectState
+from selfdistill.status import load_runs
+from selfdistill.store import iter_observations
+
+# The signals charted over time, in the order shown: failures first, then the good news.
+CHARTED = (
+    "tool_error",
+    "test_failure",
+    "interruption",
+    "rejection",
+    "correction",
+    "approval",
+    "recovery",
+)
+# What the observation store can say about a day (hook outcomes), by the signal it stands for.
+OUTCOME_SIGNALS = {"error": "tool_error", "interrupted": "interruption"}
+UNDATED = "undated"
+
+
+@dataclass(frozen=True)
+class SignalDay:
+    """The signals of the sessions that started on one day (UTC), in CHARTED order."""
+
+    day: str  # YYYY-MM-DD, or UNDATED
+    sessions: int
+    counts: tuple[int, ...]
+
+    def count(self, kind: str) -> int:
+        return self.counts[CHARTED.index(kind)]
+
+
+@dataclass(frozen=True)
+class RunRow:
+    id: str
+    started_at: str
+    trigger: str
+    mode: str
+    sessions: int
+    skipped: int
+    lessons_generated: int
+    lessons_new: int
+    lessons_activated: int
+    lessons_retired: int
+    helped: int
+    hurt: int
+    errors: tuple[str, ...]
+    cost_usd: float
+    signals: tuple[int, ...]  # this run's sessions' signals, in CHARTED order
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    session_id: str
+    signal: str  # the signal kind behind it, efficacy:helped / efficacy:hurt for verdicts
+    uuid: str | None
+
+
+@dataclass(frozen=True)
+class LessonRow:
+    id: str
+    status: str
+    kind: str
+    trigger: str
+    action: str
+    signal: str
+    source: str
+    confidence: float
+    sessions_seen: int
+    supporting_sessions: int
+    evidence: tuple[EvidenceRow, ...]
+    created_at: str
+    published_at: str | None
+    helped: int
+    hurt: int
+    verdict: str  # see verdict_of
+    retire_reason: str | None
+    hold_reason: str | None
+
+
+@dataclass(frozen=True)
+class Report:
+    project: str
+    state_dir: str
+    generated_at: str
+    signal_source: str  # "runs", "observations" or "none"
+    days: tuple[SignalDay, ...]
+    runs: tuple[RunRow, ...]
+    lessons: tuple[LessonRow, ...]
+    observations: int
+
+    def totals(self) -> tuple[int, ...]:
+        return tuple(sum(day.counts[i] for day in self.days) for i in range(len(CHARTED)))
+
+    def to_json(self) -> dict[str, Any]:
+        return report_json(self)
+
+
+# --- helpers on loose JSON -----------------------------------------------------------------------
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _str(value: Any, default: str = "") -> str:
+    return value if isinstance(value, str) else default
+
+
+def _counts(value: Any) -> tuple[int, ...]:
+    data = value if isinstance(value, dict) else {}
+    return tuple(_int(data.get(kind)) for kind in CHARTED)
+
+
+def _add(a: Sequence[int], b: Sequence[int]) -> tuple[int, ...]:
+    return tuple(x + y for x, y in zip(a, b, strict=True))
+
+
+def day_of(stamp: Any) -> str:
+    """The UTC day of an ISO 8601 stamp as selfdistill and Claude Code write them."""
+    text = _str(stamp)
+    if len(text) >= 10 and text[4] == "-" and text[7] == "-" and text[:4].isdigit():
+        return text[:10]
+    return UNDATED
+
+
+# --- signals over time ---------------------------------------------------------------------------
+
+
+def latest_sessions(runs: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """session id -> its counts from the latest run that analysed it (runs come oldest first)."""
+    found: dict[str, dict[str, Any]] = {}
+    for run in runs:
+        if run.get("dryRun") is True:
+            continue
+        for item in run.get("sessionSignals") or ():
+            if isinstance(item, dict) and isinstance(item.get("sessionId"), str):
+                found[item["sessionId"]] = item
+    return found
+
+
+def days_from_sessions(sessions: Iterable[dict[str, Any]]) -> tuple[SignalDay, ...]:
+    by_day: dict[str, tuple[int, tuple[int, ...]]] = {}
+    for item in sessions:
+        day = day_of(item.get("startedAt"))
+        count, counts = by_day.get(day, (0, (0,) * len(CHARTED)))
+        by_day[day] = (count + 1, _add(counts, _counts(item.get("counts"))))
+    return tuple(SignalDay(day, n, counts) for day, (n, counts) in sorted(by_day.items()))
+
+
+def days_from_observations(records: Iterable[dict[str, Any]]) -> tuple[SignalDay, ...]:
+    """Tool errors and interruptions per day as the hooks saw them; sessions by their ids."""
+    sessions: dict[str, set[str]] = {}
+    counts: dict[str, list[int]] = {}
+    for record in records:
+        day = day_of(record.get("ts"))
+        sessions.setdefault(day, set())
+        if isinstance(record.get("session_id"), str):
+            sessions[day].add(record["session_id"])
+        kind = OUTCOME_SIGNALS.get(_str(record.get("outcome")))
+        row = counts.setdefault(day, [0] * len(CHARTED))
+        if kind is not None:
+            row[CHARTED.index(kind)] += 1
+    return tuple(SignalDay(day, len(sessions[day]), tuple(counts[day])) for day in sorted(counts))
+
+
+def signal_days(
+    runs: Sequence[dict[str, Any]], state: ProjectState
+) -> tuple[str, tuple[SignalDay, ...]]:
+    sessions = latest_sessions(runs)
+    if sessions:
+        return "runs", days_from_sessions(sessions.values())
+    if not state.observations.exists():  # reading must create nothing
+        return "none", ()
+    days = days_from_observations(record for _, record in iter_observations(state))
+    return ("observations", days) if days else ("none", ())
+
+
+# --- runs and lessons ----------------------------------------------------------------------------
+
+
+def run_row(run: dict[str, Any]) -> RunRow:
+    efficacy = run.get("efficacy") if isinstance(run.get("efficacy"), dict) else {}
+    signals = (0,) * len(CHARTED)
+    for item in run.get("sessionSignals") or ():
+        if isinstance(item, dict):
+            signals = _add(signals, _counts(item.get("counts")))
+    errors = run.get("errors") if isinstance(run.get("errors"), list) else []
+    cost = run.get("costUsd")
+    return RunRow(
+        id=_str(run.get("id")),
+        started_at=_str(run.get("startedAt")),
+        trigger=_str(run.get("trigger"), "manual"),
+        mode=_str(run.get("analysisMode"), "heuristic"),
+        sessions=_int(run.get("sessionsProcessed")),
+        skipped=_int(run.get("sessionsSkipped")),
+        lessons_generated=_int(run.get("lessonsGenerated")),
+        lessons_new=_int(run.get("lessonsNew")),
+        lessons_activated=_int(run.get("lessonsActivated")),
+        lessons_retired=_int(run.get("lessonsRetired")),
+        helped=_int(efficacy.get("helped")),
+        hurt=_int(efficacy.get("hurt")),
+        errors=tuple(str(error) for error in errors),
+        cost_usd=float(cost) if isinstance(cost, (int, float)) else 0.0,
+        signals=signals,
+    )
+
+
+def verdict_of(lesson: Lesson) -> str:
+    """Whether the lesson helped, in one word: what later sessions said since it was published.
+
+    unpublished: never written back, nothing to measure; unmeasured: published, but no later
+    session did the work it is about; helping / recurring / mixed: the verdicts so far.
+    """
+    if lesson.published_at is None and lesson.helped == lesson.hurt == 0:
+        return "unpublished"
+    if lesson.helped == lesson.hurt == 0:
+        return "unmeasured"
+    if lesson.hurt == 0:
+        return "helping"
+    if lesson.helped == 0:
+        return "recurring"
+    return "mixed"
+
+
+def lesson_row(lesson: Lesson) -> LessonRow:
+    return LessonRow(
+        id=lesson.id,
+        status=lesson.status,
+        kind=lesson.kind,
+        trigger=lesson.trigger,
+        action=lesson.action,
+        signal=lesson.signal,
+        source=lesson.source,
+        confidence=lesson.confidence,
+        sessions_seen=lesson.sessions_seen,
+        supporting_sessions=len(supporting_sessions(lesson.evidence)),
+        evidence=tuple(
+            EvidenceRow(item.session_id, item.signal or "unknown", item.uuid)
+            for item in lesson.evidence
+        ),
+        created_at=lesson.created_at,
+        published_at=lesson.published_at,
+        helped=lesson.helped,
+        hurt=lesson.hurt,
+        verdict=verdict_of(lesson),
+        retire_reason=lesson.retire_reason,
+        hold_reason=lesson.hold_reason,
+    )
+
+
+STATUS_ORDER = ("active", "candidate", "held", "retired", "rejected")
+
+
+def lesson_order(lesson: Lesson) -> tuple[int, float, str]:
+    rank = STATUS_ORDER.index(lesson.status) if lesson.status in STATUS_ORDER else len(STATUS_ORDER)
+    return rank, -lesson.confidence, lesson.id
+
+
+def gather(state: ProjectState, generated_at: str) -> Report:
+    """The report for one project (`generated_at` is the caller's clock: this reads only)."""
+    from selfdistill.store import count_observations
+
+    runs = [run for run in load_runs(state) if run.get("dryRun") is not True]
+    source, days = signal_days(runs, state)
+    return Report(
+        project=str(state.project),
+        state_dir=str(state.root),
+        generated_at=generated_at,
+        signal_source=source,
+        days=days,
+        runs=tuple(run_row(run) for run in runs),
+        lessons=tuple(lesson_row(x) for x in sorted(read_lessons(state), key=lesson_order)),
+        observations=count_observations(state),
+    )
+
+
+# --- JSON and plain text -------------------------------------------------------------------------
+
+
+def _kinds(counts: Sequence[int]) -> dict[str, int]:
+    return dict(zip(CHARTED, counts, strict=True))
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    return {
+        "project": report.project,
+        "stateDir": report.state_dir,
+        "generatedAt": report.generated_at,
+        "signalSource": report.signal_source,
+        "observations": report.observations,
+        "signalTotals": _kinds(report.totals()),
+        "signalsByDay": [
+            {"day": d.day, "sessions": d.sessions, "counts": _kinds(d.counts)} for d in report.days
+        ],
+        "runs": [
+            {
+                "id": r.id,
+                "startedAt": r.started_at,
+                "trigger": r.trigger,
+                "analysisMode": r.mode,
+                "sessionsProcessed": r.sessions,
+                "sessionsSkipped": r.skipped,
+                "lessonsGenerated": r.lessons_generated,
+                "lessonsNew": r.lessons_new,
+                "lessonsActivated": r.lessons_activated,
+                "lessonsRetired": r.lessons_retired,
+                "efficacy": {"helped": r.helped, "hurt": r.hurt},
+                "errors": list(r.errors),
+                "costUsd": r.cost_usd,
+                "signals": _kinds(r.signals),
+            }
+            for r in report.runs
+        ],
+        "lessons": [lesson_json(x) for x in report.lessons],
+    }
+
+
+def lesson_json(row: LessonRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "status": row.status,
+        "kind": row.kind,
+        "trigger": row.trigger,
+        "action": row.action,
+        "signal": row.signal,
+        "source": row.source,
+        "confidence": row.confidence,
+        "sessionsSeen": row.sessions_seen,
+        "supportingSessions": row.supporting_sessions,
+        "evidence": [
+            {"sessionId": e.session_id, "signal": e.signal, **({"uuid": e.uuid} if e.uuid else {})}
+            for e in row.evidence
+        ],
+        "createdAt": row.created_at,
+        "publishedAt": row.published_at,
+        "helped": row.helped,
+        "hurt": row.hurt,
+        "verdict": row.verdict,
+        "retireReason": row.retire_reason,
+        "holdReason": row.hold_reason,
+    }
+
+
+def is_verdict(row: EvidenceRow) -> bool:
+    return row.signal in (HELPED, HURT)
+
+
+def format_text(report: Report) -> str:
+    """The terminal summary: totals, the last days, every lesson with its verdict."""
+    runs = report.runs
+    sessions = sum(day.sessions for day in report.days)
+    lines = [
+        f"project:  {report.project}",
+        f"runs:     {len(runs)}"
+        + (
+            f" (last {runs[-1].id}, {sum(r.sessions for r in runs)} session(s) analysed)"
+            if runs
+            else ""
+        ),
+        f"signals:  {signal_line(report.totals())}"
+        + (f" over {sessions} session(s), from {report.signal_source}" if report.days else ""),
+    ]
+    for day in report.days[-7:]:
+        lines.append(f"  {day.day}  {day.sessions:>3} session(s)  {signal_line(day.counts)}")
+    helped = sum(x.helped for x in report.lessons)
+    hurt = sum(x.hurt for x in report.lessons)
+    lines.append(
+        f"lessons:  {len(report.lessons)}; later sessions: {helped} helped, {hurt} recurred"
+    )
+    for row in report.lessons:
+        lines.append(
+            f"  {row.id[:10]} {row.status:<9} {row.verdict:<11} +{row.helped}/-{row.hurt} "
+            f"{row.supporting_sessions}s  {one_line(row.trigger)}: {one_line(row.action)}"
+        )
+        reason = row.retire_reason or row.hold_reason
+        if reason:
+            lines.append(f"  {'':10} why: {one_line(reason)}")
+    return "\n".join(lines)
+
+
+def signal_line(counts: Sequence[int]) -> str:
+    shown = [f"{n} {kind.replace('_', ' ')}" for kind, n in zip(CHARTED, counts, strict=True) if n]
+    return ", ".join(shown) or "none"
+
+
+def one_line(text: str, limit: int = 120) -> str:
+    """Lesson text on one terminal line: no control characters (it may come from tool output)."""
+    flat = "".join(ch if ch.isprintable() else " " for ch in text)
+    flat = " ".join(flat.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
