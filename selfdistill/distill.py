@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from selfdistill import efficacy, guard, heuristics, lessons, store
 from selfdistill import publish as publisher
@@ -37,6 +37,9 @@ from selfdistill.redact import redact_text
 from selfdistill.schemas import validate
 from selfdistill.signals import analyze
 from selfdistill.transcript import iter_entries
+
+if TYPE_CHECKING:
+    import filelock
 
 WATERMARK_VERSION = 1
 MANUAL_WAIT_S = 60.0  # a manual run waits this long for a run in progress
@@ -330,7 +333,11 @@ def signal_counts(report: SessionReport) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for signal in report.signals:
         counts[signal.kind] = counts.get(signal.kind, 0) + 1
-    data: dict[str, Any] = {"sessionId": report.session_id, "outcome": report.outcome}
+    data: dict[str, Any] = {
+        "sessionId": report.session_id,
+        "file": report.file,
+        "outcome": report.outcome,
+    }
     if report.started_at:
         data["startedAt"] = report.started_at
     return {**data, "counts": counts}
@@ -788,14 +795,45 @@ def run(options: RunOptions) -> dict[str, Any] | None:
             pending_path(state).touch()
             return None
         raise UserError("a run is in progress for this project; try again when it ends") from None
+    started = time.time() - NOTE_SLACK_S
+    if pending_path(state).exists() and not pending_since(state, started):
+        pending_path(state).unlink(missing_ok=True)  # an older note: this run covers it
+    first = run_released(options, state, config, lock)
+    # A Stop hook that finds the lock taken leaves a note instead of a distiller; the holder may
+    # be past its last look at the note by then. So whoever releases the lock looks again and
+    # runs once more if it can take the lock (if it cannot, the new holder will look in turn).
+    for _ in range(MAX_EXTRA_RUNS):
+        if not pending_since(state, started) or not take(lock):
+            break
+        started = time.time() - NOTE_SLACK_S
+        pending_path(state).unlink(missing_ok=True)  # this run covers what the note asked for
+        # its failure is in its own manifest and the log; the run asked for succeeded
+        with contextlib.suppress(FatalError):
+            run_released(replace(options, transcripts=()), state, config, lock)
+    return first
+
+
+MAX_EXTRA_RUNS = 5
+# File times come from a coarse kernel clock, a few ms behind time.time(): a note left just after
+# a run started can look older than the run. Counting it as new costs at most one empty run.
+NOTE_SLACK_S = 1.0
+
+
+def take(lock: filelock.BaseFileLock) -> bool:
+    import filelock
+
     try:
-        started = time.time()
-        first = run_once(options, state, config)
-        if pending_since(state, started):  # a Stop hook asked while we ran: once more
-            pending_path(state).unlink(missing_ok=True)
-            # its failure is in its own manifest and the log; the run asked for succeeded
-            with contextlib.suppress(FatalError):
-                run_once(replace(options, transcripts=()), state, config)
-        return first
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        return False
+    return True
+
+
+def run_released(
+    options: RunOptions, state: ProjectState, config: Config, lock: filelock.BaseFileLock
+) -> dict[str, Any]:
+    """run_once, with the run lock (held on entry) released when it ends."""
+    try:
+        return run_once(options, state, config)
     finally:
         lock.release()

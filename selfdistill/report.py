@@ -1,26 +1,29 @@
 """What `selfdistill report` shows, gathered from a project's state into one frozen record.
 
-Sources, all read-only (nothing is created, nothing re-analysed):
+Sources, all read-only (nothing is created):
 - run manifests (state.runs/<id>.json): the runs, and the signals of the sessions each analysed
   (`sessionSignals`). A transcript that grew is analysed again as a whole, so a session's counts
   from its latest run replace earlier ones: each session is counted once, on the day it started.
 - when no manifest carries session signals (runs older than that field), the observation store:
   tool errors and interruptions per day from the hooks' outcomes, the only signals it records.
-- the lesson store: each lesson, its evidence and the verdicts of later sessions.
+- the lesson store: each lesson, its evidence and the verdicts of later sessions; the evidence's
+  excerpts are read back from the transcripts the manifests name (a bounded number of them).
 Unreadable manifests are skipped, like `status` does: a report is what people look at when
 something seems wrong.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from selfdistill.efficacy import HELPED, HURT
 from selfdistill.lessons import read_lessons, supporting_sessions
 from selfdistill.model import Lesson
 from selfdistill.paths import ProjectState
+from selfdistill.signals import analyze
 from selfdistill.status import load_runs
 from selfdistill.store import iter_observations
 
@@ -34,9 +37,11 @@ CHARTED = (
     "approval",
     "recovery",
 )
+FAILURES = ("tool_error", "test_failure", "interruption", "rejection", "correction")
 # What the observation store can say about a day (hook outcomes), by the signal it stands for.
 OUTCOME_SIGNALS = {"error": "tool_error", "interrupted": "interruption"}
 UNDATED = "undated"
+MAX_EXCERPT_FILES = 40  # transcripts re-read for evidence excerpts: a report stays quick
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,10 @@ class SignalDay:
 
     def count(self, kind: str) -> int:
         return self.counts[CHARTED.index(kind)]
+
+    def failures_per_session(self) -> float:
+        """The day's failure signals per session: the trend a working tool bends down."""
+        return sum(self.count(kind) for kind in FAILURES) / max(self.sessions, 1)
 
 
 @dataclass(frozen=True)
@@ -75,6 +84,7 @@ class EvidenceRow:
     session_id: str
     signal: str  # the signal kind behind it, efficacy:helped / efficacy:hurt for verdicts
     uuid: str | None
+    excerpt: str | None = None  # the signal's redacted excerpt, read back from its transcript
 
 
 @dataclass(frozen=True)
@@ -128,6 +138,14 @@ def _str(value: Any, default: str = "") -> str:
     return value if isinstance(value, str) else default
 
 
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 def _counts(value: Any) -> tuple[int, ...]:
     data = value if isinstance(value, dict) else {}
     return tuple(_int(data.get(kind)) for kind in CHARTED)
@@ -154,7 +172,7 @@ def latest_sessions(runs: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]
     for run in runs:
         if run.get("dryRun") is True:
             continue
-        for item in run.get("sessionSignals") or ():
+        for item in _list(run.get("sessionSignals")):
             if isinstance(item, dict) and isinstance(item.get("sessionId"), str):
                 found[item["sessionId"]] = item
     return found
@@ -201,12 +219,12 @@ def signal_days(
 
 
 def run_row(run: dict[str, Any]) -> RunRow:
-    efficacy = run.get("efficacy") if isinstance(run.get("efficacy"), dict) else {}
+    efficacy = _dict(run.get("efficacy"))
     signals = (0,) * len(CHARTED)
-    for item in run.get("sessionSignals") or ():
+    for item in _list(run.get("sessionSignals")):
         if isinstance(item, dict):
             signals = _add(signals, _counts(item.get("counts")))
-    errors = run.get("errors") if isinstance(run.get("errors"), list) else []
+    errors = _list(run.get("errors"))
     cost = run.get("costUsd")
     return RunRow(
         id=_str(run.get("id")),
@@ -244,7 +262,7 @@ def verdict_of(lesson: Lesson) -> str:
     return "mixed"
 
 
-def lesson_row(lesson: Lesson) -> LessonRow:
+def lesson_row(lesson: Lesson, excerpts: Mapping[tuple[str, str], str]) -> LessonRow:
     return LessonRow(
         id=lesson.id,
         status=lesson.status,
@@ -257,7 +275,12 @@ def lesson_row(lesson: Lesson) -> LessonRow:
         sessions_seen=lesson.sessions_seen,
         supporting_sessions=len(supporting_sessions(lesson.evidence)),
         evidence=tuple(
-            EvidenceRow(item.session_id, item.signal or "unknown", item.uuid)
+            EvidenceRow(
+                item.session_id,
+                item.signal or "unknown",
+                item.uuid,
+                excerpts.get((item.session_id, item.uuid or "")),
+            )
             for item in lesson.evidence
         ),
         created_at=lesson.created_at,
@@ -278,12 +301,46 @@ def lesson_order(lesson: Lesson) -> tuple[int, float, str]:
     return rank, -lesson.confidence, lesson.id
 
 
-def gather(state: ProjectState, generated_at: str) -> Report:
-    """The report for one project (`generated_at` is the caller's clock: this reads only)."""
+def evidence_excerpts(
+    stored: Sequence[Lesson], sessions: Mapping[str, dict[str, Any]], limit: int
+) -> dict[tuple[str, str], str]:
+    """(session id, uuid) -> excerpt for the lessons' evidence, re-read from the transcripts.
+
+    Manifests keep counts, not text: the text stays in the user's transcripts, read back here
+    (at most `limit` of them, first the ones the first lessons cite). A transcript gone or
+    unreadable just leaves its evidence without an excerpt.
+    """
+    wanted: dict[str, set[str]] = {}
+    for lesson in stored:
+        for item in lesson.evidence:
+            file = _str(sessions.get(item.session_id, {}).get("file"))
+            if item.uuid and file and (file in wanted or len(wanted) < limit):
+                wanted.setdefault(file, set()).add(item.uuid)
+    found: dict[tuple[str, str], str] = {}
+    for file, uuids in wanted.items():
+        try:
+            signals = analyze(Path(file)).signals
+        except Exception:  # a moved or broken transcript must not cost the report
+            continue
+        for signal in signals:
+            if signal.uuid in uuids:
+                found.setdefault((signal.session_id, signal.uuid), signal.excerpt)
+    return found
+
+
+def gather(
+    state: ProjectState, generated_at: str, excerpt_files: int = MAX_EXCERPT_FILES
+) -> Report:
+    """The report for one project (`generated_at` is the caller's clock: this reads only).
+
+    `excerpt_files`: how many transcripts may be re-read for the evidence's excerpts (0: none).
+    """
     from selfdistill.store import count_observations
 
     runs = [run for run in load_runs(state) if run.get("dryRun") is not True]
     source, days = signal_days(runs, state)
+    stored = sorted(read_lessons(state), key=lesson_order)
+    excerpts = evidence_excerpts(stored, latest_sessions(runs), excerpt_files)
     return Report(
         project=str(state.project),
         state_dir=str(state.root),
@@ -291,7 +348,7 @@ def gather(state: ProjectState, generated_at: str) -> Report:
         signal_source=source,
         days=days,
         runs=tuple(run_row(run) for run in runs),
-        lessons=tuple(lesson_row(x) for x in sorted(read_lessons(state), key=lesson_order)),
+        lessons=tuple(lesson_row(lesson, excerpts) for lesson in stored),
         observations=count_observations(state),
     )
 
@@ -350,7 +407,12 @@ def lesson_json(row: LessonRow) -> dict[str, Any]:
         "sessionsSeen": row.sessions_seen,
         "supportingSessions": row.supporting_sessions,
         "evidence": [
-            {"sessionId": e.session_id, "signal": e.signal, **({"uuid": e.uuid} if e.uuid else {})}
+            {
+                "sessionId": e.session_id,
+                "signal": e.signal,
+                **({"uuid": e.uuid} if e.uuid else {}),
+                **({"excerpt": e.excerpt} if e.excerpt else {}),
+            }
             for e in row.evidence
         ],
         "createdAt": row.created_at,
@@ -371,14 +433,11 @@ def format_text(report: Report) -> str:
     """The terminal summary: totals, the last days, every lesson with its verdict."""
     runs = report.runs
     sessions = sum(day.sessions for day in report.days)
+    analysed = sum(run.sessions for run in runs)
     lines = [
         f"project:  {report.project}",
         f"runs:     {len(runs)}"
-        + (
-            f" (last {runs[-1].id}, {sum(r.sessions for r in runs)} session(s) analysed)"
-            if runs
-            else ""
-        ),
+        + (f" (last {runs[-1].id}, {analysed} session(s) analysed)" if runs else ""),
         f"signals:  {signal_line(report.totals())}"
         + (f" over {sessions} session(s), from {report.signal_source}" if report.days else ""),
     ]

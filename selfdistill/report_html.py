@@ -10,7 +10,15 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
-from selfdistill.report import CHARTED, LessonRow, Report, RunRow, SignalDay, is_verdict
+from selfdistill.report import (
+    CHARTED,
+    UNDATED,
+    LessonRow,
+    Report,
+    RunRow,
+    SignalDay,
+    is_verdict,
+)
 
 COLORS = {
     "tool_error": "#d64541",
@@ -21,6 +29,7 @@ COLORS = {
     "approval": "#2e9e5b",
     "recovery": "#2f80c0",
 }
+LEFT, RIGHT = 44, 28  # the charts' margins, shared so their days line up
 HELPED_COLOR, HURT_COLOR = "#2e9e5b", "#d64541"
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
 
@@ -43,10 +52,12 @@ td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
 .s-active{background:#d7f0e0;color:#1c6b3c}.s-candidate{background:#e3edf9;color:#23558a}
 .s-held{background:#fbeccd;color:#7a5200}.s-retired,.s-rejected{background:#f6dcdc;color:#8a2323}
 .v-helping{color:#1c6b3c;font-weight:600}.v-recurring{color:#8a2323;font-weight:600}
-.v-mixed{color:#7a5200;font-weight:600}.v-unmeasured,.v-unpublished{color:#68727d}
+.v-mixed{color:#7a5200;font-weight:600}.verdict{white-space:nowrap}.v-unmeasured,.v-unpublished{color:#68727d}
 .reason{font-size:12px;color:#7a5200;margin-top:4px;overflow-wrap:anywhere}
 details summary{cursor:pointer;color:#23558a}details ul{margin:4px 0;padding-left:18px;
-font-size:12px}code{font-size:12px;overflow-wrap:anywhere}
+font-size:12px}.excerpt{color:#454e57;white-space:pre-wrap;overflow-wrap:anywhere;
+border-left:2px solid #dde1e6;padding-left:6px;margin:2px 0 4px}
+code{font-size:12px;overflow-wrap:anywhere}
 .legend{display:flex;gap:14px;flex-wrap:wrap;font-size:12px;margin:6px 0}
 .legend i{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px}
 .empty{color:#68727d;font-style:italic;padding:8px 0}
@@ -59,6 +70,10 @@ def esc(value: object) -> str:
 
 def label(kind: str) -> str:
     return kind.replace("_", " ")
+
+
+def short_day(day: str) -> str:
+    return day if day == UNDATED else day[5:]  # MM-DD: the year is rarely in doubt on a chart
 
 
 # --- the signals chart ---------------------------------------------------------------------------
@@ -76,9 +91,11 @@ def nice_ceiling(value: int) -> int:
 
 def signals_chart(days: Sequence[SignalDay], width: int = 1100, height: int = 280) -> str:
     """Stacked bars: one per day, one segment per signal kind, each with a hover title."""
-    left, right, top, bottom = 44, 10, 10, 46
+    left, right, top, bottom = LEFT, RIGHT, 10, 46
     plot_w, plot_h = width - left - right, height - top - bottom
-    top_value = nice_ceiling(max((sum(d.counts) for d in days), default=1) or 1)
+    highest = max((sum(d.counts) for d in days), default=0)
+    step = nice_ceiling(max(1, -(-highest // 4)))  # four gridlines a whole, round step apart
+    top_value = step * 4
     slot = plot_w / max(len(days), 1)
     bar = max(min(slot * 0.7, 48.0), 2.0)
     every = max(1, len(days) // 16)  # at most ~16 day labels, or they overlap
@@ -87,7 +104,7 @@ def signals_chart(days: Sequence[SignalDay], width: int = 1100, height: int = 28
         f'height="{height}" viewBox="0 0 {width} {height}" xmlns="http://www.w3.org/2000/svg">'
     ]
     for i in range(5):
-        value = top_value * i // 4
+        value = step * i
         y = top + plot_h - plot_h * i / 4
         parts.append(
             f'<line x1="{left}" x2="{width - right}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eceef1"/>'
@@ -96,7 +113,7 @@ def signals_chart(days: Sequence[SignalDay], width: int = 1100, height: int = 28
         )
     for index, day in enumerate(days):
         x = left + slot * index + (slot - bar) / 2
-        base = top + plot_h
+        base = float(top + plot_h)
         parts.append(f'<g class="day" data-day="{esc(day.day)}">')
         for kind, count in zip(CHARTED, day.counts, strict=True):
             if not count:
@@ -108,16 +125,53 @@ def signals_chart(days: Sequence[SignalDay], width: int = 1100, height: int = 28
                 f'height="{h:.1f}" fill="{COLORS[kind]}"><title>{esc(day.day)}: {count} '
                 f"{label(kind)}</title></rect>"
             )
-        if index % every == 0:
+        if index % every == 0:  # the day (month-day) and how many sessions began on it
             parts.append(
                 f'<text x="{x + bar / 2:.1f}" y="{top + plot_h + 16}" font-size="11" '
-                f'text-anchor="middle" fill="#454e57">{esc(day.day[5:] or day.day)}</text>'
+                f'text-anchor="middle" fill="#454e57">{esc(short_day(day.day))}</text>'
+                f'<text x="{x + bar / 2:.1f}" y="{top + plot_h + 30}" font-size="10" '
+                f'text-anchor="middle" fill="#8a939c">n={day.sessions}</text>'
             )
-        parts.append(
-            f'<text x="{x + bar / 2:.1f}" y="{top + plot_h + 30}" font-size="10" '
-            f'text-anchor="middle" fill="#8a939c">{day.sessions}s</text></g>'
-        )
+        parts.append("</g>")
     parts.append("</svg>")
+    return "".join(parts)
+
+
+def rate_chart(days: Sequence[SignalDay], width: int = 1100, height: int = 130) -> str:
+    """Failure signals per session, day by day: fewer sessions should not look like progress."""
+    top, bottom = 12, 22
+    plot_w, plot_h = width - LEFT - RIGHT, height - top - bottom
+    rates = [day.failures_per_session() for day in days]
+    ceiling = max(max(rates, default=0.0), 1.0)
+    slot = plot_w / max(len(days), 1)
+    points = [
+        (LEFT + slot * (i + 0.5), top + plot_h - plot_h * rate / ceiling)
+        for i, rate in enumerate(rates)
+    ]
+    parts = [
+        f'<svg id="rate-chart" role="img" aria-label="failure signals per session" '
+        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'xmlns="http://www.w3.org/2000/svg">'
+    ]
+    for value, y in ((0.0, top + plot_h), (ceiling, float(top))):
+        parts.append(
+            f'<line x1="{LEFT}" x2="{width - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#eceef1"/>'
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" '
+            f'fill="#68727d">{value:.1f}</text>'
+        )
+    path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+    parts.append(f'<polyline points="{path}" fill="none" stroke="#d64541" stroke-width="2"/>')
+    for (x, y), day, rate in zip(points, days, rates, strict=True):
+        parts.append(
+            f'<circle class="rate" cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#d64541"><title>'
+            f"{esc(day.day)}: {rate:.2f} failure signals per session ({day.sessions} "
+            f"session(s))</title></circle>"
+        )
+    parts.append(
+        f'<text x="{LEFT}" y="{height - 4}" font-size="11" fill="#68727d">failure signals '
+        f"(tool errors, test failures, interruptions, rejections, corrections) per session"
+        f"</text></svg>"
+    )
     return "".join(parts)
 
 
@@ -152,8 +206,8 @@ def help_bar(helped: int, hurt: int, width: int = 120) -> str:
 
 def evidence_list(row: LessonRow) -> str:
     items = "".join(
-        f"<li><code>{esc(e.session_id)}</code> {esc(e.signal)}"
-        + (f" <code>{esc(e.uuid)}</code>" if e.uuid else "")
+        f'<li><code title="{esc(e.uuid or "")}">{esc(e.session_id)}</code> {esc(e.signal)}'
+        + (f'<div class="excerpt">{esc(e.excerpt)}</div>' if e.excerpt else "")
         + "</li>"
         for e in row.evidence
     )
@@ -188,7 +242,7 @@ def lesson_rows(lessons: Sequence[LessonRow]) -> str:
             f'<td class="num">{row.confidence:.2f}</td>'
             f"<td>{esc((row.published_at or 'not yet')[:16].replace('T', ' '))}</td>"
             f"<td>{help_bar(row.helped, row.hurt)}"
-            f'<div class="v-{esc(row.verdict)}">{esc(row.verdict)} '
+            f'<div class="verdict v-{esc(row.verdict)}">{esc(row.verdict)} '
             f'<span class="muted">+{row.helped} / -{row.hurt}</span></div></td></tr>'
         )
     return f"<table id=lessons>{head}{''.join(rows)}</table>"
@@ -263,7 +317,7 @@ def signals_section(report: Report) -> str:
             f"{n} {label(kind)}" for kind, n in zip(CHARTED, report.totals(), strict=True)
         )
         body = (
-            f"{legend()}{signals_chart(report.days)}"
+            f"{legend()}{signals_chart(report.days)}{rate_chart(report.days)}"
             f'<p class="muted">{esc(SOURCE_NOTES[report.signal_source])} Totals: {totals}.</p>'
         )
     return f"<section id=signals><h2>Signals over time</h2>{body}</section>"

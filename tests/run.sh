@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh clone: a private dev environment, the real Claude Code binary
-# (from the npm registry, for the end-to-end tests), lint, type check, then every test.
+# (from the npm registry, for the end-to-end tests), headless Chromium (for the report's browser
+# test), lint, type check, then every test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,12 @@ if [ "$("$claude_dir/node_modules/.bin/claude" --version 2>/dev/null | cut -d' '
     npm install --silent --no-audit --no-fund --prefix "$claude_dir" "@anthropic-ai/claude-code@$claude_version"
 fi
 export SELFDISTILL_CLAUDE_BIN="$PWD/$claude_dir/node_modules/.bin/claude"
+
+# As root with apt-get only: elsewhere the browser test skips (and fails when CI is set).
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } ||
+        echo "tests/run.sh: could not install chromium; the browser test will skip" >&2
+fi
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

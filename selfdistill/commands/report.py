@@ -1,4 +1,4 @@
-"""`selfdistill report [--project DIR] [--html PATH] [--json]`: signals, lessons, runs at a glance."""
+"""`selfdistill report [--project DIR] [--html PATH] [--json]`: is selfdistill worth trusting?"""
 
 from __future__ import annotations
 

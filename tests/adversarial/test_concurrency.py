@@ -43,7 +43,7 @@ def finish(process: subprocess.Popen[bytes]) -> tuple[int, bytes, bytes]:
     return process.wait(timeout=60), out, err
 
 
-def wait_idle(project: Path, seconds: float = 120) -> None:
+def wait_idle(project: Path, seconds: float = 60) -> None:
     """Until no distiller runs and none is owed (spawned ones are detached from the test)."""
     deadline = time.monotonic() + seconds
     status: dict[str, Any] = {}
