@@ -60,6 +60,18 @@ def write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
     _fsync_dir(target.parent)
 
 
+def remove_stale_temps(path: Path) -> None:
+    """Delete the temporary files a killed writer of `path` left beside it (`.NAME.*.tmp`).
+
+    Only while holding the lock that all writers of `path` take: a live writer's file would go too.
+    """
+    import glob  # only publishing pays for it
+
+    for temp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with contextlib.suppress(OSError):
+            temp.unlink()
+
+
 def replace_if_unchanged(path: Path, expected: bytes | None, data: bytes) -> bool:
     """Write `data` only if the file still holds `expected` (None: still absent).
 

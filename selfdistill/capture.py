@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 
 from selfdistill.jsonfast import dumps
+from selfdistill.privacy import strip_private
 from selfdistill.redact import redact_field, redact_text
 
 TYPE_CHECKING = False  # importing typing costs milliseconds on every hook run
@@ -86,6 +87,9 @@ class _Cutter:
     def text(self, path: str, value: str, field: str, tail: bool = False, key: str = "") -> str:
         limit = self.limit(field)
         window = limit + MARGIN
+        # `<private>` spans are never stored: stripped before the cut, which could split a span
+        # and leave its content without the opening tag.
+        value = strip_private(value)
         narrowed = value if len(value) <= window else (value[-window:] if tail else value[:window])
         clean = redact_field(key, narrowed) if key else redact_text(narrowed)
         if len(value) <= limit and len(clean) <= limit:
@@ -98,6 +102,7 @@ class _Cutter:
     def both_ends(self, path: str, value: str, field: str) -> str:
         """Head and tail: an error's first line names it, its end usually says why."""
         limit = self.limit(field)
+        value = strip_private(value)
         if len(value) <= limit:
             return redact_text(value)
         head = self.text(path, value[: limit // 4], field)

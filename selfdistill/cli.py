@@ -14,6 +14,7 @@ import click
 from selfdistill import __version__
 from selfdistill.commands import (
     doctor,
+    forget,
     hook,
     install,
     lessons,
@@ -46,6 +47,7 @@ for command in (
     rollback.command,
     mcp.command,
     doctor.command,
+    forget.command,
 ):
     cli.add_command(command)
 

@@ -345,7 +345,9 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "secret",
         "contains what looks like a secret (key, token or password)",
-        lambda original, _normal: redact_text(original) != original,
+        # or one already redacted: a lesson about a credential's value tells the agent nothing
+        # it may use, and invites it to go looking for the value
+        lambda original, _normal: "[REDACTED:" in original or redact_text(original) != original,
     ),
     Rule(
         "oversized",

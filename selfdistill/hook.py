@@ -143,11 +143,23 @@ def commit_fields() -> dict[str, Any]:
     }
 
 
+def ignored_here(project: str, cwd: Any) -> bool:
+    from selfdistill.privacy import ignore_patterns, ignored
+
+    patterns = ignore_patterns()
+    if not patterns:
+        return False
+    return ignored(project, patterns) or (isinstance(cwd, str) and ignored(cwd, patterns))
+
+
 def record_event(event: str, raw: bytes, problem: str | None) -> None:
     from selfdistill import capture, store
     from selfdistill.paths import ProjectState
 
     payload, invalid = parse(raw, problem)
+    project = project_dir(payload)
+    if ignored_here(project, payload.get("cwd")):
+        return  # kept out of capture by the user (SELFDISTILL_IGNORE or the ignore file)
     event = event or str(payload.get("hook_event_name") or "") or "unknown"
     commit = None
     if event == "GitCommit":
@@ -155,7 +167,7 @@ def record_event(event: str, raw: bytes, problem: str | None) -> None:
             commit = commit_fields()
         except Exception as error:  # record the commit event even when git cannot tell more
             invalid = f"commit info unavailable: {error!r}"[:200]
-    state = ProjectState.for_project(project_dir(payload))
+    state = ProjectState.for_project(project)
     try:
         store.append(state, capture.fit(event, payload, invalid, commit))
     except store.StoreBusy:

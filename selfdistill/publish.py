@@ -19,6 +19,7 @@ from selfdistill.atomic import (
     read_bytes,
     real_target,
     remove_if_unchanged,
+    remove_stale_temps,
     replace_if_unchanged,
 )
 from selfdistill.logs import log_error
@@ -66,6 +67,7 @@ def publish(state: ProjectState, lessons: Sequence[Lesson], run_id: str) -> Publ
 
 def _publish_block(state: ProjectState, lessons: Sequence[Lesson], run_id: str) -> _Outcome:
     path = real_target(claude_md_path(state))
+    remove_stale_temps(path)  # a run killed mid-write leaves one in the user's project
     for _ in range(MAX_ATTEMPTS):
         data = read_bytes(path)
         current = data or b""
@@ -128,6 +130,7 @@ def _publish_skills(state: ProjectState, lessons: Sequence[Lesson], run_id: str)
 
 
 def _apply_skill(change: skills.SkillChange) -> bool:
+    remove_stale_temps(change.path)
     if change.after is not None:
         return replace_if_unchanged(change.path, change.before, change.after)
     assert change.before is not None  # a removal always removes what we wrote

@@ -84,7 +84,7 @@ _KEY_BODY = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 
 # scheme://user:password@host: only the password goes.
 _URL_PASSWORD = (
-    r"\b([A-Za-z][A-Za-z0-9+.-]{1,20}://[^:/\s@\"'<>\[\]]{1,100}:)([^@/\s\"'<>]{1,200})@"
+    r"\b([A-Za-z][A-Za-z0-9+.-]{1,20}://[^:/\s@\"'<>\[\]]{0,100}:)([^@/\s\"'<>]{1,200})@"
 )
 
 # Authorization headers and bare bearer tokens.
@@ -107,10 +107,12 @@ _KEY_WORDS = (
 )
 _ASSIGNMENT = (
     r"(?i)((?<![A-Za-z0-9_./\\-])" + _KEY_WORDS + r"[\"']?)"
-    r"(\s*(?::=|[:=]|\s)\s*)"
+    r"([^\S\r\n]*(?::=|[:=]|[^\S\r\n])[^\S\r\n]*)"
     r"([\"'`]?)"
     r"([^\s\"'`,;:=][^\s\"'`,;]{0,400})"
 )
+_PROSE_PASSWORD = r"(?i)(\bpass(?:word|wd|phrase)\s+(?:is|was)\s+)(\S{8,})"
+_MYSQL_PASSWORD = r"(\b(?:mysql|mysqldump|mysqladmin|mariadb)\b[^\n|;&]*?\s-p)([^\s\"']{3,})"
 _STRONG_KEY = (
     r"(?i)pass(?:word|wd|phrase)?$|passw|pwd$|secret|token(?!s|i[sz]|count|ize)"
     r"|credential|api[_-]?key|access[_-]?key|auth(?!or)"
@@ -143,6 +145,8 @@ _TYPE_WORDS = frozenset(
         "secrets",
         "password",
         "token",
+        "bearer",
+        "basic",
     ]
 )
 _CODE_VALUE = r"[()\[\]{}<>$%]|^[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)+$|^[./~]"
@@ -186,7 +190,9 @@ def _assignment_verdict(key: str, quote: str, value: str) -> bool:
     bare_key = key.strip("\"'").lower()
     if bare_key in _NOT_SECRET_KEYS or value.lower() in _TYPE_WORDS:
         return False
-    if value.lower() == bare_key.lstrip("-") or value.startswith(MARK[:10]):
+    if value.lower() in (bare_key.lstrip("-"), bare_key.rsplit(".", 1)[-1]) or value.startswith(
+        MARK[:10]
+    ):
         return False  # `password=password` passes a variable along; already redacted
     if re.search(_CODE_VALUE, value) or re.search(_FILE_NAME, bare_key):
         return False
@@ -203,13 +209,31 @@ def redact_field(key: str, value: str) -> str:
     return redact_text(value)
 
 
+def _made_up(key: str, value: str) -> bool:
+    """`password Xy7!...` (netrc, prose): a password key and a value no word looks like: long,
+    mixing at least three of lower case, upper case, digits and symbols."""
+    import re
+
+    if not re.search(r"(?i)pass(?:word|wd|phrase)?$|pwd$", key.strip("\"'")):
+        return False
+    classes = [any(c.islower() for c in value), any(c.isupper() for c in value)]
+    classes += [any(c.isdigit() for c in value), any(not c.isalnum() for c in value)]
+    return len(value) >= 8 and sum(classes) >= 3
+
+
 def _redact_assignment(match: re.Match[str]) -> str:
     key, sep, quote, value = match.groups()
-    if sep.isspace() and not key.startswith("-"):
+    if sep.isspace() and not key.startswith("-") and not _made_up(key, value):
         return match.group(0)  # "token expired" is prose; only `--token VALUE` takes a space
     if not _assignment_verdict(key, quote, value):
         return match.group(0)
     return f"{key}{sep}{quote}{MARK.format(_kind(key))}"
+
+
+def _prose_password(match: re.Match[str]) -> str:
+    if not _made_up("password", match.group(2)):
+        return match.group(0)
+    return match.group(1) + MARK.format("password")
 
 
 def _keep_prefix(kind: str) -> Callable[[re.Match[str]], str]:
@@ -312,7 +336,7 @@ def _may_have_password(text: str) -> bool:
     at = text.find("://")
     while at >= 0:
         user_end = _skip(text, at + 3, _user_char, 100)
-        if user_end > at + 3 and user_end < len(text) and text[user_end] == ":":
+        if user_end < len(text) and text[user_end] == ":":
             end = _skip(text, user_end + 1, _password_char, 200)
             if end > user_end + 1 and end < len(text) and text[end] == "@":
                 return True
@@ -366,7 +390,16 @@ def redact_text(text: str) -> str:
         import re
 
         text = re.sub(_BEARER, _keep_prefix("auth"), text)
-    if _may_assign(lowered):
+    if "pass" in lowered and (" is " in lowered or " was " in lowered):
+        import re
+
+        text = re.sub(_PROSE_PASSWORD, _prose_password, text)
+    if " -p" in text and ("mysql" in lowered or "mariadb" in lowered):
+        import re
+
+        text = re.sub(_MYSQL_PASSWORD, _keep_prefix("password"), text)
+    # A password key followed by blanks alone (netrc, prose) is judged by the value's shape.
+    if _may_assign(lowered) or "pass" in lowered or "pwd" in lowered:
         import re
 
         text = re.sub(_ASSIGNMENT, _redact_assignment, text)

@@ -198,6 +198,8 @@ def redact_with_every_pattern(text: str) -> str:
     text = re.sub(redact._URL_PASSWORD, redact._keep_prefix("password"), text)
     text = re.sub(redact._AUTH_HEADER, redact._keep_prefix("auth"), text)
     text = re.sub(redact._BEARER, redact._keep_prefix("auth"), text)
+    text = re.sub(redact._PROSE_PASSWORD, redact._prose_password, text)
+    text = re.sub(redact._MYSQL_PASSWORD, redact._keep_prefix("password"), text)
     return re.sub(redact._ASSIGNMENT, redact._redact_assignment, text)
 
 
@@ -205,7 +207,7 @@ def redact_with_every_pattern(text: str) -> str:
 EDGES = [*" \t\n\u00a0\u2028'\"`,;=:-_./\\@($éΩ…", "  ", "Zx8Qk2Lm9Pw4Rt7Yv1Bn6Cd3", "hunter2"]
 PIECES = {
     "assignment": "password PassWord pwd secret token api_key x-api-key key auth session cookie"
-    " salt --token -p := self.value 0123456789abcdef",
+    " salt --token -p := self.value 0123456789abcdef passphrase is was mysql mariadb Xy7!pQ2#z",
     "bearer": "Bearer bearer basic Basic token dXNlcjpwYXNzd29yZDEyMzQ1 abc=",
     "url": "https:// :// db+x:// admin user: : :pw p4ss @ @host [x]",
     "header": "authorization Authorization proxy- Bearer digest tok3nvalue99",

@@ -257,3 +257,37 @@ def test_a_kill_between_storing_and_publishing_is_finished_by_the_next_run(
         kill_before_publish_unfinished=int(b"tool1x" not in final),
     )
     assert b"tool1x" in final and user_bytes_intact(final)
+
+
+KILL_AT_RENAME = """
+import os, signal, sys
+real_replace = os.replace
+def replace(source, target, *args, **kwargs):
+    if str(target).endswith("CLAUDE.md"):  # the new CLAUDE.md is written, not yet in place
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real_replace(source, target, *args, **kwargs)
+os.replace = replace
+sys.argv = ["selfdistill", *sys.argv[1:]]
+from selfdistill.cli import main
+main()
+"""
+
+
+def test_a_kill_mid_write_leaves_the_old_file_and_no_litter(tmp_path: Path, figures: Any) -> None:
+    project = make_repo(tmp_path / "project")
+    (project / "CLAUDE.md").write_bytes(USER_HEAD + USER_TAIL)
+    paths = sessions_for(Path(os.environ["HOME"]) / "t", project, 2)
+    args = ["run", "--project", str(project)]
+    for path in paths:
+        args += ["--transcript", str(path)]
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_AT_RENAME, *args], env=hook_env(project), check=False
+    )
+    assert killed.returncode == -signal.SIGKILL
+    assert (project / "CLAUDE.md").read_bytes() == USER_HEAD + USER_TAIL  # the old version
+    assert strays(project)  # the killed writer's temporary file
+    complete_run(project, paths)
+    final = (project / "CLAUDE.md").read_bytes()
+    figures("crash-distiller", kill_mid_write=1, kill_mid_write_litter=len(strays(project)))
+    assert strays(project) == []
+    assert b"tool2x" in final and user_bytes_intact(final)

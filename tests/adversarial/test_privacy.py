@@ -132,9 +132,6 @@ def test_ignore_patterns_match_a_project_and_everything_under_it(
     assert not privacy.ignored("/srv/xy", patterns)
 
 
-@pytest.mark.xfail(
-    strict=True, reason="capture.py does not call privacy.strip_private yet (report)"
-)
 def test_private_spans_in_a_prompt_are_not_stored(tmp_path: Path) -> None:
     project = make_repo(tmp_path / "project")
     prompt = "deploy it <private>the vault code is 7731-alpha</private> please"
@@ -145,7 +142,6 @@ def test_private_spans_in_a_prompt_are_not_stored(tmp_path: Path) -> None:
     assert "7731-alpha" not in json.dumps(record) and "please" in record["prompt"]
 
 
-@pytest.mark.xfail(strict=True, reason="hook.py does not call privacy.ignored yet (report)")
 def test_an_ignored_project_is_not_captured(tmp_path: Path) -> None:
     project = make_repo(tmp_path / "project")
     run_hook("UserPromptSubmit", {"session_id": "s", "cwd": str(project), "prompt": "x"}, project,

@@ -35,7 +35,7 @@ from tests.support.llm_stub import LLMStub, tool_reply
 # Formats the redactor does not catch yet (see test_known_gaps_are_redacted and the report):
 # their leaks are counted and shown, not hidden, and this set must shrink to nothing.
 HARD_CASES = ("password-prompt", "netrc", "redis-url", "mysql-flag")
-KNOWN_GAPS = frozenset(HARD_CASES)
+KNOWN_GAPS: frozenset[str] = frozenset()
 SESSION = "5e1c0a2b-7d3f-4e6a-9b8c-0f1e2d3c4b5a"
 
 
@@ -151,9 +151,11 @@ def test_no_secret_survives_hooks_commits_and_a_model_run(
     )
     assert leaked_kinds <= KNOWN_GAPS, {k: v for k, v in leaks.items()}
     assert len(kept) == len(cases), sorted({c.keep for c in cases} - set(kept))
-    # the echoed lessons went through the whole path: stored redacted, published redacted
-    claude_md = (project / "CLAUDE.md").read_text()
-    assert "[REDACTED:" in claude_md, (claude_md, manifest["lessons"])
+    # the echoed lessons went the whole way: stored redacted, then held by the gate
+    echoed = [x for x in manifest["lessons"] if x["trigger"].startswith("Calling the API with")]
+    assert echoed and all("[REDACTED:" in x["trigger"] for x in echoed), manifest["lessons"]
+    claude_md = project / "CLAUDE.md"
+    assert not claude_md.exists() or "[REDACTED:" not in claude_md.read_text()
 
 
 def test_redaction_recall_and_false_redaction_rate(figures: Any) -> None:
@@ -173,10 +175,9 @@ def test_redaction_recall_and_false_redaction_rate(figures: Any) -> None:
     missed = {case.kind for case in cases} - {case.kind for case in caught}
     assert missed <= KNOWN_GAPS, missed
     assert len(context_kept) == len(caught)
-    assert len(touched) / len(ORDINARY) <= 0.1, touched
+    assert touched == []
 
 
-@pytest.mark.xfail(strict=True, reason="redact.py misses these formats: fix described in report")
 @pytest.mark.parametrize("kind", HARD_CASES)
 def test_known_gaps_are_redacted(kind: str) -> None:
     [case] = [case for case in secret_cases() if case.kind == kind]
@@ -190,7 +191,6 @@ FALSELY_REDACTED = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="redact.py redacts this code: fix described in report")
 @pytest.mark.parametrize("line", FALSELY_REDACTED)
 def test_ordinary_code_is_left_alone(line: str) -> None:
     assert redact_text(line) == line
