@@ -32,6 +32,15 @@ def _disabled() -> bool:
     )
 
 
+def _nested() -> bool:
+    """A Claude Code run started inside another one: not the user's session (privacy.py)."""
+    if "CLAUDE_PID" not in os.environ:
+        return False
+    from selfdistill.privacy import nested_claude_run
+
+    return nested_claude_run()
+
+
 def read_stdin() -> tuple[bytes, str | None]:
     """All of stdin, up to a cap; gives up when the writer goes quiet without closing it."""
     try:
@@ -183,7 +192,7 @@ def main(argv: list[str]) -> int:
     devnull = open(os.devnull, "w")  # noqa: SIM115 - lives as long as the process
     sys.stdout = sys.stderr = devnull
     try:
-        if _disabled():
+        if _disabled() or _nested():
             return 0
         event = argv[0][:100] if argv else ""
         raw, problem = (b"", None) if event in NO_STDIN_EVENTS else read_stdin()

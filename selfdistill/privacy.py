@@ -64,3 +64,38 @@ def _state_home() -> str:
     from selfdistill.paths import state_home_dir
 
     return state_home_dir()
+
+
+def nested_claude_run(env: dict[str, str] | None = None, proc: str = "/proc") -> bool:
+    """Whether the Claude Code running this hook was itself started inside another one (a `claude
+    -p` run from a tool call, a script or an agent harness): such runs are not the user's sessions.
+
+    Claude Code gives its hooks CLAUDE_PID; a nested one has another process of the same program
+    among its ancestors. Linux only (/proc); elsewhere nothing counts as nested.
+    """
+    pid = (env if env is not None else os.environ).get("CLAUDE_PID", "")
+    if not pid.isdigit():
+        return False
+    program, parent = _comm_and_parent(proc, pid)
+    for _ in range(64):  # bounded: a loop in /proc data must not hang the hook
+        if program is None or parent in (None, "0", "1"):
+            return False
+        name, parent_of_parent = _comm_and_parent(proc, parent or "")
+        if name == program:
+            return True
+        parent = parent_of_parent
+    return False
+
+
+def _comm_and_parent(proc: str, pid: str) -> tuple[str | None, str | None]:
+    """A process's command name and parent pid, from /proc/PID/stat: `pid (comm) state ppid`."""
+    try:
+        with open(os.path.join(proc, pid, "stat"), encoding="utf-8", errors="replace") as handle:
+            stat = handle.read()
+    except OSError:
+        return None, None
+    start, end = stat.find("("), stat.rfind(")")
+    fields = stat[end + 2 :].split()
+    if start < 0 or end < start or len(fields) < 2:
+        return None, None
+    return stat[start + 1 : end], fields[1]
