@@ -6,8 +6,6 @@ import html
 import json
 import os
 import re
-import subprocess
-import sys
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -22,41 +20,15 @@ from selfdistill.paths import ProjectState
 from selfdistill.report_html import help_bar, nice_ceiling, render
 from selfdistill.schemas import validate
 from tests.test_distill import TREE, VERCEL, Step, write_transcript
+from tests.test_run_cli import make_project, selfdistill
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = "2026-11-21T12:00:00Z"
 ATTACK = "<script>document.title=2</script><img src=x onerror=document.title=1>"
-# Until `report` is registered in cli.py this adds it, so the command runs behind the real boundary.
-CLI = (
-    "import sys\n"
-    "from selfdistill import cli\n"
-    "from selfdistill.commands import report\n"
-    "if 'report' not in cli.cli.commands:\n"
-    "    cli.cli.add_command(report.command)\n"
-    "cli.main(sys.argv[1:])\n"
-)
 
 
 def tomorrow() -> str:
     return (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%d")
-
-
-def selfdistill(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    return subprocess.run(
-        [sys.executable, "-c", CLI, *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def make_project(tmp_path: Path) -> Path:
-    project = tmp_path / "project"
-    (project / ".git").mkdir(parents=True)
-    return project
 
 
 def run(project: Path, *paths: Path) -> dict[str, Any]:
