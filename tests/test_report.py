@@ -22,7 +22,6 @@ from selfdistill.schemas import validate
 from tests.test_distill import TREE, VERCEL, Step, write_transcript
 from tests.test_run_cli import make_project, selfdistill
 
-REPO = Path(__file__).resolve().parents[1]
 NOW = "2026-11-21T12:00:00Z"
 ATTACK = "<script>document.title=2</script><img src=x onerror=document.title=1>"
 
