@@ -1,6 +1,6 @@
 """Score the correction / approval judge against the hand labels in bench/labels/.
 
-    python bench/eval_judge.py [--corpus DIR] [--errors] [--fresh2-errors]
+    python bench/eval_judge.py [--corpus DIR] [--errors] [--fresh2-errors] [--fresh3-errors]
 
 The labels hold only ids (repository+file, entry uuid) and a label; the prompts are read from the
 corpus (default: ../shared/corpus next to the repository, or /work/shared/corpus). The judge runs
@@ -10,11 +10,12 @@ Splits (history in labels/README.md): judge.jsonl is split by a hash of the repo
 "dev-a" (cues developed on it from the start) and "dev-b" (held out in the first round, scored
 once, then used for tuning in the second round); "all" is both. judge_fresh.jsonl ("fresh") was
 labelled after the first round; from round 3 on it is tuned on too. judge_fresh2.jsonl ("fresh2")
-was labelled before round 3 and never tuned on: the honest estimate of how the judge does on
-prompts it has not seen. Its rows come from two sources: session transcripts (judged exactly as
-`selfdistill signals` judges them, in full context) and UserPromptSubmit hook payloads (rows with
-"source": "hook" and a line number: repositories whose transcripts are not in the corpus; the judge
-sees only that the agent had worked before, not what it said). Prints precision / recall / F1 per
+was labelled before round 3 and was blind until round 4 tuned on it. judge_fresh3.jsonl
+("fresh3") was labelled the same way before round 4 and never tuned on: the honest estimate of how
+the judge does on prompts it has not seen. The blind sets' rows come from two sources: session
+transcripts (judged exactly as `selfdistill signals` judges them, in full context) and
+UserPromptSubmit hook payloads (rows with "source": "hook" and a line number; the judge sees only
+that the agent had worked before, not what it said). Prints precision / recall / F1 per
 label and a confusion table for each split.
 """
 
@@ -35,8 +36,11 @@ HERE = Path(__file__).resolve().parent
 LABELS = HERE / "labels" / "judge.jsonl"
 # Labelled later, from prompts no cue was ever tuned on (see labels/README.md): scored apart.
 FRESH = HERE / "labels" / "judge_fresh.jsonl"
-# Labelled before round 3, from prompts never labelled before, many repositories: never tuned on.
+# Labelled before round 3 from never-labelled prompts of many repositories; tuned on from round 4.
 FRESH2 = HERE / "labels" / "judge_fresh2.jsonl"
+# Labelled before round 4 changed anything, same sources and format as fresh2: never tuned on.
+FRESH3 = HERE / "labels" / "judge_fresh3.jsonl"
+BLIND = (("fresh2", FRESH2), ("fresh3", FRESH3))
 KINDS = ("correction", "approval", "other")
 
 
@@ -124,29 +128,38 @@ def main() -> None:
         action="store_true",
         help="also list fresh2 misses (this spoils it as a blind test: once, at the very end)",
     )
+    parser.add_argument(
+        "--fresh3-errors",
+        action="store_true",
+        help="also list fresh3 misses (this spoils it as a blind test: once, at the very end)",
+    )
     args = parser.parse_args()
     root = corpus_root(args.corpus)
     rows = _read(LABELS)
     fresh = _read(FRESH) if FRESH.exists() else []
-    fresh2 = _read(FRESH2) if FRESH2.exists() else []
-    hooks = [row for row in fresh2 if row.get("source") == "hook"]
-    sessions = [row for row in rows + fresh + fresh2 if row.get("source") != "hook"]
+    blind = [(name, _read(path) if path.exists() else []) for name, path in BLIND]
+    blind_rows = [row for _, named_rows in blind for row in named_rows]
+    hooks = [row for row in blind_rows if row.get("source") == "hook"]
+    sessions = [row for row in rows + fresh + blind_rows if row.get("source") != "hook"]
     got = predictions(root / "sessions", {row["file"] for row in sessions})
     got.update(hook_predictions(root, hooks))
     by_split: dict[str, list[tuple[str, str]]] = defaultdict(list)
     named = [(row, [split_of(row["file"]), "all", "tuned"]) for row in rows]
     named += [(row, ["fresh", "tuned"]) for row in fresh]
-    for row in fresh2:
-        origin = "fresh2-hook" if row.get("source") == "hook" else "fresh2-session"
-        named.append((row, ["fresh2", origin]))
+    for name, named_rows in blind:
+        for row in named_rows:
+            origin = "hook" if row.get("source") == "hook" else "session"
+            named.append((row, [name, f"{name}-{origin}"]))
+    show_blind = {"fresh2": args.fresh2_errors, "fresh3": args.fresh3_errors}
     for row, splits in named:
         pair = (row["label"], got.get(key(row), "other"))
         for split in splits:
             by_split[split].append(pair)
-        show = args.fresh2_errors if "fresh2" in splits else args.errors
+        show = show_blind.get(splits[0], args.errors)
         if show and pair[0] != pair[1]:
             print(f"MISS {splits[0]} gold={pair[0]} got={pair[1]} {' '.join(key(row))}")
-    order = ("dev-a", "dev-b", "all", "fresh", "tuned", "fresh2", "fresh2-session", "fresh2-hook")
+    order: tuple[str, ...] = ("dev-a", "dev-b", "all", "fresh", "tuned")
+    order += tuple(f"{name}{part}" for name, _ in BLIND for part in ("", "-session", "-hook"))
     for split in order:
         if not by_split[split]:
             continue

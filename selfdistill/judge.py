@@ -173,7 +173,12 @@ STRONG_CORRECTION: tuple[tuple[re.Pattern[str], float, str], ...] = (
         "says it is not what was meant",
     ),
     (
-        re.compile(r"\b(?:revert|undo|roll ?back|put it back|change it back|go back to)\b", _I),
+        re.compile(
+            r"\b(?:revert|undo|roll ?back|put it back|change it back|go back to)\b"
+            r"|\b(?:delete|discard|remove|drop|throw away) (?:all )?(?:the |your |those |these )?"
+            r"(?:changes|edits)\b",
+            _I,
+        ),
         1.2,
         "asks to undo",
     ),
@@ -196,6 +201,16 @@ STRONG_CORRECTION: tuple[tuple[re.Pattern[str], float, str], ...] = (
         "reproaches the agent",
     ),
     (re.compile(r"\b(?:I )?(?:don'?t|do not) (?:really )?like\b", _I), 1.1, "dislikes the result"),
+    # Words that only describe a defect in what is on screen ("it's mismatched", "looks janky").
+    (
+        re.compile(
+            r"\b(?:messy|glitch(?:y|ing)|buggy|janky|mismatched|misaligned|cut off|squished"
+            r"|cramped|off-center|overlapping|flicker(?:s|ing)?)\b",
+            _I,
+        ),
+        1.0,
+        "names a visible defect",
+    ),
     (
         re.compile(
             r"\b(?:is|are|was|were)(?:n'?t| not) (?:correct|right|accurate|centered|aligned|visible"
@@ -310,6 +325,27 @@ REDIRECT: tuple[tuple[re.Pattern[str], float, str], ...] = (
         "says X, not Y",
     ),
     (re.compile(r"\btry again\b", re.I), 0.6, "asks to try again"),
+    # "just do it yourself", "generate the plan yourself": the agent handed work back or delegated.
+    (
+        re.compile(
+            r"\b(?:do|fix|run|write|make|generate|create|handle) (?:it|this|that|them"
+            r"|the [\w -]{1,30}?) yourself\b",
+            re.I,
+        ),
+        1.0,
+        "tells the agent to do it itself",
+    ),
+    # "I'm not sure this program really does ...", "I don't think we're referencing it correctly".
+    (
+        re.compile(
+            r"\bnot (?:sure|convinced) (?:that )?(?:this|it|that|the \w+|your \w+)[^.?!\n]{0,40}"
+            r"\b(?:really|actually|even)\b|\bI do(?:n'?t| not) think (?:this|it|that|we|you|the)\b"
+            r"[^.?!\n]{0,50}\b(?:correctly|properly|right|works?|working|does)\b",
+            re.I,
+        ),
+        1.0,
+        "doubts the work",
+    ),
     (
         re.compile(
             r"\b(?:we|you|I) (?:already|do) have\b|\bbut you (?:do|did) have\b|\bthere is already\b"
@@ -414,7 +450,8 @@ OBSERVED_STATE = re.compile(
     r"\s+(?:now\s+|still\s+|just\s+|only\s+|also\s+|again\s+)?"
     r"(?:is|are|was|were|looks?|shows?|showing|says|goes|has|have|keeps?|tried|tries|does|did"
     r"|doesn'?t|didn'?t|isn'?t|aren'?t|won'?t|can'?t|kicks?|seems?|gets?|got|became|appears?"
-    r"|opens?|returns?|gives?|displays?|stays?|jumps?|overlaps?|crashe[sd])\b",
+    r"|opens?|returns?|gives?|displays?|stays?|jumps?|overlaps?|crashe[sd]"
+    r"|needs? (?:more|less|to be (?:more|less|bigger|smaller)))\b",  # "it needs more space"
     re.I,
 )
 # A device or page named by one word that reports its state ("shrooly says ap mode").
@@ -508,6 +545,42 @@ def _forbids_what_agent_does(text: str, context: PromptContext) -> bool:
     return len(verb) >= 3 and verb not in STOPWORDS and verb[:5] in doing
 
 
+# An order that takes away from or reshapes something ("remove the stagger animation for now",
+# "make it smaller"). Alone it reads as a new task; aimed at what the agent just touched or said,
+# it undoes or adjusts that work. "move" is left out: on the tuned prompts moving things was
+# mostly a new task.
+ADJUST_ORDER = re.compile(
+    r"^\W*(?:(?:ok(?:ay)?|sweet|great|now|also|and|please|just|hmm+)\b[,.!]?\s+)*"
+    r"(?:remove|delete|drop|get rid of|take out|hide|shrink|revert|undo|put back|bring back"
+    r"|restore|make (?P<made>it|them|this|that|the [\w-]+(?: [\w-]+)?) (?:smaller|bigger|larger"
+    r"|shorter|longer|wider|narrower|less|more|lighter|darker|thinner|thicker))\b(?P<rest>.{0,80})",
+    re.I,
+)
+# "remove the duplicate ...": the object itself names a defect, whatever the agent did.
+DEFECT_OBJECT = re.compile(
+    r"^\W*(?:please\s+)?(?:remove|delete|get rid of|drop)\s+(?:the\s+|that\s+|this\s+|all\s+)?"
+    r"(?:duplicated?|extra|stray|leftover|random|broken)\b"
+    r"|\bfrom what you(?:'ve| have)? (?:added|did|wrote|changed|made|created)\b",
+    re.I,
+)
+
+
+def _adjusts_agent_work(text: str, context: PromptContext) -> bool:
+    """An undo / adjust order whose object the agent just touched or talked about.
+
+    Right after the agent offered something ("Want me to remove X?"), the same words accept it.
+    """
+    if DEFECT_OBJECT.search(text):
+        return True
+    found = ADJUST_ORDER.search(_first_sentence(text))
+    if not found or context.made_offer:
+        return False
+    doing = (context.last_assistant_text[-1500:] + " " + context.recent_actions).lower()
+    target = f"{found.group('made') or ''} {found.group('rest')}"
+    words = {w.lower() for w in CONTENT_WORD.findall(target)} - COMMON_WORDS
+    return any(word in doing for word in words)
+
+
 def _structure(text: str, context: PromptContext) -> tuple[float, list[str]]:
     """Cues from the shape of the prompt relative to the agent's turn, summed like the others."""
     first = _first_sentence(text)
@@ -543,6 +616,23 @@ ERROR_PASTE = re.compile(
 ERROR_START = re.compile(
     r"\s*(?:Could not|Cannot find|Can't resolve|Failed to|Unable to|Uncaught|Unhandled"
     r"|Element is missing|Module not found|Unexpected token|\w+Error\b|\[\w+\] .{0,80}failed)"
+)
+# An error-shaped fragment anywhere in the prompt, even on one line or inside log noise
+# ("[convex] 12:01 ... Uncaught Error: ...", "## Error Type", a stack frame): people paste the
+# part of the output that failed, with whatever prefix their tool printed before it.
+ERROR_SHAPE = re.compile(
+    r"\bUncaught (?:\w+)?Error\b|^#+ ?Error (?:Type|Message)\b|\bTraceback \(most recent"
+    r"|\b(?:Type|Reference|Syntax|Range|Runtime|Value|Key|Attribute|Import|Index|Name)Error\b"
+    r"|\bat [\w.<>$]+ \([^()\s]+:\d+:\d+\)|\bFile \"[^\"]+\", line \d+"
+    r"|\bfailed with (?:exit )?(?:code|status)\b|\bNo module named\b|\bis not a subtype of\b"
+    r"|\bCannot read propert(?:y|ies) of (?:undefined|null)\b|\b(?:HTTP|status)[ :]*[45]\d\d\b",
+    re.M,
+)
+# "getting the error: ...", "I got this error": the user reports what the agent's work produced.
+REPORTS_ERROR = re.compile(
+    r"\b(?:getting|got|get|seeing|see|having|throws?|throwing|shows?|showing)\s+(?:the\s+|this\s+"
+    r"|an?\s+|these\s+|following\s+|same\s+|some\s+){0,2}(?:errors?|exceptions?)\b",
+    re.I,
 )
 LEADING_NOISE = re.compile(r"^(?:\s*(?:\[Image #\d+\]|@\S+))+\s*")
 LOG_LINES = re.compile(r"^\s*\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\s", re.M)
@@ -603,6 +693,10 @@ def _context_correction(
         # People paste a log after "it works" to show that it does not.
         extra += 0.8
         reasons = [*reasons, "pastes a log after the agent claimed success"]
+    if _adjusts_agent_work(text, context):
+        # Not damped by praise: "sweet, remove what you added about X" still undoes the work.
+        extra += 1.0
+        reasons = [*reasons, "undoes or adjusts what the agent just did"]
     if _negates_recent_action(text, context):
         extra += 1.0
         reasons = [*reasons, "tells the agent not to do what it was doing"]
@@ -627,12 +721,24 @@ def _context_approval(text: str, context: PromptContext, score: float) -> float:
     goes_ahead = context.asked_question and re.match(
         r"^\s*(?:go ahead|do it|please do|proceed|continue)\b", text, re.I
     )
-    bonus = 0.6 if agrees_to_offer or goes_ahead else 0.0
+    # A hook payload carries no agent words: "yes please" / "proceed with ..." then answers an
+    # offer the judge cannot see (as in fresh2's hook rows), not a plain question it can check.
+    unseen_offer = not context.last_assistant_text and GO_AHEAD.match(text)
+    bonus = 0.6 if agrees_to_offer or goes_ahead or unseen_offer else 0.0
     return score + bonus + (0.2 if context.claimed_success else 0.0)
+
+
+GO_AHEAD = re.compile(
+    r"^\s*(?:yes|yeah|yep|sure|ok(?:ay)?)?[,.!]?\s*(?:please\b|go ahead|do it|please do|proceed"
+    r"|let'?s do it)\b",
+    re.I,
+)
 
 
 def _pasted_error(text: str) -> bool:
     if ERROR_START.match(text):  # the prompt is nothing but an error message
+        return True
+    if ERROR_SHAPE.search(text) or REPORTS_ERROR.search(text):
         return True
     if not ERROR_PASTE.search(text):
         return False

@@ -245,3 +245,99 @@ def test_short_acknowledgement_then_a_new_task_is_an_approval():
         asked_question=True,
     )
     assert label("proceed with the API and the tests for it", asked) == "approval"
+
+
+# ---- round 4: general rules for error lines, undo/adjust orders, unseen offers, doubts ----
+
+HOOK_ONLY = PromptContext(agent_acted=True)  # a UserPromptSubmit payload: no agent words known
+AFTER_ANIMATION = PromptContext(
+    last_assistant_text="I added a stagger animation to the feature cards and tightened the grid.",
+    agent_acted=True,
+    claimed_success=False,
+    recent_actions="Edit src/components/FeatureCards.vue",
+)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        # one line, prefixed by the tool's log noise
+        "[api] 10:02:11 [Q(tasks:list)] Uncaught Error: Unauthorized at requireUser (auth.ts:3:9)",
+        "## Error Type Runtime TypeError ## Error Message Cannot read properties of undefined",
+        "getting the error: value of type 'int' is not a subtype of 'String'",
+        "it crashes on start with No module named 'reports'",
+    ],
+)
+def test_error_line_anywhere_after_work_is_a_correction(prompt):
+    assert label(prompt, HOOK_ONLY) == "correction"
+
+
+def test_error_line_in_the_first_prompt_is_not_a_correction():
+    assert label("[api] Uncaught Error: Unauthorized", FIRST_PROMPT) == "other"
+
+
+def test_mentioning_an_error_type_in_a_question_is_not_a_paste():
+    assert label("what is the difference between a TypeError and a ValueError?") == "other"
+
+
+def test_removing_what_the_agent_just_added_is_a_correction():
+    assert label("remove the stagger animation for now", AFTER_ANIMATION) == "correction"
+    assert label("make the cards smaller", AFTER_ANIMATION) == "correction"
+
+
+def test_removing_something_the_agent_did_not_touch_is_a_new_task():
+    assert label("remove the footer links on the pricing page", AFTER_ANIMATION) == "other"
+
+
+def test_removing_what_the_agent_offered_to_remove_is_not_a_correction():
+    offer = PromptContext(
+        last_assistant_text="The stagger animation is unused. Want me to remove the stagger code?",
+        agent_acted=True,
+        asked_question=True,
+        made_offer=True,
+    )
+    assert label("remove the stagger code", offer) != "correction"
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "delete all changes",
+        "Remove the duplicate header [Image #1]",
+        "sweet, remove anything unclear from what you've added",
+        "just do it yourself",
+        "the planner agent keeps failing. write the plan yourself",
+        "it needs more space.",
+        "the icons are mismatched",
+        "I'm not sure this tool really parses the files",
+        "I don't think we're reading the config correctly",
+    ],
+)
+def test_undo_adjust_and_doubt_without_agent_context(prompt):
+    assert label(prompt, HOOK_ONLY) == "correction"
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "add a dark mode toggle",
+        "I think the plan is fine, continue",
+        "remove the old README section",
+    ],
+)
+def test_new_tasks_without_agent_context_stay_other(prompt):
+    assert label(prompt, HOOK_ONLY) == "other"
+
+
+@pytest.mark.parametrize("prompt", ["yes please", "proceed with phase 1", "go ahead"])
+def test_go_ahead_without_agent_words_approves_the_unseen_offer(prompt):
+    assert label(prompt, HOOK_ONLY) == "approval"
+
+
+def test_yes_to_a_plain_question_with_known_words_stays_an_answer():
+    asked = PromptContext(
+        last_assistant_text="Is the config in the repo root?",
+        agent_acted=True,
+        asked_question=True,
+    )
+    assert label("yes please", asked) == "other"
