@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from tests.test_distill import TREE, VERCEL, Step, write_transcript
-from tests.test_report import ATTACK, TREE_OK, selfdistill, tomorrow
+from tests.test_report import ATTACK, TREE_OK, tomorrow
+from tests.test_run_cli import selfdistill
 
 REPO = Path(__file__).resolve().parents[2]
 RECORDED = REPO / "tests" / "data" / "recorded"
