@@ -22,6 +22,9 @@ if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get 
         echo "tests/run.sh: could not install chromium; the browser test will skip" >&2
 fi
 
+# CI also runs the long adversarial loops (kill -9, concurrency, fuzzing); locally: opt in.
+if [ "${CI:-}" = true ]; then export SELFDISTILL_LONG_TESTS="${SELFDISTILL_LONG_TESTS:-1}"; fi
+
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
