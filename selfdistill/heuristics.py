@@ -138,11 +138,15 @@ RULE = re.compile(
     re.I,
 )
 NOT_A_RULE = re.compile(
-    r"\b(i|we) (don'?t|do not) (know|think|see|notice|understand|remember|like|care)|"
+    r"\b(i|we) (don'?t|do not) (\w+ )?(know|think|see|notice|understand|remember|like|care)|"
     r"don'?t (forget|worry|bother)|\?|^(wait|hmm|ok|okay|why|what|how)\b|\b(can|could) you\b|"
     r"\b(yet|for now|right now|this time)\b|error|exception|\d{1,2}:\d{2}|➜|\(base\)|\.png\b",
     re.I,
 )
+# A sentence opening like a one-off request ("then remove ...", "please make ...") is a task, not a
+# standing rule, unless it says it holds from now on.
+ONE_OFF = re.compile(r"^(then|now|next|also|and|so|please|pls)\b", re.I)
+STANDING = re.compile(r"\b(should|must|never|always|from now on|every time|whenever)\b", re.I)
 CONCRETE = re.compile(
     r"`[^`]+`|[\w.-]*/[\w./-]+|\b[\w-]+\.(py|js|ts|tsx|json|md|toml|yaml|yml|"
     r"sh|go|rs|java|rb|css|html|vue|lock|txt|env)\b|--[a-z][\w-]+|\bport \d+"
@@ -431,6 +435,8 @@ def rule_sentence(text: str) -> str | None:
     for sentence in sentences:
         sentence = sentence.strip(" -*>\"'")
         if not 20 <= len(sentence) <= 200:
+            continue
+        if ONE_OFF.match(sentence) and not STANDING.search(sentence):
             continue
         if RULE.search(sentence) and CONCRETE.search(sentence) and not NOT_A_RULE.search(sentence):
             return sentence

@@ -259,3 +259,26 @@ def test_another_tool_for_the_same_job_keeps_its_arguments() -> None:
     [lesson] = heuristics.lessons_from_report(report(fail), NOW, timeline)
     assert lesson.trigger == "Using `bun`"
     assert lesson.action.endswith("use `npm install` instead")
+
+
+def test_one_off_requests_are_not_standing_rules() -> None:
+    assert (
+        heuristics.rule_sentence("then delete every mention of redis except in config/app.yaml")
+        is None
+    )
+    assert (
+        heuristics.rule_sentence("please make the icons in `Header.vue` blue instead of green")
+        is None
+    )
+    assert (
+        heuristics.rule_sentence("I added notes.md but I don't really know where it belongs")
+        is None
+    )
+
+
+def test_requests_that_hold_from_now_on_are_rules() -> None:
+    rule = "Please always run `pnpm lint` before committing, never `npm run lint`."
+    assert heuristics.rule_sentence(rule) == rule
+    assert heuristics.rule_sentence("the fixtures should live in tests/fixtures, not in src/") == (
+        "the fixtures should live in tests/fixtures, not in src/"
+    )
