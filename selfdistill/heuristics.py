@@ -143,9 +143,9 @@ NOT_A_RULE = re.compile(
     r"\b(yet|for now|right now|this time)\b|error|exception|\d{1,2}:\d{2}|➜|\(base\)|\.png\b",
     re.I,
 )
-# A sentence opening like a one-off request ("then remove ...", "please make ...") is a task, not a
-# standing rule, unless it says it holds from now on.
-ONE_OFF = re.compile(r"^(then|now|next|also|and|so|please|pls)\b", re.I)
+# A one-off request ("then remove ...", "... please make ...") or a hedge ("maybe ...") is a task or
+# a thought, not a standing rule, unless it says it holds from now on.
+ONE_OFF = re.compile(r"^(then|now|next|also|and|so|maybe|perhaps)\b|\b(please|pls)\b", re.I)
 STANDING = re.compile(r"\b(should|must|never|always|from now on|every time|whenever)\b", re.I)
 CONCRETE = re.compile(
     r"`[^`]+`|[\w.-]*/[\w./-]+|\b[\w-]+\.(py|js|ts|tsx|json|md|toml|yaml|yml|"
@@ -436,7 +436,7 @@ def rule_sentence(text: str) -> str | None:
         sentence = sentence.strip(" -*>\"'")
         if not 20 <= len(sentence) <= 200:
             continue
-        if ONE_OFF.match(sentence) and not STANDING.search(sentence):
+        if ONE_OFF.search(sentence) and not STANDING.search(sentence):
             continue
         if RULE.search(sentence) and CONCRETE.search(sentence) and not NOT_A_RULE.search(sentence):
             return sentence

@@ -261,7 +261,15 @@ def test_another_tool_for_the_same_job_keeps_its_arguments() -> None:
     assert lesson.action.endswith("use `npm install` instead")
 
 
-def test_one_off_requests_are_not_standing_rules() -> None:
+def test_one_off_requests_and_hedges_are_not_standing_rules() -> None:
+    assert (
+        heuristics.rule_sentence("maybe it belongs in docs/ instead of the README, think about it")
+        is None
+    )
+    assert (
+        heuristics.rule_sentence("in `App.vue` please use one font instead of the three fonts")
+        is None
+    )
     assert (
         heuristics.rule_sentence("then delete every mention of redis except in config/app.yaml")
         is None
