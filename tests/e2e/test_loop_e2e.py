@@ -18,7 +18,7 @@ from tests.support.fake_api import body_text
 USER_TEXT = b"# Calc\r\n\r\nOur own notes: keep functions small.\r\n"
 BEGIN, END = b"<!-- selfdistill:begin -->", b"<!-- selfdistill:end -->"
 # Automatic runs from the Stop hook are switched off so that each test runs the distiller itself,
-# at known points; test_capture_e2e and test_spawn cover the automatic path.
+# at known points; test_autorun_e2e covers the automatic path.
 MANUAL = {"SELFDISTILL_AUTORUN": "0"}
 
 
