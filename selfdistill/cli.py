@@ -60,8 +60,15 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("selfdistill: aborted", err=True)
         code = 1
-    except click.ClickException as bad_usage:
-        bad_usage.show()
+    except click.exceptions.NoArgsIsHelpError as bare:  # `selfdistill` alone: the help
+        click.echo(bare.format_message())
+        code = 0
+    except click.UsageError as bad_usage:  # one line, like every other error (CONTRACT.md)
+        where = bad_usage.ctx.command_path if bad_usage.ctx else "selfdistill"
+        click.echo(f"selfdistill: {bad_usage.format_message()} (see '{where} --help')", err=True)
+        code = 1
+    except click.ClickException as error:
+        click.echo(f"selfdistill: {error.format_message()}", err=True)
         code = 1
     except FatalError as error:
         click.echo(f"selfdistill: {error}", err=True)

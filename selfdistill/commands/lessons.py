@@ -19,7 +19,7 @@ ACTIONS = ("list", "show", "approve", "reject")
 @click.argument("lesson_id", required=False)
 @click.option(
     "--project",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Project directory (default: the current one).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print data as JSON only.")

@@ -17,7 +17,7 @@ from selfdistill.paths import ProjectState, find_project_root
 @click.option("--last", is_flag=True, help="Roll back the last run that wrote anything (default).")
 @click.option(
     "--project",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
     help="Project directory (default: the project around the current directory).",
 )

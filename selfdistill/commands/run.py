@@ -20,7 +20,7 @@ MANUAL_WAIT_S = 60.0  # distill.MANUAL_WAIT_S, repeated to keep `--help` free of
 @click.option("--model", help="Use this model (needs ANTHROPIC_API_KEY); heuristics otherwise.")
 @click.option(
     "--project",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Project directory (default: the current one).",
 )
 @click.option(

@@ -1,0 +1,43 @@
+"""The one boundary where errors become messages: one line on stderr, exit 1, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SELFDISTILL = Path(sys.executable).parent / "selfdistill"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(SELFDISTILL), *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("bogus",),
+        ("run", "--bogus"),
+        ("run", "--limit", "minus one"),
+        ("run", "--project", "/no/such/project"),
+        ("lessons", "frob"),
+        ("lessons", "list", "--project", "/no/such/project"),
+        ("rollback", "--project", "/no/such/project"),
+        ("signals", "/no/such/transcript.jsonl"),
+    ],
+)
+def test_bad_usage_is_one_line_and_exit_1(args: tuple[str, ...]) -> None:
+    done = cli(*args)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("selfdistill: "), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_no_arguments_prints_the_help() -> None:
+    done = cli()
+    assert done.returncode == 0
+    assert "Commands:" in done.stdout and done.stderr == ""
