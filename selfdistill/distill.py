@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from selfdistill import efficacy, guard, heuristics, lessons, store
+from selfdistill import efficacy, guard, heuristics, lessons, spawn, store
 from selfdistill import publish as publisher
 from selfdistill.atomic import write_atomic
 from selfdistill.config import Config, load_config
@@ -769,6 +769,22 @@ def pending_path(state: ProjectState) -> Path:
     return state.root / "pending"
 
 
+def outlive_debounce(state: ProjectState) -> None:
+    """Sleep until the Stop hooks stop debouncing against the stamp of the spawn that started us."""
+    try:
+        left = state.spawn_stamp.stat().st_mtime + spawn.debounce_seconds() - time.time()
+    except OSError:
+        return
+    time.sleep(min(max(0.0, left), spawn.DEBOUNCE_SECONDS * 12) + NOTE_SLACK_S / 10)
+
+
+def note_left(state: ProjectState, since: float) -> bool:
+    """Whether a hook asked for another run; read under the store lock, which hooks hold while
+    they decide between spawning and leaving a note, so no decision falls between two looks."""
+    with store.store_lock(state):
+        return pending_since(state, since)
+
+
 def pending_since(state: ProjectState, started: float) -> bool:
     try:
         return pending_path(state).stat().st_mtime >= started
@@ -799,11 +815,15 @@ def run(options: RunOptions) -> dict[str, Any] | None:
     if pending_path(state).exists() and not pending_since(state, started):
         pending_path(state).unlink(missing_ok=True)  # an older note: this run covers it
     first = run_released(options, state, config, lock)
-    # A Stop hook that finds the lock taken leaves a note instead of a distiller; the holder may
-    # be past its last look at the note by then. So whoever releases the lock looks again and
-    # runs once more if it can take the lock (if it cannot, the new holder will look in turn).
+    # A Stop hook that finds the lock taken, or a distiller started moments ago (debounce), leaves
+    # a note instead of a distiller; the holder may be past its last look at the note by then. So
+    # whoever releases the lock looks again and runs once more if it can take the lock (if it
+    # cannot, the new holder will look in turn). A spawned distiller first outlives the debounce
+    # window: a hook debounced inside it counts on someone alive to read its note.
     for _ in range(MAX_EXTRA_RUNS):
-        if not pending_since(state, started) or not take(lock):
+        if options.spawned:
+            outlive_debounce(state)
+        if not note_left(state, started) or not take(lock):
             break
         started = time.time() - NOTE_SLACK_S
         pending_path(state).unlink(missing_ok=True)  # this run covers what the note asked for

@@ -45,7 +45,7 @@ def run_lock_held(state: ProjectState) -> bool:
     return False
 
 
-def _debounce_seconds() -> float:
+def debounce_seconds() -> float:
     try:
         return max(0.0, float(os.environ.get(DEBOUNCE_ENV, DEBOUNCE_SECONDS)))
     except ValueError:
@@ -76,7 +76,7 @@ def _decide(state: ProjectState) -> str | None:
         age = time.time() - state.spawn_stamp.stat().st_mtime
     except FileNotFoundError:
         age = float("inf")
-    if age < _debounce_seconds():
+    if age < debounce_seconds():
         _touch(pending_path(state))
         return "debounced"
     _touch(state.spawn_stamp)
