@@ -19,53 +19,11 @@ from selfdistill.distill import Mark, Plan, Progress, RunOptions, Skip, Target, 
 from selfdistill.errors import FatalError
 from selfdistill.paths import ProjectState
 from selfdistill.schemas import validate
+from tests.support.transcripts import Step, write_transcript
 
 REPO = Path(__file__).resolve().parents[1]
 
-# --- transcripts in Claude Code's format ---------------------------------------------------------
-
-Step = tuple[str, bool, str]  # command, succeeded, output
-
-
-def write_transcript(
-    path: Path, session: str, steps: Sequence[Step], cwd: str = "/proj", day: str = "2026-01-01"
-) -> Path:
-    """A Claude Code transcript: a prompt, then one Bash tool use and its result per step."""
-    lines: list[dict[str, object]] = []
-    parent: str | None = None
-
-    def add(entry: dict[str, object]) -> None:
-        nonlocal parent
-        uuid = f"{session}-{len(lines):04d}"
-        entry.update(
-            uuid=uuid,
-            parentUuid=parent,
-            sessionId=session,
-            cwd=cwd,
-            version="2.1.0",
-            timestamp=f"{day}T00:00:{len(lines) % 60:02d}Z",
-            isSidechain=False,
-            userType="external",
-        )
-        parent = uuid
-        lines.append(entry)
-
-    add({"type": "user", "message": {"role": "user", "content": "please build it"}})
-    for index, (command, ok, output) in enumerate(steps):
-        tool_id = f"toolu_{session}_{index}"
-        use = {"type": "tool_use", "id": tool_id, "name": "Bash", "input": {"command": command}}
-        add({"type": "assistant", "message": {"role": "assistant", "content": [use]}})
-        result = {
-            "type": "tool_result",
-            "tool_use_id": tool_id,
-            "content": output,
-            "is_error": not ok,
-        }
-        add({"type": "user", "message": {"role": "user", "content": [result]}})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    return path
-
+# --- transcripts in Claude Code's format (tests/support/transcripts.py) --------------------------
 
 TREE: list[Step] = [
     ("tree src -L 2", False, "Exit code 127\n(eval):1: command not found: tree"),

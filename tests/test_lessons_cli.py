@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from selfdistill import distill, lessons
-from tests.test_distill import TREE, VERCEL, write_transcript
+from tests.support.transcripts import write_transcript
+from tests.test_distill import TREE, VERCEL
 from tests.test_run_cli import make_project, selfdistill
 
 

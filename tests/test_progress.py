@@ -11,7 +11,8 @@ from pathlib import Path
 
 from selfdistill import distill, progress
 from selfdistill.distill import Target
-from tests.test_distill import TREE, write_transcript
+from tests.support.transcripts import write_transcript
+from tests.test_distill import TREE
 
 REPO = Path(__file__).resolve().parents[1]
 

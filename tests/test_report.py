@@ -19,7 +19,8 @@ from selfdistill.model import Lesson
 from selfdistill.paths import ProjectState
 from selfdistill.report_html import help_bar, nice_ceiling, render
 from selfdistill.schemas import validate
-from tests.test_distill import TREE, VERCEL, Step, write_transcript
+from tests.support.transcripts import Step, write_transcript
+from tests.test_distill import TREE, VERCEL
 from tests.test_run_cli import make_project, selfdistill
 
 NOW = "2026-11-21T12:00:00Z"

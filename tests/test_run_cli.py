@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from selfdistill.schemas import validate
-from tests.test_distill import TREE, write_transcript
+from tests.support.transcripts import write_transcript
+from tests.test_distill import TREE
 
 REPO = Path(__file__).resolve().parents[1]
 

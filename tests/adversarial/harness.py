@@ -10,6 +10,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from tests.support.transcripts import Step, write_transcript
+
 SCRIPT = Path(sys.executable).parent / "selfdistill"
 
 
@@ -79,43 +81,9 @@ def enable_llm(project: Path, url: str) -> None:
     (project / ".claude" / "selfdistill.json").write_text(json.dumps(settings))
 
 
-Step = tuple[str, bool, str]  # command, succeeded, output
-
-
 def transcript(path: Path, session: str, prompt: str, steps: Sequence[Step], cwd: str) -> Path:
-    """A Claude Code transcript: the prompt, then per step a Bash tool use and its result.
-
-    Entry uuids are `<session>-<n>`; a step's result is entry 2 + 2 * step index.
-    """
-    lines: list[dict[str, Any]] = []
-
-    def add(entry: dict[str, Any]) -> None:
-        uuid = f"{session}-{len(lines):04d}"
-        parent = lines[-1]["uuid"] if lines else None
-        entry.update(
-            uuid=uuid,
-            parentUuid=parent,
-            sessionId=session,
-            cwd=cwd,
-            version="2.1.0",
-            timestamp=f"2026-01-01T00:{len(lines) // 60 % 60:02d}:{len(lines) % 60:02d}Z",
-            isSidechain=False,
-            userType="external",
-        )
-        lines.append(entry)
-
-    add({"type": "user", "message": {"role": "user", "content": prompt}})
-    for index, (command, ok, output) in enumerate(steps):
-        tool_id = f"toolu_{session}_{index}"
-        use = {"type": "tool_use", "id": tool_id, "name": "Bash", "input": {"command": command}}
-        add({"type": "assistant", "message": {"role": "assistant", "content": [use]}})
-        result: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_id, "content": output}
-        if not ok:
-            result["is_error"] = True
-        add({"type": "user", "message": {"role": "user", "content": [result]}})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
-    return path
+    """A Claude Code transcript: the prompt, then per step a Bash tool use and its result."""
+    return write_transcript(path, session, steps, cwd=cwd, prompt=prompt)
 
 
 def files_under(*roots: Path) -> Iterator[Path]:

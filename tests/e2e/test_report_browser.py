@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_distill import TREE, VERCEL, Step, write_transcript
+from tests.support.transcripts import Step, write_transcript
+from tests.test_distill import TREE, VERCEL
 from tests.test_report import ATTACK, TREE_OK, tomorrow
 from tests.test_run_cli import selfdistill
 

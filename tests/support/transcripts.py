@@ -1,0 +1,52 @@
+"""Small Claude Code transcripts for tests: a prompt, then Bash tool uses and their results."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+Step = tuple[str, bool, str]  # command, succeeded, output
+
+
+def write_transcript(
+    path: Path,
+    session: str,
+    steps: Sequence[Step],
+    cwd: str = "/proj",
+    day: str = "2026-01-01",
+    prompt: str = "please build it",
+) -> Path:
+    """Entry uuids are `<session>-<n>` (a step's result is entry 2 + 2 * step index), each entry a
+    second after the one before it, from midnight of `day`."""
+    lines: list[dict[str, Any]] = []
+
+    def add(entry: dict[str, Any]) -> None:
+        entry.update(
+            uuid=f"{session}-{len(lines):04d}",
+            parentUuid=lines[-1]["uuid"] if lines else None,
+            sessionId=session,
+            cwd=cwd,
+            version="2.1.0",
+            timestamp=f"{day}T00:{len(lines) // 60 % 60:02d}:{len(lines) % 60:02d}Z",
+            isSidechain=False,
+            userType="external",
+        )
+        lines.append(entry)
+
+    add({"type": "user", "message": {"role": "user", "content": prompt}})
+    for index, (command, ok, output) in enumerate(steps):
+        tool_id = f"toolu_{session}_{index}"
+        use = {"type": "tool_use", "id": tool_id, "name": "Bash", "input": {"command": command}}
+        add({"type": "assistant", "message": {"role": "assistant", "content": [use]}})
+        result = {
+            "type": "tool_result",
+            "tool_use_id": tool_id,
+            "content": output,
+            "is_error": not ok,
+        }
+        add({"type": "user", "message": {"role": "user", "content": [result]}})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
