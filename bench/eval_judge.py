@@ -1,6 +1,6 @@
 """Score the correction / approval judge against the hand labels in bench/labels/.
 
-    python bench/eval_judge.py [--corpus DIR] [--errors] [--fresh2-errors] [--fresh3-errors]
+    python bench/eval_judge.py [--corpus DIR] [--errors] [--blind-errors NAME ...]
 
 The labels hold only ids (repository+file, entry uuid) and a label; the prompts are read from the
 corpus (default: ../shared/corpus next to the repository, or /work/shared/corpus). The judge runs
@@ -11,12 +11,15 @@ Splits (history in labels/README.md): judge.jsonl is split by a hash of the repo
 once, then used for tuning in the second round); "all" is both. judge_fresh.jsonl ("fresh") was
 labelled after the first round; from round 3 on it is tuned on too. judge_fresh2.jsonl ("fresh2")
 was labelled before round 3 and was blind until round 4 tuned on it. judge_fresh3.jsonl
-("fresh3") was labelled the same way before round 4 and never tuned on: the honest estimate of how
-the judge does on prompts it has not seen. The blind sets' rows come from two sources: session
-transcripts (judged exactly as `selfdistill signals` judges them, in full context) and
+("fresh3") was labelled the same way before round 4 and never tuned on. judge_fresh4a.jsonl and
+judge_fresh4b.jsonl ("fresh4a", "fresh4b") are one random sample, labelled before round 5 by two
+labellers who never saw the judge, split in two halves: round 5 read fresh4a's misses and never
+fresh4b's. fresh3 and fresh4b are the honest estimates of how the judge does on prompts it has
+not seen. The blind sets' rows come from two sources: session transcripts (judged exactly as
+`selfdistill signals` judges them, in full context, with the start of the agent's answer) and
 UserPromptSubmit hook payloads (rows with "source": "hook" and a line number; the judge sees only
-that the agent had worked before, not what it said). Prints precision / recall / F1 per
-label and a confusion table for each split.
+that the agent had worked before, not what it said). Prints precision / recall / F1 per label
+and a confusion table for each split.
 """
 
 from __future__ import annotations
@@ -40,7 +43,11 @@ FRESH = HERE / "labels" / "judge_fresh.jsonl"
 FRESH2 = HERE / "labels" / "judge_fresh2.jsonl"
 # Labelled before round 4 changed anything, same sources and format as fresh2: never tuned on.
 FRESH3 = HERE / "labels" / "judge_fresh3.jsonl"
-BLIND = (("fresh2", FRESH2), ("fresh3", FRESH3))
+# Labelled before round 5 by two labellers who never saw the judge; split at random in two halves:
+# round 5 read fresh4a's misses, fresh4b was never tuned on.
+FRESH4A = HERE / "labels" / "judge_fresh4a.jsonl"
+FRESH4B = HERE / "labels" / "judge_fresh4b.jsonl"
+BLIND = (("fresh2", FRESH2), ("fresh3", FRESH3), ("fresh4a", FRESH4A), ("fresh4b", FRESH4B))
 KINDS = ("correction", "approval", "other")
 
 
@@ -124,14 +131,12 @@ def main() -> None:
     parser.add_argument("--corpus")
     parser.add_argument("--errors", action="store_true", help="list misjudged ids (tuned splits)")
     parser.add_argument(
-        "--fresh2-errors",
-        action="store_true",
-        help="also list fresh2 misses (this spoils it as a blind test: once, at the very end)",
-    )
-    parser.add_argument(
-        "--fresh3-errors",
-        action="store_true",
-        help="also list fresh3 misses (this spoils it as a blind test: once, at the very end)",
+        "--blind-errors",
+        action="append",
+        default=[],
+        choices=[name for name, _ in BLIND],
+        metavar="NAME",
+        help="also list this blind set's misses (this spoils it as a blind test)",
     )
     args = parser.parse_args()
     root = corpus_root(args.corpus)
@@ -150,7 +155,7 @@ def main() -> None:
         for row in named_rows:
             origin = "hook" if row.get("source") == "hook" else "session"
             named.append((row, [name, f"{name}-{origin}"]))
-    show_blind = {"fresh2": args.fresh2_errors, "fresh3": args.fresh3_errors}
+    show_blind = {name: name in args.blind_errors for name, _ in BLIND}
     for row, splits in named:
         pair = (row["label"], got.get(key(row), "other"))
         for split in splits:

@@ -22,6 +22,7 @@ from selfdistill.transcript import Entry
 
 LABELS = ("correction", "approval", "other")
 THRESHOLD = 1.0  # a score at or above this makes the label
+REDIRECT_CHARS = 500
 
 # User entries that Claude Code writes itself: command echoes, hook output, reminders, notices.
 NOT_TYPED_PREFIXES = (
@@ -58,6 +59,7 @@ class PromptContext:
     after_interruption: bool = False
     after_rejection: bool = False
     recent_actions: str = ""  # names and subjects of the agent's latest tool calls
+    agent_reply: str = ""  # the start of what the agent answered to the prompt, when known
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,8 @@ STRONG_CORRECTION: tuple[tuple[re.Pattern[str], float, str], ...] = (
         re.compile(
             r"\bstill\b[^.\n]{0,40}?(?:n'?t\b|\b(?:not|no|error|errors|issue|issues|broken|fail\w*"
             r"|same|slow|says|seeing|getting|around|there|happening|blank|empty|wrong|crash\w*"
-            r"|bug|problem|shows?|showing|needs?|\d))|\bstill\s*[.!?]*$",
+            r"|bug|problem|shows?|showing|needs?|\d))|\bstill\s*[.!?]*$"
+            r"|^\W*(?:still|again)\s*[!.,:?]",  # "STILL !", "Again, it's been 40 minutes"
             _I,
         ),
         1.4,
@@ -157,7 +160,7 @@ STRONG_CORRECTION: tuple[tuple[re.Pattern[str], float, str], ...] = (
     (
         re.compile(
             r"\b(?:wrong|incorrect|(?<!be )(?<!get )broken|broke|crappy|terrible|awful|ugly"
-            r"|worse)\b",
+            r"|worse|mistakes?)\b",
             _I,
         ),
         1.2,
@@ -174,9 +177,10 @@ STRONG_CORRECTION: tuple[tuple[re.Pattern[str], float, str], ...] = (
     ),
     (
         re.compile(
-            r"\b(?:revert|undo|roll ?back|put it back|change it back|go back to)\b"
+            # Not in a question: "is there anything to revert for production?" asks, not orders.
+            r"(?:\b(?:revert|undo|roll ?back|put it back|change it back|go back to)\b"
             r"|\b(?:delete|discard|remove|drop|throw away) (?:all )?(?:the |your |those |these )?"
-            r"(?:changes|edits)\b",
+            r"(?:changes|edits)\b)(?![^.!\n]*\?)",
             _I,
         ),
         1.2,
@@ -184,8 +188,10 @@ STRONG_CORRECTION: tuple[tuple[re.Pattern[str], float, str], ...] = (
     ),
     (
         re.compile(
-            r"\byou (?:keep|didn'?t|did not|forgot|missed|never|were supposed|should have"
-            r"|must|broke|removed|deleted|changed)\b",
+            # "you should have access" is no reproach; "what you changed" points at the work.
+            r"(?<!what )\byou (?:keep|didn'?t|did not|forgot|missed|never|were supposed"
+            r"|should(?:'ve| have) (?:\w+ed|been|done|known|seen|run|written|made|read)"
+            r"|must|broke|removed|deleted)\b",
             _I,
         ),
         1.1,
@@ -194,13 +200,36 @@ STRONG_CORRECTION: tuple[tuple[re.Pattern[str], float, str], ...] = (
     (
         re.compile(
             r"\bif you (?:had |)used\b|\bwhy (?:did|didn'?t) you\b|\bI (?:told|asked) you\b"
-            r"|\bI said\b",
+            r"|\b(?:we|I) never (?:want|wanted|asked|said)\b"
+            r"|\bI said\b|\bI (?:wanted|meant) (?:it|this|that|them|you) to\b",
             _I,
         ),
         1.2,
         "reproaches the agent",
     ),
     (re.compile(r"\b(?:I )?(?:don'?t|do not) (?:really )?like\b", _I), 1.1, "dislikes the result"),
+    # "it shows 'HORIZON INC' instead of 'CT CORPORATION'": the output is not the expected one.
+    (
+        re.compile(
+            r"\b(?:shows?|showing|gives?|giving|returns?|returning|displays?|prints?|outputs?"
+            r"|says)\b[^\n]{0,100}?\binstead of\b",
+            _I,
+        ),
+        1.0,
+        "says it shows the wrong thing",
+    ),
+    (
+        re.compile(
+            r"\b(?:is|are)(?:n'?t| not) looking (?:right|good|like|as)\b"
+            r"|\bdoes(?:n'?t| not) look (?:right|good|like|the same)\b"
+            # "I pushed but it didn't redeploy": what was expected did not happen.
+            r"|\bbut (?:it|this|that|they|nothing|the \w+) (?:still )?(?:didn'?t|did not"
+            r"|wasn'?t|was not|never)\b",
+            _I,
+        ),
+        1.1,
+        "says it did not come out right",
+    ),
     # Words that only describe a defect in what is on screen ("it's mismatched", "looks janky").
     (
         re.compile(
@@ -244,7 +273,8 @@ STRONG_CORRECTION: tuple[tuple[re.Pattern[str], float, str], ...] = (
     ),
     (
         re.compile(
-            r"\b(?:fails?|failing|failed|errors?|crash(?:es|ed)?)\b(?! handling)"
+            r"\b(?:fails?|failing|failed|errors?|crash(?:es|ed)?|hangs|hung up|freez(?:es|ing)"
+            r"|frozen)\b(?! handling)"
             r"|에러|오류|报错|错误|エラー|ошибк|erreur|fehler",
             _I,
         ),
@@ -325,11 +355,23 @@ REDIRECT: tuple[tuple[re.Pattern[str], float, str], ...] = (
         "says X, not Y",
     ),
     (re.compile(r"\btry again\b", re.I), 0.6, "asks to try again"),
+    # "shouldn't that be an env variable?", "isn't this already in src/styles?": a challenge.
+    (
+        re.compile(
+            r"^\W*(?:(?:but|so|and|hmm+|wait|um+)\W+)?(?:shouldn'?t|wouldn'?t|isn'?t|aren'?t"
+            r"|doesn'?t|didn'?t|wasn'?t)\s+(?:that|this|it|there|they|those|these|the)\b"
+            r"[^?\n]{0,120}\?",
+            re.I,
+        ),
+        1.0,
+        "questions the work",
+    ),
     # "just do it yourself", "generate the plan yourself": the agent handed work back or delegated.
     (
         re.compile(
             r"\b(?:do|fix|run|write|make|generate|create|handle) (?:it|this|that|them"
-            r"|the [\w -]{1,30}?) yourself\b",
+            r"|the [\w -]{1,30}?) yourself\b"
+            r"|\b(?:check|see|test|verify|look at) (?:it |this |that )?(?:for )?yourself\b",
             re.I,
         ),
         1.0,
@@ -445,7 +487,8 @@ APPROVAL: tuple[tuple[re.Pattern[str], float, str], ...] = (
 # "this looks off"): after the agent worked, the user describes what they see because it is not
 # what they wanted. Questions and requests start differently, so they do not match.
 OBSERVED_STATE = re.compile(
-    r"^\W*(?:(?:well|so|hmm+|ok(?:ay)?|now|but|and)\b,?\s+)*(?:it|this|that|they|nothing|everything"
+    r"^\W*(?:(?:well|so|hmm+|ok(?:ay)?|now|but|and|currently|right now)\b,?\s+)*"
+    r"(?:it|this|that|they|nothing|everything"
     r"|(?:the|my|our|your|these|those) (?:[\w@./-]+ ){0,7}?[\w@./-]+)"
     r"\s+(?:now\s+|still\s+|just\s+|only\s+|also\s+|again\s+)?"
     r"(?:is|are|was|were|looks?|shows?|showing|says|goes|has|have|keeps?|tried|tries|does|did"
@@ -625,13 +668,30 @@ ERROR_SHAPE = re.compile(
     r"|\b(?:Type|Reference|Syntax|Range|Runtime|Value|Key|Attribute|Import|Index|Name)Error\b"
     r"|\bat [\w.<>$]+ \([^()\s]+:\d+:\d+\)|\bFile \"[^\"]+\", line \d+"
     r"|\bfailed with (?:exit )?(?:code|status)\b|\bNo module named\b|\bis not a subtype of\b"
-    r"|\bCannot read propert(?:y|ies) of (?:undefined|null)\b|\b(?:HTTP|status)[ :]*[45]\d\d\b",
+    r"|\bCannot read propert(?:y|ies) of (?:undefined|null)\b|\b(?:HTTP|status)[ :]*[45]\d\d\b"
+    r"|\b\w+Warning: ",
     re.M,
 )
 # "getting the error: ...", "I got this error": the user reports what the agent's work produced.
 REPORTS_ERROR = re.compile(
     r"\b(?:getting|got|get|seeing|see|having|throws?|throwing|shows?|showing)\s+(?:the\s+|this\s+"
     r"|an?\s+|these\s+|following\s+|same\s+|some\s+){0,2}(?:errors?|exceptions?)\b",
+    re.I,
+)
+# How the agent answers a correction ("You're absolutely right", "Sorry, my mistake", "Good
+# catch"), in the languages it answers in: its own reading of the prompt, whatever the user's
+# wording. Measured on the transcript prompts labelled before round 5: 46 of 130 corrections got
+# such an answer, 5 of the 377 approvals and other prompts did.
+AGENT_CONCEDES = re.compile(
+    r"^\W*(?:(?:ah|oh|ahh)\W+)?"
+    r"(?:you'?re (?:absolutely |completely |totally |quite )?(?:right|correct)"
+    r"|you are (?:absolutely |completely |quite )?(?:right|correct)|(?:I )?apologi[sz]e|sorry"
+    r"|my (?:mistake|bad|apologies)|(?:good|great|nice) catch|oops|I misunderstood"
+    r"|I made (?:a|an) (?:mistake|error)|(?:ah|oh),? I see\b"
+    r"|tienes raz[oó]n|tiene raz[oó]n|vous avez raison|tu as raison|du hast recht"
+    r"|sie haben recht|voc[eê] tem raz[aã]o|tem raz[aã]o|hai ragione|ты прав|вы правы"
+    r"|说得对|抱歉|对不起|おっしゃる通り|その通り|申し訳|すみません|맞습니다|맞아요|죄송"
+    r"|말씀하신 대로|معك حق|آسف)",
     re.I,
 )
 LEADING_NOISE = re.compile(r"^(?:\s*(?:\[Image #\d+\]|@\S+))+\s*")
@@ -646,13 +706,17 @@ def judge(prompt: str, context: PromptContext) -> Judgement:
     text = text[:1500]
     if not context.agent_acted and not context.after_interruption:
         return Judgement("other", 0.9, "nothing of the agent's to judge yet")
-    correction, why_c = _score(text, STRONG_CORRECTION + REDIRECT)
+    correction, why_c = _score(text, STRONG_CORRECTION)
+    redirect, why_r = _score(text[:REDIRECT_CHARS], REDIRECT)
+    correction, why_c = correction + redirect, why_c + why_r
     approval, why_a = _score(text, APPROVAL)
-    shape, why_s = _structure(text, context)
+    shape, why_s = _structure(text[:REDIRECT_CHARS], context)
     if approval >= 1.0:
         shape = min(shape, 0.3)  # praise first: a described state is probably the good result
     correction, why_c = correction + shape, why_c + why_s
     correction, why_c = _context_correction(text, context, correction, why_c, pasted, pasted_log)
+    if AGENT_CONCEDES.match(context.agent_reply[:200]):
+        correction, why_c = correction + 1.0, [*why_c, "the agent's answer concedes a mistake"]
     if context.claimed_success and approval == 0 and FIX_REQUEST.search(text):
         # "fix X" right after "it's done" without a word of praise: X is still broken.
         correction, why_c = correction + 1.0, [*why_c, "asks to fix what was claimed done"]

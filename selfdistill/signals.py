@@ -195,6 +195,16 @@ class AgentTurn:
         )
 
 
+@dataclass(frozen=True)
+class TypedPrompt:
+    """A prompt whose verdict waits for the start of the agent's answer to it."""
+
+    entry: Entry
+    text: str
+    context: judging.PromptContext
+    answers_uuid: str | None  # the agent's entry the prompt answers
+
+
 @dataclass
 class Walk:
     """State of one pass over a transcript (private to `analyze`)."""
@@ -207,6 +217,7 @@ class Walk:
     streaks: dict[str, tuple[str, int]] = field(default_factory=dict)
     turn: AgentTurn = field(default_factory=lambda: AgentTurn())
     last_interruption: Signal | None = None
+    awaiting: TypedPrompt | None = None
     commands: list[str] = field(default_factory=list)  # Bash commands run, for efficacy
     cwd: str | None = None
     version: str | None = None
@@ -221,6 +232,7 @@ def analyze(path: Path) -> SessionReport:
     for entry in iter_entries(path, counts):
         _note_metadata(walk, entry)
         _visit(walk, entry)
+    _judge_prompt(walk, reply="")
     session_id = walk.sessions.most_common(1)[0][0] if walk.sessions else path.stem
     signals = tuple(replace(s, session_id=session_id) for s in walk.signals)
     outcome, evidence = session_outcome(signals)
@@ -278,6 +290,8 @@ def _visit_assistant(walk: Walk, entry: Entry) -> None:
         del walk.pending[next(iter(walk.pending))]
     if entry.is_sidechain:
         return  # a subagent's words are not what the user answers
+    if entry.tool_uses or entry.text.strip():  # thinking alone does not answer yet
+        _judge_prompt(walk, reply=entry.text.strip())
     turn = walk.turn
     turn.acted = True
     turn.last_uuid = entry.uuid or turn.last_uuid
@@ -563,25 +577,35 @@ def error_line(text: str) -> str:
 def _visit_user_text(walk: Walk, entry: Entry) -> None:
     text = entry.text
     if not entry.is_sidechain and judging.is_interruption_text(text):
+        _judge_prompt(walk, reply="")
         _add_interruption(walk, entry, "", None, None)
         return
     prompt = judging.typed_prompt(entry)
     if prompt is None:
         return
-    verdict = judging.judge(prompt, walk.turn.context())
+    _judge_prompt(walk, reply="")  # the previous prompt got no answer in words
+    walk.awaiting = TypedPrompt(entry, prompt, walk.turn.context(), walk.turn.last_uuid)
+    walk.last_interruption = None
+    walk.turn = AgentTurn(last_text=walk.turn.last_text, last_uuid=walk.turn.last_uuid)
+
+
+def _judge_prompt(walk: Walk, reply: str) -> None:
+    """Judge the awaiting prompt, with how the agent began to answer it ("You're right, ...")."""
+    typed, walk.awaiting = walk.awaiting, None
+    if typed is None:
+        return
+    verdict = judging.judge(typed.text, replace(typed.context, agent_reply=reply[:200]))
     if verdict.label != "other":
         _signal(
             walk,
-            entry,
+            typed.entry,
             verdict.label,
-            prompt,
-            detail=prompt,
-            related_uuid=walk.turn.last_uuid,
+            typed.text,
+            detail=typed.text,
+            related_uuid=typed.answers_uuid,
             confidence=verdict.confidence,
             category=verdict.reason[:100] or None,
         )
-    walk.last_interruption = None
-    walk.turn = AgentTurn(last_text=walk.turn.last_text, last_uuid=walk.turn.last_uuid)
 
 
 # ---- making signals ----

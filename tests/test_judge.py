@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -341,3 +342,71 @@ def test_yes_to_a_plain_question_with_known_words_stays_an_answer():
         asked_question=True,
     )
     assert label("yes please", asked) == "other"
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "shouldn't that be read from the config file?",
+        "isn't this already handled in utils/format.ts?",
+        "STILL !",
+        "Again, it has been running for an hour.",
+        "currently the sidebar jumps to the top and then closes",
+        "I merged it but it didn't trigger the build",
+        "the header is not looking like the mockup",
+        "I wanted this to live in lib/, not in app/",
+        "you made a mistake, now the totals are off by one",
+        "the report shows 'Acme Ltd.' instead of 'Acme Holdings', which is the right one",
+        "We never wanted to drop the old rows.",
+        "please check for yourself, the export has to work",
+    ],
+)
+def test_round_5_corrections_after_work(prompt):
+    assert label(prompt) == "correction"
+
+
+def test_a_pasted_warning_after_work_is_a_correction():
+    paste = "it prints this now\nanalysis.py:465: PerformanceWarning: DataFrame is fragmented"
+    assert label(paste) == "correction"
+    assert label(paste, FIRST_PROMPT) == "other"
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "is there anything you changed that we need to revert before release?",
+        "you should have access to the staging bucket now, list what is in it",
+        "write down what you changed in CHANGELOG.md",
+    ],
+)
+def test_questions_and_references_to_the_work_are_not_verdicts(prompt):
+    assert label(prompt) == "other"
+
+
+def test_redirect_words_deep_in_a_long_task_are_part_of_the_task():
+    """A verdict comes first; "instead" or "should not" 600 characters in describe the new task."""
+    task = "Research how other teams structure their release notes and write a proposal. " * 7
+    tail = "Use the new template instead, and it should not reference the old wiki."
+    assert label(task + tail) == "other"
+    assert label("No, use the new template instead. " + task) == "correction"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "You're absolutely right! The rows were filtered out.",
+        "Sorry about that, fixing it now.",
+        "Good catch - the loop skips the last item.",
+        "Tienes razón, falta el filtro.",
+        "맞습니다. 필터가 빠졌네요.",
+    ],
+)
+def test_an_answer_that_concedes_a_mistake_makes_the_prompt_a_correction(reply):
+    request = "the totals should include tax"
+    assert label(request) == "other"
+    assert label(request, replace(AFTER_WORK, agent_reply=reply)) == "correction"
+
+
+def test_an_answer_that_starts_the_new_work_leaves_the_prompt_other():
+    context = replace(AFTER_WORK, agent_reply="I'll add tax to the totals.")
+    assert label("the totals should include tax", context) == "other"

@@ -226,6 +226,32 @@ def test_typed_prompts_become_corrections_and_approvals_in_context(tmp_path):
     assert only(report, "correction").related_uuid == claim  # what the correction answers
 
 
+def test_the_agent_conceding_a_mistake_makes_a_plain_request_a_correction(tmp_path):
+    """ "the export should include archived rows" reads as a new request; "You're right, I
+    left them out" shows the agent took it as a correction of what it had just done."""
+    t = Transcript()
+    t.prompt("write the CSV export")
+    t.result(t.edit("/p/export.py", "pass", "rows = active_rows()"), "updated")
+    t.say("The export is written.")
+    request = t.prompt("the export should include archived rows")
+    t.say("You're right, I left archived rows out. Let me add them.")
+    same = t.prompt("the import should include archived rows")
+    t.say("I'll add archived rows to the import.")
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+    assert [(s.kind, s.uuid) for s in report.signals] == [("correction", request)]
+    assert "concedes" in (only(report, "correction").category or "")
+    assert same not in {s.uuid for s in report.signals}
+
+
+def test_a_prompt_is_judged_even_when_the_agent_never_answers_it(tmp_path):
+    t = Transcript()
+    t.prompt("build it")
+    t.say("Done! Build passes.")
+    last = t.prompt("still broken, same error")  # the session ends here: no answer
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+    assert [(s.kind, s.uuid) for s in report.signals] == [("correction", last)]
+
+
 def test_text_claude_code_wrote_is_never_judged(tmp_path):
     t = Transcript()
     t.prompt("hello")
