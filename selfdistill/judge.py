@@ -281,20 +281,28 @@ STRONG_CORRECTION: tuple[tuple[re.Pattern[str], float, str], ...] = (
         0.5,
         "mentions a failure",
     ),
-    # other languages (said the same way: not working / still / wrong / undo)
+    # other languages (said the same way: not working / still / wrong / undo), in two patterns:
+    # one alternation of Latin-script phrases and one of the rest scan faster than one of both.
     (
         re.compile(
-            r"no funciona|sigue (?:sin|fallando|igual|dando)|todav[ií]a no|est[aá] mal"
+            r"\b(?:no funciona|sigue (?:sin|fallando|igual|dando)|todav[ií]a no|est[aá] mal"
             r"|incorrect[oa]|ne (?:marche|fonctionne) (?:pas|toujours)|[çc]a marche pas"
-            r"|toujours (?:pas|la m[eê]me)|c'est faux|funktioniert (?:nicht|immer noch)|geht nicht"
-            r"|immer noch|falsch|n[aã]o funciona|ainda n[aã]o|errado|не работает|вс[её] ещ[её]"
-            r"|неправильно|не то|不对|错了|还是不行|不行|没用|没有用|还是报错|違う|動かない|まだ"
-            r"|間違|안 ?돼|안 ?되(?:네|는데|잖|요)|작동(?:을)? ?안|틀렸|아니야|아직도|여전히"
-            r"|ไม่ทำงาน|ยังไม่|ผิด|잘못|버그|에러가|안 나와|안 보여|아냐|아니야"
-            r"|لا يعمل|ما يشتغل|خطأ|غلط|ما زال|لا يزال|لسه"
+            r"|toujours (?:pas|la m[eê]me)|c'est faux|funktioniert (?:nicht|immer noch)"
+            r"|geht nicht|immer noch|falsch|n[aã]o funciona|ainda n[aã]o|errado"
             r"|no se (?:ve|muestra|guarda|carga)|no aparece|ne s'affiche pas|n'appara[iî]t pas"
-            r"|wird nicht|n[aã]o aparece|n[aã]o est[aá]"
-            r"|还是没|没有变|不显示|表示されない|変わらない",
+            r"|wird nicht|n[aã]o aparece|n[aã]o est[aá])",
+            re.I,
+        ),
+        1.3,
+        "says it does not work (non-English)",
+    ),
+    (
+        re.compile(
+            r"не работает|вс[её] ещ[её]|неправильно|не то|不对|错了|还是不行|不行|没用|没有用"
+            r"|还是报错|違う|動かない|まだ|間違|안 ?돼|안 ?되(?:네|는데|잖|요)|작동(?:을)? ?안|틀렸"
+            r"|아니야|아직도|여전히|ไม่ทำงาน|ยังไม่|ผิด|잘못|버그|에러가|안 나와|안 보여|아냐"
+            r"|لا يعمل|ما يشتغل|خطأ|غلط|ما زال|لا يزال|لسه|还是没|没有变|不显示|表示されない"
+            r"|変わらない",
             re.I,
         ),
         1.3,
@@ -658,7 +666,7 @@ ERROR_PASTE = re.compile(
 # Pasted-image markers and leading @file mentions come before what the user actually says.
 ERROR_START = re.compile(
     r"\s*(?:Could not|Cannot find|Can't resolve|Failed to|Unable to|Uncaught|Unhandled"
-    r"|Element is missing|Module not found|Unexpected token|\w+Error\b|\[\w+\] .{0,80}failed)"
+    r"|Element is missing|Module not found|Unexpected token|\w*Error\b|\[\w+\] .{0,80}failed)"
 )
 # An error-shaped fragment anywhere in the prompt, even on one line or inside log noise
 # ("[convex] 12:01 ... Uncaught Error: ...", "## Error Type", a stack frame): people paste the
@@ -701,7 +709,8 @@ LOG_LINES = re.compile(r"^\s*\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\s", re.M)
 def judge(prompt: str, context: PromptContext) -> Judgement:
     """Label one typed prompt: correction, approval, or other, with a confidence and a reason."""
     text = LEADING_NOISE.sub("", prompt).strip()
-    pasted = _pasted_error(text[:1500] + "\n" + text[-1500:])
+    # A paste's error line may sit at its end: read the head and the tail of a long prompt.
+    pasted = _pasted_error(text if len(text) <= 3000 else text[:1500] + "\n" + text[-1500:])
     pasted_log = len(LOG_LINES.findall(text[:3000])) >= 3
     text = text[:1500]
     if not context.agent_acted and not context.after_interruption:

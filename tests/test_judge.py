@@ -410,3 +410,9 @@ def test_an_answer_that_concedes_a_mistake_makes_the_prompt_a_correction(reply):
 def test_an_answer_that_starts_the_new_work_leaves_the_prompt_other():
     context = replace(AFTER_WORK, agent_reply="I'll add tax to the totals.")
     assert label("the totals should include tax", context) == "other"
+
+
+def test_a_one_line_error_message_after_work_is_a_correction():
+    message = "Error: Invalid configuration detected, please update the config file."
+    assert label(message) == "correction"
+    assert label(message, FIRST_PROMPT) == "other"
