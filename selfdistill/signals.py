@@ -548,7 +548,7 @@ def _exit_code(text: str, entry: Entry) -> int | None:
 
 
 def _category(text: str, exit_code: int | None, tool: str) -> str:
-    window = text[:1500] + "\n" + text[-1500:]
+    window = text if len(text) <= 3000 else text[:1500] + "\n" + text[-1500:]
     for name, pattern in CATEGORIES:
         if pattern.search(window):
             return name
