@@ -11,6 +11,10 @@ instead of its words: a plain statement about the product's state right after th
 ("the middle card is bigger", "it now tried to ..."), a contrast ending in a negation, a "don't ..."
 aimed at what the agent was doing, a first sentence that denies what the agent just claimed, and,
 against all of these, a prompt that is a request phrased as a question.
+
+When the transcript shows how the agent began to answer, that counts too: "You're absolutely
+right" or "Sorry, my mistake" is the agent's own reading of the prompt as a correction, whatever
+words the user chose.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from selfdistill.transcript import Entry
 
 LABELS = ("correction", "approval", "other")
 THRESHOLD = 1.0  # a score at or above this makes the label
+# Redirect and shape cues read only a prompt's opening: a verdict on the agent's work comes first,
+# and "instead" or "should not" 600 characters into a long prompt describe the next task.
 REDIRECT_CHARS = 500
 
 # User entries that Claude Code writes itself: command echoes, hook output, reminders, notices.
