@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from selfdistill.transcript import Entry
+from selfdistill.transcript import Entry, bound
 
 LABELS = ("correction", "approval", "other")
 THRESHOLD = 1.0  # a score at or above this makes the label
@@ -716,7 +716,7 @@ def judge(prompt: str, context: PromptContext) -> Judgement:
     """Label one typed prompt: correction, approval, or other, with a confidence and a reason."""
     text = LEADING_NOISE.sub("", prompt).strip()
     # A paste's error line may sit at its end: read the head and the tail of a long prompt.
-    pasted = _pasted_error(text if len(text) <= 3000 else text[:1500] + "\n" + text[-1500:])
+    pasted = _pasted_error(bound(text, 1500, 1500))
     pasted_log = len(LOG_LINES.findall(text[:3000])) >= 3
     text = text[:1500]
     if not context.agent_acted and not context.after_interruption:

@@ -20,7 +20,7 @@ from selfdistill.model import SessionReport, Signal
 from selfdistill.outcome import session_outcome
 from selfdistill.redact import redact_text
 from selfdistill.testout import is_test_command, read_test_output
-from selfdistill.transcript import Entry, ReadCounts, ToolResult, ToolUse, iter_entries
+from selfdistill.transcript import Entry, ReadCounts, ToolResult, ToolUse, bound, iter_entries
 
 EXCERPT_CHARS = 300
 DETAIL_CHARS = 500
@@ -548,7 +548,7 @@ def _exit_code(text: str, entry: Entry) -> int | None:
 
 
 def _category(text: str, exit_code: int | None, tool: str) -> str:
-    window = text if len(text) <= 3000 else text[:1500] + "\n" + text[-1500:]
+    window = bound(text, 1500, 1500)
     for name, pattern in CATEGORIES:
         if pattern.search(window):
             return name
