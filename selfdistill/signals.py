@@ -290,13 +290,13 @@ def _visit_assistant(walk: Walk, entry: Entry) -> None:
         del walk.pending[next(iter(walk.pending))]
     if entry.is_sidechain:
         return  # a subagent's words are not what the user answers
-    if entry.tool_uses or entry.text.strip():  # thinking alone does not answer yet
-        _judge_prompt(walk, reply=entry.text.strip())
+    said = entry.text.strip()
+    if entry.tool_uses or said:  # thinking alone does not answer yet
+        _judge_prompt(walk, reply=said)
     turn = walk.turn
     turn.acted = True
     turn.last_uuid = entry.uuid or turn.last_uuid
-    if entry.texts:
-        turn.last_text = entry.text.strip() or turn.last_text
+    turn.last_text = said or turn.last_text
     if attempts:
         turn.actions = (turn.actions + attempts)[-RECENT_ACTIONS:]
 
