@@ -47,7 +47,18 @@ FRESH3 = HERE / "labels" / "judge_fresh3.jsonl"
 # round 5 read fresh4a's misses, fresh4b was never tuned on.
 FRESH4A = HERE / "labels" / "judge_fresh4a.jsonl"
 FRESH4B = HERE / "labels" / "judge_fresh4b.jsonl"
-BLIND = (("fresh2", FRESH2), ("fresh3", FRESH3), ("fresh4a", FRESH4A), ("fresh4b", FRESH4B))
+# Labelled before round 6 by two labellers who never saw the judge: all the transcript prompts
+# left in the corpus, split at random in two halves like fresh4.
+FRESH5A = HERE / "labels" / "judge_fresh5a.jsonl"
+FRESH5B = HERE / "labels" / "judge_fresh5b.jsonl"
+BLIND = (
+    ("fresh2", FRESH2),
+    ("fresh3", FRESH3),
+    ("fresh4a", FRESH4A),
+    ("fresh4b", FRESH4B),
+    ("fresh5a", FRESH5A),
+    ("fresh5b", FRESH5B),
+)
 KINDS = ("correction", "approval", "other")
 
 
