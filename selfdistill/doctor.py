@@ -305,7 +305,7 @@ def git_hook_program(text: str) -> list[str] | None:
 
 
 def check_git_hook(setup: Setup) -> Check:
-    from selfdistill import git, githook
+    from selfdistill import git, githook, hookusers
 
     install = f"selfdistill install --project {shlex.quote(str(setup.project))}"
     try:
@@ -327,6 +327,9 @@ def check_git_hook(setup: Setup) -> Check:
     problem = program_problem(program) if program else None
     if problem:
         return Check("git-hook", False, problem, f"run '{install}'")
+    if not hookusers.is_registered(str(setup.project)):
+        detail = f"{hook} is ours, but this project is not on its list, so its commits are ignored"
+        return Check("git-hook", False, detail, f"run '{install}'")
     chained = f", chaining {legacy}" if legacy else ""
     return Check("git-hook", True, f"installed at {hook}{chained}")
 

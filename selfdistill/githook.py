@@ -28,8 +28,9 @@ class GitHookChange:
     """What install or uninstall did to one hooks directory."""
 
     hook: Path
-    action: str  # installed | updated | unchanged | removed | restored | absent | foreign
+    action: str  # installed | updated | unchanged | removed | restored | absent | foreign | kept
     legacy: str | None = None  # the chained hook's file name, when there is one
+    users: tuple[Path, ...] = ()  # kept: the other projects whose commits still run it
 
 
 def render_hook(command: str, legacy: str | None) -> str:

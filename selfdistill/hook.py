@@ -172,6 +172,10 @@ def record_event(event: str, raw: bytes, problem: str | None) -> None:
     event = event or str(payload.get("hook_event_name") or "") or "unknown"
     commit = None
     if event == "GitCommit":
+        from selfdistill.hookusers import is_registered
+
+        if not is_registered(project):
+            return  # a shared hooks folder fires in every repository; this one never installed us
         try:
             commit = commit_fields()
         except Exception as error:  # record the commit event even when git cannot tell more

@@ -15,14 +15,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from selfdistill import git, githook, settings
+from selfdistill import git, githook, hookusers, settings
 from selfdistill.atomic import write_atomic
 from selfdistill.errors import FatalError, UserError
 from selfdistill.paths import ProjectState
 from selfdistill.store import ensure_state
 
 _SETTINGS_CHANGES = frozenset({"registered", "updated", "removed", "restored", "deleted"})
-_GIT_CHANGES = frozenset({"installed", "updated", "removed", "restored"})
+_GIT_CHANGES = frozenset({"installed", "updated", "removed", "restored", "kept"})
 
 
 @dataclass(frozen=True)
@@ -77,7 +77,10 @@ def install(project: Path, with_git: bool = True) -> Report:
         return Report(change, None, "skipped (--no-git)")
     if git.repo_root(project) is None:
         return Report(change, None, "not a git repository: no git hook installed")
-    return Report(change, githook.install_git_hook(git.hooks_dir(project), shlex.join(argv)))
+    hooks = git.hooks_dir(project)
+    hook_change = githook.install_git_hook(hooks, shlex.join(argv))
+    hookusers.add(hooks, project)
+    return Report(change, hook_change)
 
 
 def uninstall(project: Path) -> Report:
@@ -85,7 +88,22 @@ def uninstall(project: Path) -> Report:
     change = _uninstall_settings(project)
     if git.repo_root(project) is None:
         return Report(change, None, "not a git repository")
-    return Report(change, githook.uninstall_git_hook(git.hooks_dir(project)))
+    hooks = git.hooks_dir(project)
+    others = hookusers.remove(hooks, project, lambda other: _uses_hooks(other, hooks))
+    hook = hooks / githook.HOOK_NAME
+    if others and githook.is_ours(hook):
+        return Report(change, githook.GitHookChange(hook, "kept", users=others))
+    return Report(change, githook.uninstall_git_hook(hooks))
+
+
+def _uses_hooks(project: Path, hooks: Path) -> bool:
+    """Whether `project` is still a repository whose commits run the hooks in `hooks`."""
+    try:
+        if not project.is_dir() or git.repo_root(project) is None:
+            return False
+        return os.path.realpath(git.hooks_dir(project)) == os.path.realpath(hooks)
+    except FatalError:
+        return False
 
 
 def settings_path(project: Path) -> Path:

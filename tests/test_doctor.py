@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from selfdistill import doctor, install, settings
+from selfdistill import doctor, hookusers, install, settings
 from selfdistill.paths import ProjectState
 from tests.test_git import git_identity, make_repo
 
@@ -213,6 +213,14 @@ def test_the_git_hook_missing_or_broken_is_reported(installed: Path) -> None:
     check = checks_of(installed)["git-hook"]
 
     assert not check.ok and "no hook at" in check.detail and "install" in check.fix
+
+
+def test_a_project_missing_from_the_hooks_list_is_reported(installed: Path) -> None:
+    assert checks_of(installed)["git-hook"].ok
+    hookusers.record_path().unlink()  # as after an install by a selfdistill without the list
+    check = checks_of(installed)["git-hook"]
+
+    assert not check.ok and "commits are ignored" in check.detail and "install" in check.fix
 
 
 def test_last_runs_and_their_errors(installed: Path) -> None:

@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from selfdistill import capture
+from selfdistill import capture, hookusers
 from selfdistill.paths import ProjectState
 from selfdistill.resources import schema_path
 from selfdistill.store import iter_observations
@@ -461,12 +461,10 @@ def git(repo: Path, *args: str) -> str:
 
 
 def test_git_commit_is_recorded_with_sha_message_files_and_revert(tmp_path: Path) -> None:
-    git_module = pytest.importorskip("selfdistill.git")
-    if not hasattr(git_module, "commit_info"):
-        pytest.skip("selfdistill.git.commit_info is not there yet")
     repo = tmp_path / "repo"
     repo.mkdir()
     git(repo, "init", "-q")
+    hookusers.add(repo / ".git" / "hooks", repo)  # what `selfdistill install` notes
     (repo / "app.py").write_text("print(1)\n")
     git(repo, "add", "app.py")
     git(repo, "commit", "-q", "-m", "Add app\n\napi_key=Qm9vdHN0cmFwUGFzc3dvcmQxMjM0")
@@ -592,3 +590,19 @@ def test_reading_stdin_leaves_its_blocking_mode_as_it_was(monkeypatch: pytest.Mo
         monkeypatch.setattr(sys, "stdin", stdin)
         assert hook.read_stdin() == (b'{"a": 1}', None)
         assert os.get_blocking(read_end)
+
+
+def test_a_commit_in_a_repository_that_never_installed_us_is_not_recorded(tmp_path: Path) -> None:
+    # A shared hooks folder (a global core.hooksPath) runs our hook in every repository.
+    installed, other = tmp_path / "installed", tmp_path / "other"
+    for repo in (installed, other):
+        repo.mkdir()
+        git(repo, "init", "-q")
+        (repo / "a.txt").write_text("a\n")
+        git(repo, "add", "a.txt")
+        git(repo, "commit", "-q", "-m", "First")
+    hookusers.add(tmp_path / "shared-hooks", installed)
+    run_hook("GitCommit", None, cwd=other)
+    run_hook("GitCommit", None, cwd=installed)
+    assert not ProjectState.for_project(other).observations.exists()
+    assert [r["event"] for r in records(installed)] == ["GitCommit"]

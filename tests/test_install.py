@@ -5,15 +5,19 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from selfdistill import install, settings
+from selfdistill import githook, hookusers, install, settings
 from selfdistill.errors import FatalError
+from selfdistill.paths import ProjectState
+from selfdistill.store import iter_observations
 from tests.test_git import commit_file, git_identity, make_repo, run
 
 __all__ = ["git_identity"]  # the autouse fixture, imported to apply here too
@@ -243,6 +247,72 @@ def test_cli_install_and_uninstall_with_a_chained_git_hook(tmp_path: Path) -> No
     twice = cli("uninstall", "--project", str(project))
     assert twice.returncode == 0
     assert "nothing to remove" in twice.stdout
+
+
+def observed_events(project: Path, count: int) -> list[str]:
+    """The events recorded for `project`, once `count` are there (the git hook runs detached)."""
+    state = ProjectState.for_project(project)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        events = [record["event"] for _, record in iter_observations(state)]
+        if len(events) >= count:
+            return events
+        time.sleep(0.05)
+    return [record["event"] for _, record in iter_observations(state)]
+
+
+def test_a_shared_hooks_folder_stays_until_its_last_project_uninstalls(tmp_path: Path) -> None:
+    # A global core.hooksPath: one hook serves every repository of the user.
+    shared = tmp_path / "shared hooks"
+    first, second, never = (make_repo(tmp_path / name) for name in ("first", "second", "never"))
+    for repo in (first, second, never):
+        run(repo, "config", "core.hooksPath", str(shared))
+    assert cli("install", "--project", str(first)).returncode == 0
+    assert cli("install", "--project", str(second)).returncode == 0
+
+    gone = cli("uninstall", "--project", str(first))
+    assert gone.returncode == 0, gone.stderr
+    assert "other projects still use it" in gone.stdout
+    assert f"still used by {second}" in gone.stdout
+    assert githook.is_ours(shared / "post-commit")
+    commit_file(never, "a.txt", "a\n", "Not ours")  # never installed: nothing is recorded
+    commit_file(first, "a.txt", "a\n", "Uninstalled")
+    commit_file(second, "a.txt", "a\n", "Still installed")
+    assert observed_events(second, 1) == ["GitCommit"]
+    for repo in (first, never):  # the hook runs detached: run it once more, and wait for it
+        assert cli("hook", "GitCommit", cwd=repo).returncode == 0
+        assert observed_events(repo, 0) == []
+
+    last = cli("uninstall", "--project", str(second))
+    assert "removed the git post-commit hook" in last.stdout
+    assert not (shared / "post-commit").exists()
+
+
+def test_a_deleted_project_does_not_keep_a_shared_hook_alive(tmp_path: Path) -> None:
+    shared = tmp_path / "shared"
+    kept, deleted = make_repo(tmp_path / "kept"), make_repo(tmp_path / "deleted")
+    for repo in (kept, deleted):
+        run(repo, "config", "core.hooksPath", str(shared))
+        install.install(repo)
+    shutil.rmtree(deleted)
+    report = install.uninstall(kept)
+    assert report.git is not None and report.git.action == "removed"
+    assert json.loads(hookusers.record_path().read_text()) == {"hooks": {}}
+
+
+def test_worktrees_of_one_repository_share_the_hook(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    commit_file(repo, "a.txt", "a\n", "First")
+    worktree = tmp_path / "side"
+    run(repo, "worktree", "add", "-q", "-b", "side", str(worktree))
+    install.install(repo)
+    install.install(worktree)
+    report = install.uninstall(repo)
+    assert report.git is not None and report.git.action == "kept"
+    assert report.git.users == (worktree.resolve(),)
+    commit_file(worktree, "b.txt", "b\n", "In the worktree")
+    assert observed_events(worktree, 1) == ["GitCommit"]
+    assert install.uninstall(worktree).git.action == "removed"  # type: ignore[union-attr]
 
 
 def test_no_git_skips_the_git_hook(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ _GIT_TEXT = {
     "removed": "removed the git post-commit hook {hook}",
     "absent": "no git post-commit hook at {hook}: nothing to remove there",
     "foreign": "{hook} is not selfdistill's: left as it is",
+    "kept": "left the git post-commit hook {hook}: other projects still use it",
 }
 
 _PROJECT = click.option(
@@ -70,3 +71,5 @@ def _print(report: installer.Report, uninstalling: bool) -> None:
     click.echo(_GIT_TEXT[report.git.action].format(hook=report.git.hook))
     if report.git.legacy and report.git.action in ("installed", "updated", "unchanged"):
         click.echo(f"  your own post-commit hook runs first, kept as {report.git.legacy}")
+    for user in report.git.users:
+        click.echo(f"  still used by {user}")

@@ -1,0 +1,111 @@
+"""Which projects use which git hooks folder.
+
+One hooks folder can serve many projects: a global `core.hooksPath`, or the worktrees of one
+repository. So uninstalling from one project must leave the hook in place while other projects
+still use it, and the hook, which fires in every repository that uses the folder, must record
+commits only in the projects where selfdistill was installed.
+
+The record is `git-hooks.json` in SELFDISTILL_HOME: `{"hooks": {"<folder>": ["<project>", ...]}}`.
+Paths are stored resolved (symlinks followed), since git and the shell may name the same place
+differently. Changes are made under a file lock and written atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from selfdistill.atomic import write_atomic
+from selfdistill.errors import FatalError
+from selfdistill.paths import state_home_dir
+
+FILE_NAME = "git-hooks.json"
+LOCK_WAIT_S = 10
+
+Users = dict[str, list[str]]
+
+
+def record_path() -> Path:
+    return Path(state_home_dir()) / FILE_NAME
+
+
+def add(hooks: Path, project: Path) -> None:
+    """Note that `project`'s commits go through the hook in `hooks`."""
+    with _locked():
+        users = _read()
+        listed = users.setdefault(_key(hooks), [])
+        if _key(project) not in listed:
+            listed.append(_key(project))
+            _write(users)
+
+
+def remove(hooks: Path, project: Path, still_uses: Callable[[Path], bool]) -> tuple[Path, ...]:
+    """Take `project` off `hooks`' list; return the other projects that `still_uses` keeps.
+
+    Projects that no longer use the folder (deleted, or moved to another hooks path) are dropped
+    from the record on the way, so a stale entry never keeps a hook alive.
+    """
+    with _locked():
+        users = _read()
+        listed = users.get(_key(hooks), [])
+        others = [p for p in listed if p != _key(project) and still_uses(Path(p))]
+        if others:
+            users[_key(hooks)] = others
+        else:
+            users.pop(_key(hooks), None)
+        if users != _read():
+            _write(users)
+    return tuple(Path(p) for p in others)
+
+
+def is_registered(project: str) -> bool:
+    """Whether any hooks folder lists `project` (read by the git hook: standard library only)."""
+    try:
+        with open(record_path(), encoding="utf-8") as handle:
+            users = json.load(handle).get("hooks", {})
+        wanted = _key(project)
+        return any(wanted in listed for listed in users.values() if isinstance(listed, list))
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _key(path: Path | str) -> str:
+    return os.path.realpath(path)
+
+
+def _read() -> Users:
+    try:
+        raw = json.loads(record_path().read_text(encoding="utf-8")).get("hooks", {})
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError, AttributeError) as error:
+        raise FatalError(f"cannot read {record_path()}: {error}; fix or delete it") from error
+    if not isinstance(raw, dict):
+        raise FatalError(f"{record_path()} is not a record of git hook users; fix or delete it")
+    return {str(k): [str(p) for p in v] for k, v in raw.items() if isinstance(v, list)}
+
+
+def _write(users: Users) -> None:
+    body = json.dumps({"hooks": users}, indent=2, sort_keys=True) + "\n"
+    try:
+        write_atomic(record_path(), body.encode("utf-8"))
+    except OSError as error:
+        raise FatalError(f"cannot write {record_path()}: {error.strerror}") from error
+
+
+@contextmanager
+def _locked() -> Iterator[None]:
+    import filelock  # here: the git hook imports this module only for is_registered
+
+    path = record_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with filelock.FileLock(f"{path}.lock", timeout=LOCK_WAIT_S):
+            yield
+    except filelock.Timeout as error:
+        raise FatalError(f"{path} is locked by another selfdistill; try again") from error
+    except OSError as error:
+        raise FatalError(f"cannot lock {path}: {error.strerror}") from error
