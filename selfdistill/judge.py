@@ -175,7 +175,9 @@ STRONG_CORRECTION: tuple[tuple[re.Pattern[str], float, str], ...] = (
     (
         re.compile(
             r"\bnot what I\b|\bthat'?s not (?:it|right|what)\b|\bthis is not\b"
-            r"|\bnot the (?:fix|one|right)\b",
+            r"|\bnot the (?:fix|one|right)\b"
+            # "oops, I meant the other file"; but "I meant to ask" is the user's own slip.
+            r"|\bI meant\b(?! to (?:ask|say|mention|add|write|type)\b)",
             _I,
         ),
         1.3,
@@ -369,6 +371,27 @@ REDIRECT: tuple[tuple[re.Pattern[str], float, str], ...] = (
         "says X, not Y",
     ),
     (re.compile(r"\btry again\b", re.I), 0.6, "asks to try again"),
+    # "needs more", "still too small": the subject is what the agent just made.
+    (
+        re.compile(
+            r"^\W*(?:(?:it|this|that)(?:'s| is)? )?(?:still )?(?:needs? (?:more|less|to be)\b"
+            r"|(?:way |a bit |slightly |much |far )?too (?:big|small|large|long|short|wide"
+            r"|narrow|tall|dark|light|bright|slow|fast|much|many|little|few|close|far)\b)",
+            re.I,
+        ),
+        1.0,
+        "says it needs more or less",
+    ),
+    # "keep the old CTA; other than that the plan looks good": accepted, with a change.
+    (
+        re.compile(
+            r"\b(?:other than that|apart from that|aside from that|besides that|except for that"
+            r"|otherwise (?:it |this |that )?(?:looks|is|seems))\b",
+            re.I,
+        ),
+        1.2,
+        "asks for a change to work it otherwise accepts",
+    ),
     # "shouldn't that be an env variable?", "isn't this already in src/styles?": a challenge.
     (
         re.compile(
@@ -462,7 +485,7 @@ APPROVAL: tuple[tuple[re.Pattern[str], float, str], ...] = (
     (
         re.compile(
             r"^\s*(?:ok(?:ay)?|alright|yes|yeah|yep|sure|oh)[,.! ]+(?:great|nice|good|perfect|cool"
-            r"|sweet|sick|awesome|amazing|excellent|dope|lovely|beautiful|thanks?"
+            r"|sweet|sick|lit|awesome|amazing|excellent|dope|lovely|beautiful|thanks?"
             r"|that (?:works|looks))\b",
             re.I,
         ),
@@ -481,13 +504,15 @@ APPROVAL: tuple[tuple[re.Pattern[str], float, str], ...] = (
     ),
     (
         re.compile(
-            r"^\s*(?:yes|yeah|yep|y|sure|ok(?:ay)?|go ahead|do it|please do|proceed|sounds good"
-            r"|let'?s do it|approved?|ja|oui|s[ií]|да|是的|はい|네|응)\b",
+            r"^\s*(?:yes|yeah|yep|y|sure|ok(?:ay)?|go ahead|do it|please do|sounds good"
+            r"|let'?s do it|let'?s go with|approved?|ja|oui|s[ií]|да|是的|はい|네|응)\b",
             re.I,
         ),
         0.6,
         "agrees",
     ),
+    # "proceed (with ...)": whatever the agent proposed or was about to do, go on with it.
+    (re.compile(r"^\W*proceed\b", re.I), 1.0, "tells the agent to proceed"),
     (
         re.compile(r"^\s*(?:ok(?:ay)?|yes)[,.!]?\s*(?:continue|go on|proceed|carry on)\b", re.I),
         0.6,
@@ -731,7 +756,8 @@ def judge(prompt: str, context: PromptContext) -> Judgement:
     correction, why_c = correction + shape, why_c + why_s
     correction, why_c = _context_correction(text, context, correction, why_c, pasted, pasted_log)
     if AGENT_CONCEDES.match(context.agent_reply[:200]):
-        correction, why_c = correction + 1.0, [*why_c, "the agent's answer concedes a mistake"]
+        # Strong enough to outweigh a question's shape: "isn't X redundant?" - "Good catch!".
+        correction, why_c = correction + 1.5, [*why_c, "the agent's answer concedes a mistake"]
     if context.claimed_success and approval == 0 and FIX_REQUEST.search(text):
         # "fix X" right after "it's done" without a word of praise: X is still broken.
         correction, why_c = correction + 1.0, [*why_c, "asks to fix what was claimed done"]

@@ -416,3 +416,45 @@ def test_a_one_line_error_message_after_work_is_a_correction():
     message = "Error: Invalid configuration detected, please update the config file."
     assert label(message) == "correction"
     assert label(message, FIRST_PROMPT) == "other"
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "oops i meant src/pages/pricing.vue",
+        "needs more",
+        "still too small on phones",
+        "keep the old footer, other than that the plan looks good and you can proceed",
+    ],
+)
+def test_round_6_corrections_after_work(prompt):
+    assert label(prompt) == "correction"
+
+
+def test_i_meant_to_ask_is_the_users_own_slip():
+    assert label("I meant to ask: can you also add a dark theme?") == "other"
+
+
+def test_a_conceding_answer_outweighs_the_shape_of_a_question():
+    question = "can you compare utils/dates.ts with this helper?"
+    assert label(question, replace(AFTER_WORK, agent_reply="Let me compare them.")) == "other"
+    conceded = replace(AFTER_WORK, agent_reply="Good catch! They do the same thing.")
+    assert label(question, conceded) == "correction"
+
+
+@pytest.mark.parametrize(
+    "prompt", ["proceed", "proceed with updating these", "Proceed with phase 2, then run the tests"]
+)
+def test_proceed_is_a_go_ahead_even_without_a_question(prompt):
+    stopped = PromptContext(last_assistant_text="Let me update the config next.", agent_acted=True)
+    assert label(prompt, stopped) == "approval"
+
+
+def test_proceed_with_a_correction_is_a_correction():
+    prompt = "proceed with phase 1, but the plans go in .claude/plans, not .claude/tmp/plans"
+    assert label(prompt) == "correction"
+
+
+@pytest.mark.parametrize("prompt", ["okay lit! now add the docs", "lets go with option A!"])
+def test_slang_praise_and_picking_an_offered_option_approve(prompt):
+    assert label(prompt, AFTER_OFFER) == "approval"
