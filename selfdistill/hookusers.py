@@ -32,32 +32,41 @@ def record_path() -> Path:
     return Path(state_home_dir()) / FILE_NAME
 
 
-def add(hooks: Path, project: Path) -> None:
-    """Note that `project`'s commits go through the hook in `hooks`."""
+@contextmanager
+def changing() -> Iterator[Users]:
+    """The record, to change under its lock; written back (atomically) if it changed.
+
+    Callers change the hook file inside the same block, so that two installs or uninstalls
+    running at once never see each other's half-done work.
+    """
     with _locked():
         users = _read()
-        listed = users.setdefault(_key(hooks), [])
-        if _key(project) not in listed:
-            listed.append(_key(project))
+        before = {folder: list(listed) for folder, listed in users.items()}
+        yield users
+        if users != before:
             _write(users)
 
 
-def remove(hooks: Path, project: Path, still_uses: Callable[[Path], bool]) -> tuple[Path, ...]:
+def add(users: Users, hooks: Path, project: Path) -> None:
+    """Note that `project`'s commits go through the hook in `hooks`."""
+    listed = users.setdefault(_key(hooks), [])
+    if _key(project) not in listed:
+        listed.append(_key(project))
+
+
+def remove(
+    users: Users, hooks: Path, project: Path, still_uses: Callable[[Path], bool]
+) -> tuple[Path, ...]:
     """Take `project` off `hooks`' list; return the other projects that `still_uses` keeps.
 
     Projects that no longer use the folder (deleted, or moved to another hooks path) are dropped
     from the record on the way, so a stale entry never keeps a hook alive.
     """
-    with _locked():
-        users = _read()
-        listed = users.get(_key(hooks), [])
-        others = [p for p in listed if p != _key(project) and still_uses(Path(p))]
-        if others:
-            users[_key(hooks)] = others
-        else:
-            users.pop(_key(hooks), None)
-        if users != _read():
-            _write(users)
+    others = [p for p in users.get(_key(hooks), []) if p != _key(project) and still_uses(Path(p))]
+    if others:
+        users[_key(hooks)] = others
+    else:
+        users.pop(_key(hooks), None)
     return tuple(Path(p) for p in others)
 
 
@@ -101,11 +110,15 @@ def _locked() -> Iterator[None]:
     import filelock  # here: the git hook imports this module only for is_registered
 
     path = record_path()
+    lock = filelock.FileLock(f"{path}.lock", timeout=LOCK_WAIT_S)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with filelock.FileLock(f"{path}.lock", timeout=LOCK_WAIT_S):
-            yield
+        lock.acquire()
     except filelock.Timeout as error:
         raise FatalError(f"{path} is locked by another selfdistill; try again") from error
     except OSError as error:
         raise FatalError(f"cannot lock {path}: {error.strerror}") from error
+    try:
+        yield
+    finally:
+        lock.release()

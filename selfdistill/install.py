@@ -78,8 +78,9 @@ def install(project: Path, with_git: bool = True) -> Report:
     if git.repo_root(project) is None:
         return Report(change, None, "not a git repository: no git hook installed")
     hooks = git.hooks_dir(project)
-    hook_change = githook.install_git_hook(hooks, shlex.join(argv))
-    hookusers.add(hooks, project)
+    with hookusers.changing() as users:
+        hook_change = githook.install_git_hook(hooks, shlex.join(argv))
+        hookusers.add(users, hooks, project)
     return Report(change, hook_change)
 
 
@@ -89,11 +90,12 @@ def uninstall(project: Path) -> Report:
     if git.repo_root(project) is None:
         return Report(change, None, "not a git repository")
     hooks = git.hooks_dir(project)
-    others = hookusers.remove(hooks, project, lambda other: _uses_hooks(other, hooks))
-    hook = hooks / githook.HOOK_NAME
-    if others and githook.is_ours(hook):
-        return Report(change, githook.GitHookChange(hook, "kept", users=others))
-    return Report(change, githook.uninstall_git_hook(hooks))
+    with hookusers.changing() as users:
+        others = hookusers.remove(users, hooks, project, lambda other: _uses_hooks(other, hooks))
+        hook = hooks / githook.HOOK_NAME
+        if others and githook.is_ours(hook):
+            return Report(change, githook.GitHookChange(hook, "kept", users=others))
+        return Report(change, githook.uninstall_git_hook(hooks))
 
 
 def _uses_hooks(project: Path, hooks: Path) -> bool:

@@ -464,7 +464,8 @@ def test_git_commit_is_recorded_with_sha_message_files_and_revert(tmp_path: Path
     repo = tmp_path / "repo"
     repo.mkdir()
     git(repo, "init", "-q")
-    hookusers.add(repo / ".git" / "hooks", repo)  # what `selfdistill install` notes
+    with hookusers.changing() as users:  # what `selfdistill install` notes
+        hookusers.add(users, repo / ".git" / "hooks", repo)
     (repo / "app.py").write_text("print(1)\n")
     git(repo, "add", "app.py")
     git(repo, "commit", "-q", "-m", "Add app\n\napi_key=Qm9vdHN0cmFwUGFzc3dvcmQxMjM0")
@@ -601,7 +602,8 @@ def test_a_commit_in_a_repository_that_never_installed_us_is_not_recorded(tmp_pa
         (repo / "a.txt").write_text("a\n")
         git(repo, "add", "a.txt")
         git(repo, "commit", "-q", "-m", "First")
-    hookusers.add(tmp_path / "shared-hooks", installed)
+    with hookusers.changing() as users:
+        hookusers.add(users, tmp_path / "shared-hooks", installed)
     run_hook("GitCommit", None, cwd=other)
     run_hook("GitCommit", None, cwd=installed)
     assert not ProjectState.for_project(other).observations.exists()

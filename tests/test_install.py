@@ -288,6 +288,31 @@ def test_a_shared_hooks_folder_stays_until_its_last_project_uninstalls(tmp_path:
     assert not (shared / "post-commit").exists()
 
 
+def test_concurrent_installs_into_one_shared_folder_chain_the_users_hook_once(
+    tmp_path: Path,
+) -> None:
+    shared = tmp_path / "shared"
+    foreign = b"#!/bin/sh\nexit 0\n"
+    shared.mkdir()
+    (shared / "post-commit").write_bytes(foreign)
+    (shared / "post-commit").chmod(0o755)
+    projects = [make_repo(tmp_path / f"p{index}") for index in range(6)]
+    for project in projects:
+        run(project, "config", "core.hooksPath", str(shared))
+    command = [sys.executable, "-m", "selfdistill", "install", "--project"]
+    running = [subprocess.Popen([*command, str(p)], stdout=subprocess.DEVNULL) for p in projects]
+    assert [process.wait(timeout=60) for process in running] == [0] * len(projects)
+
+    assert sorted(p.name for p in shared.iterdir()) == ["post-commit", "post-commit.legacy"]
+    assert (shared / "post-commit.legacy").read_bytes() == foreign
+    listed = json.loads(hookusers.record_path().read_text())["hooks"][str(shared.resolve())]
+    assert sorted(listed) == sorted(str(p.resolve()) for p in projects)
+    for project in projects:
+        install.uninstall(project)
+    assert (shared / "post-commit").read_bytes() == foreign
+    assert sorted(p.name for p in shared.iterdir()) == ["post-commit"]
+
+
 def test_a_deleted_project_does_not_keep_a_shared_hook_alive(tmp_path: Path) -> None:
     shared = tmp_path / "shared"
     kept, deleted = make_repo(tmp_path / "kept"), make_repo(tmp_path / "deleted")
