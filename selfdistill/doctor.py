@@ -327,8 +327,8 @@ def check_git_hook(setup: Setup) -> Check:
     problem = program_problem(program) if program else None
     if problem:
         return Check("git-hook", False, problem, f"run '{install}'")
-    if not hookusers.is_registered(str(setup.project)):
-        detail = f"{hook} is ours, but this project is not on its list, so its commits are ignored"
+    if not hookusers.records_commits(str(setup.project)):
+        detail = f"{hook} is ours, but it ignores this project's commits (not installed here)"
         return Check("git-hook", False, detail, f"run '{install}'")
     chained = f", chaining {legacy}" if legacy else ""
     return Check("git-hook", True, f"installed at {hook}{chained}")

@@ -172,9 +172,9 @@ def record_event(event: str, raw: bytes, problem: str | None) -> None:
     event = event or str(payload.get("hook_event_name") or "") or "unknown"
     commit = None
     if event == "GitCommit":
-        from selfdistill.hookusers import is_registered
+        from selfdistill.hookusers import records_commits
 
-        if not is_registered(project):
+        if not records_commits(project):
             return  # a shared hooks folder fires in every repository; this one never installed us
         try:
             commit = commit_fields()

@@ -81,6 +81,24 @@ def is_registered(project: str) -> bool:
         return False
 
 
+def records_commits(project: str) -> bool:
+    """Whether the git hook should record a commit made in `project`.
+
+    Yes when the project is on a list, and also when its Claude Code settings run selfdistill's
+    hooks: a new worktree of an installed repository carries the tracked settings file, and its
+    sessions are recorded, so its commits belong with them.
+    """
+    if is_registered(project):
+        return True
+    from selfdistill import settings  # only now: most commits are answered by the list
+
+    path = Path(project) / ".claude" / "settings.json"
+    try:
+        return settings.has_ours(settings.parse(path.read_text(encoding="utf-8"), path))
+    except (OSError, UnicodeDecodeError, FatalError):
+        return False
+
+
 def _key(path: Path | str) -> str:
     return os.path.realpath(path)
 

@@ -215,12 +215,14 @@ def test_the_git_hook_missing_or_broken_is_reported(installed: Path) -> None:
     assert not check.ok and "no hook at" in check.detail and "install" in check.fix
 
 
-def test_a_project_missing_from_the_hooks_list_is_reported(installed: Path) -> None:
-    assert checks_of(installed)["git-hook"].ok
+def test_a_hook_that_ignores_the_projects_commits_is_reported(installed: Path) -> None:
     hookusers.record_path().unlink()  # as after an install by a selfdistill without the list
+    assert checks_of(installed)["git-hook"].ok  # the settings still run selfdistill's hooks
+    (installed / ".claude" / "settings.json").unlink()
     check = checks_of(installed)["git-hook"]
 
-    assert not check.ok and "commits are ignored" in check.detail and "install" in check.fix
+    assert not check.ok and "ignores this project's commits" in check.detail
+    assert "install" in check.fix
 
 
 def test_last_runs_and_their_errors(installed: Path) -> None:

@@ -340,6 +340,17 @@ def test_worktrees_of_one_repository_share_the_hook(tmp_path: Path) -> None:
     assert install.uninstall(worktree).git.action == "removed"  # type: ignore[union-attr]
 
 
+def test_a_new_worktree_with_the_tracked_settings_records_its_commits(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo")
+    install.install(repo)
+    run(repo, "add", ".claude/settings.json")
+    run(repo, "commit", "-q", "-m", "Track the Claude Code settings")
+    worktree = tmp_path / "side"
+    run(repo, "worktree", "add", "-q", "-b", "side", str(worktree))  # never installed itself
+    commit_file(worktree, "b.txt", "b\n", "In the new worktree")
+    assert observed_events(worktree, 1) == ["GitCommit"]
+
+
 def test_no_git_skips_the_git_hook(tmp_path: Path) -> None:
     project = make_repo(tmp_path / "project")
     report = install.install(project, with_git=False)
