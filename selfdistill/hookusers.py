@@ -62,23 +62,23 @@ def remove(
     Projects that no longer use the folder (deleted, or moved to another hooks path) are dropped
     from the record on the way, so a stale entry never keeps a hook alive.
     """
-    others = [p for p in users.get(_key(hooks), []) if p != _key(project) and still_uses(Path(p))]
+    folder, leaving = _key(hooks), _key(project)
+    others = [p for p in users.get(folder, []) if p != leaving and still_uses(Path(p))]
     if others:
-        users[_key(hooks)] = others
+        users[folder] = others
     else:
-        users.pop(_key(hooks), None)
+        users.pop(folder, None)
     return tuple(Path(p) for p in others)
 
 
 def is_registered(project: str) -> bool:
     """Whether any hooks folder lists `project` (read by the git hook: standard library only)."""
     try:
-        with open(record_path(), encoding="utf-8") as handle:
-            users = json.load(handle).get("hooks", {})
-        wanted = _key(project)
-        return any(wanted in listed for listed in users.values() if isinstance(listed, list))
-    except (OSError, ValueError, AttributeError):
+        users = _read()
+    except FatalError:  # a broken record lists nobody; install or doctor say what is wrong
         return False
+    wanted = _key(project)
+    return any(wanted in listed for listed in users.values())
 
 
 def records_commits(project: str) -> bool:
