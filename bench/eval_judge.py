@@ -14,12 +14,13 @@ was labelled before round 3 and was blind until round 4 tuned on it. judge_fresh
 ("fresh3") was labelled the same way before round 4 and never tuned on. judge_fresh4a.jsonl and
 judge_fresh4b.jsonl ("fresh4a", "fresh4b") are one random sample, labelled before round 5 by two
 labellers who never saw the judge, split in two halves: round 5 read fresh4a's misses and never
-fresh4b's. fresh3 and fresh4b are the honest estimates of how the judge does on prompts it has
-not seen. The blind sets' rows come from two sources: session transcripts (judged exactly as
-`selfdistill signals` judges them, in full context, with the start of the agent's answer) and
-UserPromptSubmit hook payloads (rows with "source": "hook" and a line number; the judge sees only
-that the agent had worked before, not what it said). Prints precision / recall / F1 per label
-and a confusion table for each split.
+fresh4b's. judge_fresh5a.jsonl and judge_fresh5b.jsonl are the same again before round 6, all
+transcript rows: round 6 read fresh5a's misses and never fresh5b's. fresh3, fresh4b and fresh5b
+are the honest estimates of how the judge does on prompts it has not seen. The blind sets' rows
+come from two sources: session transcripts (judged exactly as `selfdistill signals` judges them,
+in full context, with the start of the agent's answer) and UserPromptSubmit hook payloads (rows
+with "source": "hook" and a line number; the judge sees only that the agent had worked before,
+not what it said). Prints precision / recall / F1 per label and a confusion table for each split.
 """
 
 from __future__ import annotations
