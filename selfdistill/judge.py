@@ -66,6 +66,7 @@ class PromptContext:
     after_rejection: bool = False
     recent_actions: str = ""  # names and subjects of the agent's latest tool calls
     agent_reply: str = ""  # the start of what the agent answered to the prompt, when known
+    agent_reading: str = ""  # the start of the agent's thinking about the prompt, when kept
 
 
 @dataclass(frozen=True)
@@ -733,6 +734,27 @@ AGENT_CONCEDES = re.compile(
     r"|말씀하신 대로|معك حق|آسف)",
     re.I,
 )
+# How the agent's thinking restates a correction before it answers ("The user is saying the page
+# still ...", "The user wants to revert ..."): like a concession, its reading, not the user's
+# words. Narrow on purpose: "The user wants me to add X" reads a new request the same way. On the
+# labelled transcript prompts whose thinking the transcript keeps (124 rows before round 7), it
+# matched 12 of 28 corrections and none of the 96 other prompts.
+_READER = r"(?:the user|they)"
+AGENT_READS_CORRECTION = re.compile(
+    _READER + r"(?: is| are|'s|'re)? (?:absolutely |completely |quite )?(?:right|correct)\b"
+    r"|" + _READER + r" (?:is|are) (?:saying|reporting|noting|pointing out|telling me)(?: that)? "
+    r"[^.\n]{0,90}?\b(?:still|(?:is|are|was|were|does|do|did)(?:n't| not)|wrong|broken|empty"
+    r"|instead of)\b"
+    r"|" + _READER + r" (?:wants?|asks?|is asking)(?: me)? to (?:revert|undo|roll back|go back"
+    r"|put back|change (?:it|this|that|them) back)"
+    r"|" + _READER + r" (?:is|are|seems?(?: to be)?) (?:unhappy|frustrated|annoyed|alarmed"
+    r"|not happy|dissatisfied|upset)"
+    r"|" + _READER + r" (?:is|are) (?:correcting me|pushing back)"
+    r"|\bI (?:was|am|'m) wrong\b|\bI made (?:a|an) (?:mistake|error)|\bI (?:misunderstood|misread)\b"
+    r"|\bmy (?:previous|earlier|last) (?:fix|change|edit|approach|answer|attempt)\w* "
+    r"(?:didn't|did not|wasn't|was not|isn't|is not)\b",
+    re.I,
+)
 LEADING_NOISE = re.compile(r"^(?:\s*(?:\[Image #\d+\]|@\S+))+\s*")
 LOG_LINES = re.compile(r"^\s*\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\s", re.M)
 
@@ -758,6 +780,8 @@ def judge(prompt: str, context: PromptContext) -> Judgement:
     if AGENT_CONCEDES.match(context.agent_reply[:200]):
         # Strong enough to outweigh a question's shape: "isn't X redundant?" - "Good catch!".
         correction, why_c = correction + 1.5, [*why_c, "the agent's answer concedes a mistake"]
+    if AGENT_READS_CORRECTION.search(context.agent_reading):
+        correction, why_c = correction + 1.0, [*why_c, "the agent's thinking reads a correction"]
     if context.claimed_success and approval == 0 and FIX_REQUEST.search(text):
         # "fix X" right after "it's done" without a word of praise: X is still broken.
         correction, why_c = correction + 1.0, [*why_c, "asks to fix what was claimed done"]

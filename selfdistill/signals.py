@@ -203,6 +203,7 @@ class TypedPrompt:
     text: str
     context: judging.PromptContext
     answers_uuid: str | None  # the agent's entry the prompt answers
+    reading: str = ""  # the head of the agent's thinking about the prompt, when kept
 
 
 @dataclass
@@ -290,6 +291,8 @@ def _visit_assistant(walk: Walk, entry: Entry) -> None:
         del walk.pending[next(iter(walk.pending))]
     if entry.is_sidechain:
         return  # a subagent's words are not what the user answers
+    if walk.awaiting is not None and entry.thinking and not walk.awaiting.reading:
+        walk.awaiting = replace(walk.awaiting, reading=entry.thinking)
     said = entry.text.strip()
     if entry.tool_uses or said:  # thinking alone does not answer yet
         _judge_prompt(walk, reply=said)
@@ -594,7 +597,8 @@ def _judge_prompt(walk: Walk, reply: str) -> None:
     typed, walk.awaiting = walk.awaiting, None
     if typed is None:
         return
-    verdict = judging.judge(typed.text, replace(typed.context, agent_reply=reply[:200]))
+    context = replace(typed.context, agent_reply=reply[:200], agent_reading=typed.reading)
+    verdict = judging.judge(typed.text, context)
     if verdict.label != "other":
         _signal(
             walk,

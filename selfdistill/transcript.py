@@ -25,6 +25,7 @@ TAIL_CHARS = 4000
 GZIP_MAGIC = b"\x1f\x8b"
 # A line longer than this is read in pieces and its long strings are cut while reading.
 LINE_LIMIT = 4 * 1024 * 1024
+THINKING_CHARS = 600  # the agent states its reading of a prompt in its first sentences
 SHRINK_KEEP = 64 * 1024  # bytes kept at each end of a long string in such a line
 # An odd run of backslashes at the end, or an unfinished \uXXXX, preceded by whole pairs.
 PARTIAL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*(\\(?:u[0-9a-fA-F]{0,3})?)$")
@@ -69,6 +70,8 @@ class Entry(NamedTuple):
     subtype: str | None = None  # system entries: compact_boundary, api_error, ...
     agent_id: str | None = None
     texts: tuple[str, ...] = ()  # text blocks (or the whole string content), bounded
+    # The head of the agent's first thinking block: how it read the prompt ("The user is right").
+    thinking: str = ""
     tool_uses: tuple[ToolUse, ...] = ()
     tool_results: tuple[ToolResult, ...] = ()
     # toolUseResult: its scalar fields (exit code, interrupted, filePath...) and bounded strings.
@@ -262,7 +265,7 @@ def to_entry(record: dict[str, Any], line_number: int = 0) -> Entry | None:
         return None
     message = record.get("message")
     message = message if isinstance(message, dict) else {}
-    texts, uses, results = _content(message.get("content", record.get("content")))
+    texts, thinking, uses, results = _content(message.get("content", record.get("content")))
     if kind == "summary" and isinstance(record.get("summary"), str):
         texts = (bound(record["summary"]),)
     # One pass for the string fields: cheaper than checking each field's type on its own.
@@ -282,6 +285,7 @@ def to_entry(record: dict[str, Any], line_number: int = 0) -> Entry | None:
         subtype=strs.get("subtype"),
         agent_id=strs.get("agentId"),
         texts=texts,
+        thinking=thinking,
         tool_uses=uses,
         tool_results=results,
         tool_use_result=_tool_use_result(record.get("toolUseResult")),
@@ -293,13 +297,16 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _content(content: Any) -> tuple[tuple[str, ...], tuple[ToolUse, ...], tuple[ToolResult, ...]]:
+def _content(
+    content: Any,
+) -> tuple[tuple[str, ...], str, tuple[ToolUse, ...], tuple[ToolResult, ...]]:
     # `<private>` spans go before anything is cut or read: they never reach signals or lessons
     if isinstance(content, str):
-        return (bound(strip_private(content)),), (), ()
+        return (bound(strip_private(content)),), "", (), ()
     if not isinstance(content, list):
-        return (), (), ()
+        return (), "", (), ()
     texts: list[str] = []
+    thinking = ""
     uses: list[ToolUse] = []
     results: list[ToolResult] = []
     for block in content:
@@ -308,11 +315,14 @@ def _content(content: Any) -> tuple[tuple[str, ...], tuple[ToolUse, ...], tuple[
         kind = block.get("type")
         if kind == "text" and isinstance(block.get("text"), str):
             texts.append(bound(strip_private(block["text"])))
+        elif kind == "thinking" and not thinking and isinstance(block.get("thinking"), str):
+            # Cut first: a private span cut open runs to the end of the head and still goes.
+            thinking = strip_private(block["thinking"][:THINKING_CHARS])
         elif kind == "tool_use":
             uses.append(_tool_use(block))
         elif kind == "tool_result":
             results.append(_tool_result(block))
-    return tuple(texts), tuple(uses), tuple(results)
+    return tuple(texts), thinking, tuple(uses), tuple(results)
 
 
 def _tool_use(block: dict[str, Any]) -> ToolUse:

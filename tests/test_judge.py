@@ -407,6 +407,39 @@ def test_an_answer_that_concedes_a_mistake_makes_the_prompt_a_correction(reply):
     assert label(request, replace(AFTER_WORK, agent_reply=reply)) == "correction"
 
 
+@pytest.mark.parametrize(
+    "reading",
+    [
+        "The user is saying the totals still leave out tax. Let me check the sum.",
+        "The user is right - I summed before adding tax.",
+        "They're right, the totals skip tax.",
+        "The user is pointing out that the totals are wrong for taxed items.",
+        "The user wants me to revert the totals change.",
+        "The user seems frustrated that tax is missing again.",
+        "I misunderstood the request: tax belongs in the totals.",
+        "My previous fix didn't touch the totals at all.",
+    ],
+)
+def test_thinking_that_reads_a_correction_makes_the_prompt_a_correction(reading):
+    request = "the totals should include tax"
+    assert label(request, replace(AFTER_WORK, agent_reading=reading)) == "correction"
+
+
+@pytest.mark.parametrize(
+    "reading",
+    [
+        "The user wants me to add tax to the totals.",
+        "The user is asking about how tax is computed.",
+        "The user is reporting an error in the totals page.",
+        "The user is saying that under settings they can rename the shop, not the owner.",
+    ],
+)
+def test_thinking_that_reads_a_new_request_leaves_the_prompt_other(reading):
+    assert label("the totals should include tax", replace(AFTER_WORK, agent_reading=reading)) == (
+        "other"
+    )
+
+
 def test_an_answer_that_starts_the_new_work_leaves_the_prompt_other():
     context = replace(AFTER_WORK, agent_reply="I'll add tax to the totals.")
     assert label("the totals should include tax", context) == "other"

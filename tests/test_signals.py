@@ -243,6 +243,25 @@ def test_the_agent_conceding_a_mistake_makes_a_plain_request_a_correction(tmp_pa
     assert same not in {s.uuid for s in report.signals}
 
 
+def test_the_agent_thinking_it_was_corrected_makes_a_plain_request_a_correction(tmp_path):
+    """Its thinking about the prompt, not an earlier thought, is the agent's reading of it."""
+    t = Transcript()
+    t.prompt("add the discount banner")
+    t.think("The user is saying the banner still shows twice. Let me look.")  # an earlier turn
+    t.result(t.edit("/p/banner.vue", "<Banner/>", "<Banner v-if='sale'/>"), "updated")
+    t.say("The banner is added.")
+    request = t.prompt("one banner per page")
+    t.think("The user is saying the banner still shows twice. Let me find the second one.")
+    t.say("Looking for the second banner.")
+    new = t.prompt("a footer link to the sale")
+    t.think("The user wants me to add a footer link to the sale page.")
+    t.say("Adding the link.")
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+    assert [(s.kind, s.uuid) for s in report.signals] == [("correction", request)]
+    assert "thinking" in (only(report, "correction").category or "")
+    assert new not in {s.uuid for s in report.signals}
+
+
 def test_a_prompt_is_judged_even_when_the_agent_never_answers_it(tmp_path):
     t = Transcript()
     t.prompt("build it")

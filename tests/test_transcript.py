@@ -52,6 +52,28 @@ def test_an_entry_keeps_tree_text_and_tool_blocks(tmp_path):
     assert (call.version, call.cwd, call.line_number) == ("2.1.0", "/work/project", 2)
 
 
+def test_an_entry_keeps_the_head_of_its_first_thinking_block_without_private_spans(tmp_path):
+    t = Transcript()
+    t.think("The user is right. <private>token abc</private> " + "x" * 5000)
+    t.raw(
+        {
+            "type": "assistant",
+            "uuid": "a2",
+            "message": {
+                "content": [
+                    {"type": "thinking", "thinking": "first <private>key " + "y" * 5000},
+                    {"type": "thinking", "thinking": "second"},
+                    {"type": "redacted_thinking", "data": "opaque"},
+                ]
+            },
+        }
+    )
+    kept, cut = list(iter_entries(t.write(tmp_path / "s.jsonl")))
+    assert kept.thinking.startswith("The user is right. [PRIVATE] xxx")
+    assert len(kept.thinking) <= transcript.THINKING_CHARS and kept.texts == ()
+    assert cut.thinking == "first [PRIVATE]"  # a span cut open still goes
+
+
 def test_a_truncated_last_line_is_skipped_and_counted(tmp_path):
     t = _small()
     path = t.write(tmp_path / "s.jsonl", tail=b'{"type":"user","message":{"role":"us')

@@ -65,6 +65,11 @@ class Transcript:
             "assistant", {"role": "assistant", "content": [{"type": "text", "text": text}]}
         )
 
+    def think(self, text: str) -> str:
+        """A thinking block, written as its own entry like the CLI does (signature shortened)."""
+        block = {"type": "thinking", "thinking": text, "signature": "EqQBCkYIBxgCKkA"}
+        return self._entry("assistant", {"role": "assistant", "content": [block]})
+
     def call(self, name: str, text: str = "", **tool_input: Any) -> str:
         tool_id = f"toolu_{next(self._ids):04d}"
         content: list[dict[str, Any]] = [{"type": "text", "text": text}] if text else []
