@@ -750,7 +750,8 @@ AGENT_READS_CORRECTION = re.compile(
     r"|" + _READER + r" (?:is|are|seems?(?: to be)?) (?:unhappy|frustrated|annoyed|alarmed"
     r"|not happy|dissatisfied|upset)"
     r"|" + _READER + r" (?:is|are) (?:correcting me|pushing back)"
-    r"|\bI (?:was|am|'m) wrong\b|\bI made (?:a|an) (?:mistake|error)|\bI (?:misunderstood|misread)\b"
+    r"|\bI (?:was|am|'m) wrong\b|\bI made (?:a|an) (?:mistake|error)"
+    r"|\bI (?:misunderstood|misread)\b"
     r"|\bmy (?:previous|earlier|last) (?:fix|change|edit|approach|answer|attempt)\w* "
     r"(?:didn't|did not|wasn't|was not|isn't|is not)\b",
     re.I,
