@@ -428,7 +428,9 @@ def llm_proposal(
     usage = (outcome.calls, outcome.input_tokens, outcome.output_tokens, outcome.cost_usd)
     if not outcome.ok:
         return Proposal((), "heuristic", (f"model: {outcome.error}",), *usage)
-    kinds = {s.uuid: s.kind for r in reports for s in r.signals}
+    # The model is told to cite an open prompt only when it reads it as a correction.
+    kinds = {p.uuid: "correction" for r in reports for p in r.open_prompts}
+    kinds.update({s.uuid: s.kind for r in reports for s in r.signals})
     items = tuple(lesson_from_item(item, kinds, now) for item in outcome.items)
     return Proposal(tuple(i for i in items if i is not None), "llm", (), *usage)
 

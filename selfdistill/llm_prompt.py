@@ -60,7 +60,12 @@ The input lists sessions. Each has an outcome and signals: tool_error (a tool ca
 test_failure, interruption (the user stopped the agent), rejection (the user refused a tool \
 use, with their reason if given), correction (the user said the work was wrong or redirected \
 it), approval, recovery (a failure later fixed: the detail shows the fix), repeated_failure, \
-commit, revert. Each signal has a uuid.
+commit, revert. Each signal has a uuid. A session may also list open_prompts: what the user \
+typed after the agent worked (excerpt) that no rule recognized, with the agent's last words \
+before it (detail). Rules miss corrections phrased without a telltale word ("one banner per \
+page", "we use pnpm here"): read each one against the agent's last words, and count it as a \
+correction only if it says the agent's work was wrong or redirects it. Most are simply the \
+next request: ignore those. An open prompt is cited by its uuid like a signal.
 
 How to work:
 1. Look for what recurs across sessions: the same failing command, the same wrong path or \
@@ -142,10 +147,11 @@ def signal_record(signal: Signal) -> dict[str, Any]:
     return record
 
 
-def _chosen_signals(report: SessionReport, room: int) -> list[dict[str, Any]]:
-    """The most telling signals that fit in `room` characters, kept in transcript order."""
+def _chosen(signals: Sequence[Signal], room: int) -> tuple[list[dict[str, Any]], int]:
+    """The most telling signals that fit in `room` characters, in transcript order, and the room
+    left."""
     ranked = sorted(
-        enumerate(report.signals), key=lambda pair: (KIND_PRIORITY.get(pair[1].kind, 4), pair[0])
+        enumerate(signals), key=lambda pair: (KIND_PRIORITY.get(pair[1].kind, 4), pair[0])
     )
     chosen: list[tuple[int, dict[str, Any]]] = []
     citable = [pair for pair in ranked if 0 < len(pair[1].uuid) <= ID_CAP]
@@ -155,11 +161,15 @@ def _chosen_signals(report: SessionReport, room: int) -> list[dict[str, Any]]:
         if cost <= room:
             chosen.append((index, record))
             room -= cost
-    return [record for _, record in sorted(chosen, key=lambda pair: pair[0])]
+    return [record for _, record in sorted(chosen, key=lambda pair: pair[0])], room
 
 
 def session_block(report: SessionReport) -> SessionBlock | None:
-    """The session clipped to SESSION_CHAR_CAP; None when it has no signal worth citing."""
+    """The session clipped to SESSION_CHAR_CAP; None when it has nothing worth citing.
+
+    Open prompts (see SessionReport) get the room the signals leave: a signal is known evidence,
+    an open prompt only may be.
+    """
     if not 0 < len(report.session_id) <= ID_CAP:  # ids are cited verbatim: they cannot be cut
         return None
     head: dict[str, Any] = {
@@ -167,11 +177,12 @@ def session_block(report: SessionReport) -> SessionBlock | None:
         "outcome": report.outcome,
         "why": [clip(reason, FIELD_CAPS["reason"]) for reason in report.evidence[:MAX_REASONS]],
     }
-    signals = _chosen_signals(report, SESSION_CHAR_CAP - len(encode(head)) - 20)
-    if not signals:
+    signals, room = _chosen(report.signals, SESSION_CHAR_CAP - len(encode(head)) - 40)
+    prompts, _ = _chosen(report.open_prompts, room)
+    if not signals and not prompts:
         return None
-    text = encode({**head, "signals": signals})
-    shown = {record["uuid"] for record in signals}
+    text = encode({**head, "signals": signals, **({"open_prompts": prompts} if prompts else {})})
+    shown = {record["uuid"] for record in signals + prompts}
     patterns = tuple(
         (key, report.session_id, signal.uuid)
         for signal in report.signals
@@ -234,7 +245,8 @@ def session_blocks(reports: Iterable[SessionReport]) -> list[SessionBlock]:
     blocks: list[SessionBlock] = []
     for report in sorted(reports, key=_weight):
         fresh = tuple(signal for signal in report.signals if signal.uuid not in seen)
-        block = session_block(replace(report, signals=fresh))
+        fresh_prompts = tuple(p for p in report.open_prompts if p.uuid not in seen)
+        block = session_block(replace(report, signals=fresh, open_prompts=fresh_prompts))
         if block is not None:
             blocks.append(block)
             seen.update(uuid for _, uuid in block.evidence)

@@ -26,6 +26,7 @@ EXCERPT_CHARS = 300
 DETAIL_CHARS = 500
 SUBJECT_CHARS = 300
 RECENT_ACTIONS = 12  # the agent's latest tool calls the judge may compare a prompt with
+MAX_OPEN_PROMPTS = 20  # per transcript: the model backend reads only a few per session anyway
 MAX_PENDING = 1000  # tool calls awaiting their result; the oldest are forgotten
 MAX_OPEN_FAILURES = 200  # failures remembered for recovery; the oldest are forgotten
 REPEAT_THRESHOLD = 2  # the same failure this many times in a row is a repeated failure
@@ -220,6 +221,7 @@ class Walk:
     last_interruption: Signal | None = None
     awaiting: TypedPrompt | None = None
     commands: list[str] = field(default_factory=list)  # Bash commands run, for efficacy
+    open_prompts: list[Signal] = field(default_factory=list)  # see SessionReport.open_prompts
     cwd: str | None = None
     version: str | None = None
     started_at: str | None = None
@@ -236,6 +238,7 @@ def analyze(path: Path) -> SessionReport:
     _judge_prompt(walk, reply="")
     session_id = walk.sessions.most_common(1)[0][0] if walk.sessions else path.stem
     signals = tuple(replace(s, session_id=session_id) for s in walk.signals)
+    open_prompts = tuple(replace(s, session_id=session_id) for s in walk.open_prompts)
     outcome, evidence = session_outcome(signals)
     return SessionReport(
         file=str(path),
@@ -249,6 +252,7 @@ def analyze(path: Path) -> SessionReport:
         entries=counts.entries,
         version=walk.version,
         commands=tuple(walk.commands),
+        open_prompts=open_prompts,
     )
 
 
@@ -599,17 +603,30 @@ def _judge_prompt(walk: Walk, reply: str) -> None:
         return
     context = replace(typed.context, agent_reply=reply[:200], agent_reading=typed.reading)
     verdict = judging.judge(typed.text, context)
-    if verdict.label != "other":
-        _signal(
-            walk,
-            typed.entry,
-            verdict.label,
-            typed.text,
-            detail=typed.text,
-            related_uuid=typed.answers_uuid,
-            confidence=verdict.confidence,
-            category=verdict.reason[:100] or None,
-        )
+    if verdict.label == "other":
+        _keep_open(walk, typed)
+        return
+    _signal(
+        walk,
+        typed.entry,
+        verdict.label,
+        typed.text,
+        detail=typed.text,
+        related_uuid=typed.answers_uuid,
+        confidence=verdict.confidence,
+        category=verdict.reason[:100] or None,
+    )
+
+
+def _keep_open(walk: Walk, typed: TypedPrompt) -> None:
+    """Keep a prompt no cue labelled, after the agent worked, for the model backend to read."""
+    if not typed.context.agent_acted or len(walk.open_prompts) >= MAX_OPEN_PROMPTS:
+        return
+    last_words = typed.context.last_assistant_text[-DETAIL_CHARS:]  # its claim or its question
+    prompt = _make_signal(
+        walk, typed.entry, "prompt", typed.text, detail=last_words, related_uuid=typed.answers_uuid
+    )
+    walk.open_prompts.append(prompt)
 
 
 # ---- making signals ----
@@ -618,9 +635,17 @@ def _judge_prompt(walk: Walk, reply: str) -> None:
 def _signal(
     walk: Walk, entry: Entry, kind: str, excerpt: str, **fields: str | int | float | None
 ) -> Signal:
+    signal = _make_signal(walk, entry, kind, excerpt, **fields)
+    walk.signals.append(signal)
+    return signal
+
+
+def _make_signal(
+    walk: Walk, entry: Entry, kind: str, excerpt: str, **fields: str | int | float | None
+) -> Signal:
     detail = fields.pop("detail", None)
     subject = fields.pop("subject", None)
-    signal = Signal(
+    return Signal(
         kind=kind,
         file=walk.file,
         session_id=entry.session_id or "",
@@ -631,8 +656,6 @@ def _signal(
         detail=_clip(str(detail), DETAIL_CHARS) if detail else None,
         **fields,  # type: ignore[arg-type]
     )
-    walk.signals.append(signal)
-    return signal
 
 
 def _signal_like(walk: Walk, base: Signal, kind: str, excerpt: str) -> None:

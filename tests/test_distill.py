@@ -368,6 +368,30 @@ def test_an_empty_model_answer_is_an_answer(
     assert manifest["lessons"] == [] and manifest["errors"] == []
 
 
+def test_a_prompt_the_model_reads_as_a_correction_is_stored_as_one(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.data.transcripts.builder import Transcript
+    from tests.support.llm_stub import LLMStub, tool_reply
+
+    t = Transcript()
+    t.prompt("add the discount banner")
+    t.result(t.edit("/proj/banner.vue", "<Banner/>", "<Banner v-if='sale'/>"), "updated")
+    t.say("Done: the banner shows during a sale.")
+    plain = t.prompt("one banner per page")  # no rule labels it
+    t.say("Looking for the second banner.")
+    path = t.write(tmp_path / "s.jsonl")
+    answer = {"lessons": [{**proposal("sess-1", plain), "kind": "preference"}]}
+    with LLMStub(tool_reply(answer)) as stub:
+        enable_llm(project, stub.url, monkeypatch)
+        manifest = run(project, path)
+    assert manifest["analysisMode"] == "llm", manifest["errors"]
+    assert "one banner per page" in stub.requests[0]["messages"][0]["content"]
+    [stored] = lessons.read_lessons(distill.project_state(project))
+    assert stored.signal == "correction"
+    assert [(e.uuid, e.signal) for e in stored.evidence] == [(plain, "correction")]
+
+
 def test_no_key_means_heuristics_even_when_enabled(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

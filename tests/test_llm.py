@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -449,6 +450,51 @@ def test_failures_and_corrections_are_kept_first_when_a_session_is_too_long() ->
     block = llm_prompt.session_block(report("s1", *noise, said))
     assert block is not None and ("s1", "said") in block.evidence
     assert len(block.text) <= llm_prompt.SESSION_CHAR_CAP
+
+
+def open_prompt(session: str, uuid: str, said: str, before: str) -> Signal:
+    return Signal("prompt", f"{session}.jsonl", session, uuid, excerpt=said, detail=before)
+
+
+def test_open_prompts_are_shown_citable_after_the_signals() -> None:
+    plain = open_prompt("s1", "p1", "one banner per page", "Done: the banner is added.")
+    with_prompt = SessionReport("s1.jsonl", "s1", (signal("s1", "u1"),), "negative")
+    block = llm_prompt.session_block(replace(with_prompt, open_prompts=(plain,)))
+    assert block is not None and block.evidence == {("s1", "u1"), ("s1", "p1")}
+    data = json.loads(block.text)
+    assert [r["uuid"] for r in data["signals"]] == ["u1"]
+    assert data["open_prompts"] == [
+        {
+            "uuid": "p1",
+            "kind": "prompt",
+            "detail": "Done: the banner is added.",
+            "excerpt": "one banner per page",
+        }
+    ]
+    alone = llm_prompt.session_block(
+        SessionReport("s2.jsonl", "s2", (), "neutral", open_prompts=(plain,))
+    )
+    assert alone is not None and json.loads(alone.text)["signals"] == []
+
+
+def test_open_prompts_get_only_the_room_signals_leave() -> None:
+    noise = [signal("s1", f"e{k}", detail="z" * 290) for k in range(40)]
+    plain = open_prompt("s1", "p1", "one banner per page", "Done.")
+    block = llm_prompt.session_block(
+        SessionReport("s1.jsonl", "s1", tuple(noise), "negative", open_prompts=(plain,))
+    )
+    assert block is not None and ("s1", "p1") not in block.evidence
+    assert len(block.text) <= llm_prompt.SESSION_CHAR_CAP
+
+
+def test_a_cited_open_prompt_is_valid_evidence(tmp_path: Path) -> None:
+    plain = open_prompt("s1", "p1", "one banner per page", "Done: the banner is added.")
+    sessions = [SessionReport("s1.jsonl", "s1", (), "neutral", open_prompts=(plain,))]
+    answer = {"lessons": [item("s1", "p1", kind="preference", trigger="adding a banner")]}
+    with LLMStub(tool_reply(answer)) as stub:
+        outcome = propose_lessons(sessions, [], settings(stub), tmp_path)
+    assert outcome.ok and [i["evidence"][0]["uuid"] for i in outcome.items] == ["p1"]
+    assert "open_prompts" in stub.requests[0]["system"][0]["text"]
 
 
 def test_anthropic_is_not_imported_with_the_module() -> None:

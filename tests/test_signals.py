@@ -12,7 +12,7 @@ import pytest
 
 from selfdistill import signals as signals_module
 from selfdistill.model import SessionReport, Signal
-from selfdistill.signals import analyze, analyze_many, error_line
+from selfdistill.signals import MAX_OPEN_PROMPTS, analyze, analyze_many, error_line
 from tests.data.transcripts.builder import (
     INTERRUPTED,
     INTERRUPTED_TOOL,
@@ -404,3 +404,32 @@ def test_every_corpus_transcript_is_read_and_every_failure_reported():
                 missing.append(f"{path.relative_to(root)} {uuid} {kind}")
     assert not missing, f"{len(missing)} not reported, e.g. {missing[:5]}"
     assert os.environ.get("SELFDISTILL_CORPUS_WALKED", "1")
+
+
+def test_prompts_no_cue_labels_are_kept_open_for_the_model_with_the_agents_last_words(tmp_path):
+    t = Transcript()
+    t.prompt("add the discount banner")  # nothing of the agent's before it: not kept
+    t.result(t.edit("/p/banner.vue", "<Banner/>", "<Banner v-if='sale'/>"), "updated")
+    claim = t.say("Done: the banner shows during a sale.")
+    plain = t.prompt("one banner per page")
+    t.say("Looking for the second banner.")
+    wrong = t.prompt("no, that's still wrong")
+    t.say("Checking again.")
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+    assert [s.kind for s in report.signals] == ["correction"]
+    [kept] = report.open_prompts
+    assert (kept.kind, kept.uuid, kept.excerpt) == ("prompt", plain, "one banner per page")
+    assert kept.detail == "Done: the banner shows during a sale." and kept.related_uuid == claim
+    assert kept.session_id == "sess-1" and wrong not in {p.uuid for p in report.open_prompts}
+
+
+def test_open_prompts_are_capped_per_transcript(tmp_path):
+    t = Transcript()
+    t.prompt("start")
+    t.say("Started.")
+    for k in range(MAX_OPEN_PROMPTS + 5):
+        t.prompt(f"add field number {k} to the form")
+        t.say("Added.")
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+    assert len(report.open_prompts) == MAX_OPEN_PROMPTS
+    assert report.open_prompts[0].excerpt == "add field number 0 to the form"
