@@ -2,7 +2,7 @@
 
 The model sees what the signals say, never whole transcripts: for each session, its outcome and
 the reasons behind it, and its signals with their subject, detail and excerpt, each field clipped.
-Every string passes through `redact_text` again here (defence in depth: the reader redacts too),
+Every string is redacted again here by `redact.clip` (defence in depth: the reader redacts too),
 sessions are clipped to a per-session budget and packed into a few calls of bounded size.
 Recorded data is untrusted (tool output, files, web pages): it is JSON-encoded with `<` escaped,
 so nothing in it can close the tag that marks it as data.
@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from selfdistill.model import Lesson, SessionReport, Signal
-from selfdistill.redact import redact_text
+from selfdistill.redact import clip
 
 TOOL_NAME = "record_lessons"
 
@@ -27,7 +27,6 @@ MAX_SIGNALS_PER_SESSION = 40
 MAX_REASONS = 5
 MAX_PATTERNS = 20  # recurring patterns listed per call
 MAX_CITES = 8  # citations listed per pattern
-PRECUT_FACTOR = 4
 ID_CAP = 200  # session ids and uuids longer than this are not real ones (and not citable)
 NAME_CAP = 60  # kinds, categories, tool names
 FIELD_CAPS = {"subject": 200, "detail": 300, "excerpt": 300, "reason": 200, "lesson": 300}
@@ -110,20 +109,6 @@ class SessionBlock:
     text: str
     evidence: frozenset[tuple[str, str]]
     patterns: tuple[tuple[str, str, str], ...] = ()  # (pattern, session_id, uuid)
-
-
-def clip(text: str | None, cap: int) -> str:
-    """Redacted, whitespace-collapsed, at most `cap` characters.
-
-    Redaction runs before the final cut, so no half secret escapes it. A long text is first cut
-    to a few times `cap` (redacting 50 kB to keep 300 characters is waste), at a word boundary:
-    a secret cut in half there could escape its pattern, so the cut-off word is dropped.
-    """
-    flat = " ".join((text or "").split())
-    if len(flat) > cap * PRECUT_FACTOR:
-        flat = flat[: cap * PRECUT_FACTOR].rsplit(" ", 1)[0]
-    flat = " ".join(redact_text(flat).split())
-    return flat if len(flat) <= cap else flat[: cap - 1] + "…"
 
 
 def encode(value: Any) -> str:

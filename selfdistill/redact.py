@@ -404,3 +404,21 @@ def redact_text(text: str) -> str:
 
         text = re.sub(_ASSIGNMENT, _redact_assignment, text)
     return text
+
+
+PRECUT_FACTOR = 4  # a long text is cut to this many times the wanted length before redaction
+
+
+def clip(text: str | None, cap: int) -> str:
+    """Redacted, whitespace-collapsed, at most `cap` characters.
+
+    Redaction runs before the final cut, so no half secret escapes it. A long text is first cut
+    to a few times `cap` (redacting 8 kB to keep 300 characters is waste), at a word boundary:
+    a secret cut in half there could escape its pattern, so the cut-off word is dropped.
+    """
+    raw = text or ""
+    window = cap * PRECUT_FACTOR
+    if len(raw) > window:
+        raw = raw[:window].rsplit(None, 1)[0]
+    flat = " ".join(redact_text(" ".join(raw.split())).split())
+    return flat if len(flat) <= cap else flat[: cap - 1] + "…"

@@ -18,7 +18,7 @@ from pathlib import Path
 from selfdistill import judge as judging
 from selfdistill.model import SessionReport, Signal
 from selfdistill.outcome import session_outcome
-from selfdistill.redact import redact_text
+from selfdistill.redact import clip
 from selfdistill.testout import is_test_command, read_test_output
 from selfdistill.transcript import Entry, ReadCounts, ToolResult, ToolUse, bound, iter_entries
 
@@ -650,18 +650,13 @@ def _make_signal(
         file=walk.file,
         session_id=entry.session_id or "",
         uuid=entry.uuid or f"line-{entry.line_number}",
-        excerpt=_clip(excerpt, EXCERPT_CHARS),
+        excerpt=clip(excerpt, EXCERPT_CHARS),
         timestamp=entry.timestamp,
-        subject=_clip(str(subject), SUBJECT_CHARS) if subject else None,
-        detail=_clip(str(detail), DETAIL_CHARS) if detail else None,
+        subject=clip(str(subject), SUBJECT_CHARS) if subject else None,
+        detail=clip(str(detail), DETAIL_CHARS) if detail else None,
         **fields,  # type: ignore[arg-type]
     )
 
 
 def _signal_like(walk: Walk, base: Signal, kind: str, excerpt: str) -> None:
-    walk.signals.append(replace(base, kind=kind, excerpt=_clip(excerpt, EXCERPT_CHARS)))
-
-
-def _clip(text: str, limit: int) -> str:
-    clean = redact_text(" ".join(text.split()))
-    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+    walk.signals.append(replace(base, kind=kind, excerpt=clip(excerpt, EXCERPT_CHARS)))

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from selfdistill import llm, llm_prompt
+from selfdistill import llm, llm_prompt, redact
 from selfdistill.llm import LLMSettings, propose_lessons
 from selfdistill.model import Lesson, SessionReport, Signal
 from selfdistill.redact import redact_text
@@ -380,13 +380,16 @@ SECRET = "sk-ant-api03-" + "Zq7" * 30
 def test_every_recorded_string_passes_through_redaction(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(llm_prompt, "redact_text", lambda text: text.replace("hunter2", "[X]"))
+    monkeypatch.setattr(redact, "redact_text", lambda text: text.replace("hunter2", "[X]"))
     leaky = Signal(
         kind="correction", file="f", session_id="s1", uuid="u1", excerpt="pw hunter2",
         subject="login hunter2", detail="the password is hunter2",
     )  # fmt: skip
     existing = [Lesson(id="l1", kind="fact", trigger="login hunter2", action="use hunter2")]
-    sessions = [SessionReport("f", "s1", (leaky,), "negative", ("said hunter2",))]
+    said = replace(leaky, kind="prompt", uuid="p1")
+    sessions = [
+        SessionReport("f", "s1", (leaky,), "negative", ("said hunter2",), open_prompts=(said,))
+    ]
     with LLMStub(tool_reply({"lessons": []})) as stub:
         propose_lessons(sessions, existing, settings(stub), tmp_path)
     assert b"hunter2" not in stub.raw[0] and b"[X]" in stub.raw[0]

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from selfdistill import capture
-from selfdistill.redact import redact_field, redact_text
+from selfdistill.redact import clip, redact_field, redact_text
 
 # Test secrets are assembled from pieces so that no scanner mistakes this file for a leak.
 ANTHROPIC = "sk-ant-" + "api03-" + "Zx8Qk2Lm9Pw4Rt7Yv1Bn6Cd3Fg5Hj0Kl2Mn4Pq6Rs8"
@@ -269,3 +269,18 @@ def test_ordinary_text_is_redacted_without_importing_re() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "False"
+
+
+def test_clip_redacts_before_it_cuts_and_collapses_whitespace():
+    clipped = clip("deploy\n\n  with " + GITHUB + " and then " + "more words " * 20, 60)
+    assert (
+        clipped.startswith("deploy with [REDACTED:github] and then more") and GITHUB not in clipped
+    )
+    assert len(clipped) == 60 and clipped.endswith("…")
+    assert clip(None, 10) == "" and clip("short  text", 10) == "short text"
+
+
+def test_clip_drops_the_word_its_precut_splits():
+    # A long text is cut to 4x the cap before redaction; collapsing the blanks can then bring a
+    # token cut in half (too short for its pattern) within the cap.
+    assert clip("see" + " " * 180 + GITHUB + " done", 50) == "see"

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from selfdistill import signals as signals_module
+from selfdistill import redact
 from selfdistill.model import SessionReport, Signal
 from selfdistill.signals import MAX_OPEN_PROMPTS, analyze, analyze_many, error_line
 from tests.data.transcripts.builder import (
@@ -307,7 +307,7 @@ def test_the_predominant_session_id_names_the_report(tmp_path):
 
 
 def test_excerpts_are_redacted_and_capped(tmp_path, monkeypatch):
-    monkeypatch.setattr(signals_module, "redact_text", lambda text: text.replace("s3cr3t", "[X]"))
+    monkeypatch.setattr(redact, "redact_text", lambda text: text.replace("s3cr3t", "[X]"))
     t = Transcript()
     call = t.bash("deploy --token s3cr3t " + "v" * 600)
     t.result(call, "Exit code 1\nerror: token s3cr3t rejected " + "e" * 900, error=True)
