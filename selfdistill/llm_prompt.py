@@ -133,8 +133,8 @@ def signal_record(signal: Signal) -> dict[str, Any]:
 
 
 def _chosen(signals: Sequence[Signal], room: int) -> tuple[list[dict[str, Any]], int]:
-    """The most telling signals that fit in `room` characters, in transcript order, and the room
-    left."""
+    """The most telling signals that fit in `room` characters (in transcript order), and the room
+    that is left."""
     ranked = sorted(
         enumerate(signals), key=lambda pair: (KIND_PRIORITY.get(pair[1].kind, 4), pair[0])
     )
@@ -162,6 +162,7 @@ def session_block(report: SessionReport) -> SessionBlock | None:
         "outcome": report.outcome,
         "why": [clip(reason, FIELD_CAPS["reason"]) for reason in report.evidence[:MAX_REASONS]],
     }
+    # 40: the keys and brackets of the two lists
     signals, room = _chosen(report.signals, SESSION_CHAR_CAP - len(encode(head)) - 40)
     prompts, _ = _chosen(report.open_prompts, room)
     if not signals and not prompts:

@@ -22,10 +22,10 @@ from selfdistill.privacy import strip_private
 # Long texts keep this much of their start and end: error lines sit at both ends of an output.
 HEAD_CHARS = 4000
 TAIL_CHARS = 4000
+THINKING_CHARS = 600  # the agent states its reading of a prompt in its first sentences
 GZIP_MAGIC = b"\x1f\x8b"
 # A line longer than this is read in pieces and its long strings are cut while reading.
 LINE_LIMIT = 4 * 1024 * 1024
-THINKING_CHARS = 600  # the agent states its reading of a prompt in its first sentences
 SHRINK_KEEP = 64 * 1024  # bytes kept at each end of a long string in such a line
 # An odd run of backslashes at the end, or an unfinished \uXXXX, preceded by whole pairs.
 PARTIAL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*(\\(?:u[0-9a-fA-F]{0,3})?)$")

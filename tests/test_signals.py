@@ -247,7 +247,7 @@ def test_the_agent_thinking_it_was_corrected_makes_a_plain_request_a_correction(
     """Its thinking about the prompt, not an earlier thought, is the agent's reading of it."""
     t = Transcript()
     t.prompt("add the discount banner")
-    t.think("The user is saying the banner still shows twice. Let me look.")  # an earlier turn
+    t.think("The user is saying the banner still shows twice.")  # nothing to correct yet
     t.result(t.edit("/p/banner.vue", "<Banner/>", "<Banner v-if='sale'/>"), "updated")
     t.say("The banner is added.")
     request = t.prompt("one banner per page")
