@@ -302,7 +302,9 @@ def apply_limit(plan: Plan, limit: int) -> Plan:
 
 
 def analyze_targets(
-    targets: Sequence[Target], on_progress: Callable[[int, int], None] | None = None
+    targets: Sequence[Target],
+    on_progress: Callable[[int, int], None] | None = None,
+    keep_open: bool = False,
 ) -> Analysis:
     done: list[Analysed] = []
     failed: list[Skip] = []
@@ -311,7 +313,7 @@ def analyze_targets(
             on_progress(index, len(targets))
         before = progress_of(target.path)
         try:
-            report = analyze(Path(target.path))
+            report = analyze(Path(target.path), keep_open)
             steps: tuple[heuristics.Step, ...] = ()
             if heuristics.needs_timeline(report):
                 steps = tuple(heuristics.timeline(iter_entries(Path(target.path))))
@@ -384,6 +386,11 @@ def with_observations(lesson: Lesson, target: Target, report: SessionReport) -> 
     return replace(lesson, evidence=lessons.cap_evidence(lesson.evidence + extra))
 
 
+def wants_model(config: Config, model: str | None) -> bool:
+    """The run will ask the model: a key, and the user's consent in config or --model."""
+    return bool(os.environ.get("ANTHROPIC_API_KEY")) and (config.llm.enabled or bool(model))
+
+
 def llm_proposal(
     analysis: Analysis,
     existing: Sequence[Lesson],
@@ -394,9 +401,9 @@ def llm_proposal(
     now: str,
 ) -> Proposal | None:
     """The model's lessons, or a failed Proposal (errors set, no candidates) to fall back from."""
-    key = os.environ.get("ANTHROPIC_API_KEY")
-    if not key or not (config.llm.enabled or model):
+    if not wants_model(config, model):
         return None
+    key = os.environ["ANTHROPIC_API_KEY"]
     try:
         from selfdistill import llm
     except ImportError as error:
@@ -648,7 +655,9 @@ def execute(
     plan = plan_for(options, state, marks, config)
     tally.observations = plan.observations
     tally.skipped.extend(plan.skipped)
-    analysis = analyze_targets(plan.targets, options.on_progress)
+    # Open prompts are for the model's eyes only: not read when it will not be asked.
+    wanted = wants_model(config, options.model)
+    analysis = analyze_targets(plan.targets, options.on_progress, keep_open=wanted)
     tally.session_signals = [signal_counts(item.report) for item in analysis.reports]
     tally.skipped.extend(analysis.failed)
     tally.errors.extend(f"{s.path}: {s.detail}" for s in analysis.failed)

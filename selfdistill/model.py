@@ -63,6 +63,7 @@ class SessionReport:
     # Prompts typed after the agent worked that no cue labelled (kind "prompt", not a signal; the
     # detail holds the agent's last words). Wording rules miss corrections phrased without a cue
     # ("one banner per page"): the model backend reads these in context and may take them as such.
+    # Kept only when asked for (`analyze(path, keep_open=True)`, a run that consults the model).
     open_prompts: tuple[Signal, ...] = ()
 
 

@@ -22,7 +22,7 @@ _PRIVATE = r"(?is)<private>.*?(?:</private>|\Z)"
 
 
 def strip_private(text: str) -> str:
-    if "<private" not in text.lower():
+    if "<" not in text or "<private" not in text.lower():  # most texts: no lowercased copy
         return text
     import re
 

@@ -212,6 +212,7 @@ class Walk:
     """State of one pass over a transcript (private to `analyze`)."""
 
     file: str
+    keep_open: bool = False  # keep open prompts (only the model backend reads them)
     signals: list[Signal] = field(default_factory=list)
     sessions: Counter[str] = field(default_factory=Counter)
     pending: dict[str, Attempt] = field(default_factory=dict)
@@ -228,9 +229,14 @@ class Walk:
     ended_at: str | None = None
 
 
-def analyze(path: Path) -> SessionReport:
-    """Read one transcript and report its signals and outcome."""
-    walk = Walk(file=str(path))
+def analyze(path: Path, keep_open: bool = False) -> SessionReport:
+    """Read one transcript and report its signals and outcome.
+
+    `keep_open`: also keep the prompts no cue labelled (SessionReport.open_prompts). Only the
+    model backend reads them, and redacting each costs time, so a run asks for them only when
+    it will consult the model.
+    """
+    walk = Walk(file=str(path), keep_open=keep_open)
     counts = ReadCounts()
     for entry in iter_entries(path, counts):
         _note_metadata(walk, entry)
@@ -620,7 +626,8 @@ def _judge_prompt(walk: Walk, reply: str) -> None:
 
 def _keep_open(walk: Walk, typed: TypedPrompt) -> None:
     """Keep a prompt no cue labelled, after the agent worked, for the model backend to read."""
-    if not typed.context.agent_acted or len(walk.open_prompts) >= MAX_OPEN_PROMPTS:
+    full = len(walk.open_prompts) >= MAX_OPEN_PROMPTS
+    if not walk.keep_open or not typed.context.agent_acted or full:
         return
     last_words = typed.context.last_assistant_text[-DETAIL_CHARS:]  # its claim or its question
     prompt = _make_signal(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from selfdistill import judge as judging
 from selfdistill.judge import (
     PromptContext,
     asks_question,
@@ -491,3 +493,24 @@ def test_proceed_with_a_correction_is_a_correction():
 @pytest.mark.parametrize("prompt", ["okay lit! now add the docs", "lets go with option A!"])
 def test_slang_praise_and_picking_an_offered_option_approve(prompt):
     assert label(prompt, AFTER_OFFER) == "approval"
+
+
+SHOUTED_AND_MIXED = [
+    "STILL BROKEN!! I MEANT the other file",
+    "It Doesn't Work. Why didn't you run it?\n\nTypeError: x is undefined",
+    "Не работает, всё ещё",  # noqa: RUF001
+    "NO, revert that - Perfect otherwise, Sweet",
+    "Ça marche pas, c'est faux; Funktioniert NICHT",
+    "proceed\tWITH the PLAN but not ON main",
+]
+
+
+@pytest.mark.parametrize("text", SHOUTED_AND_MIXED)
+def test_each_case_blind_cue_matches_like_its_lowercased_scan(text):
+    cues = judging.STRONG_CORRECTION + judging.REDIRECT + judging.APPROVAL
+    scans = judging.STRONG_SCANS + judging.REDIRECT_SCANS + judging.APPROVAL_SCANS
+    assert len(cues) == len(scans)
+    for (cue, *_), (scan, _, reason, lowered) in zip(cues, scans, strict=True):
+        assert lowered == bool(cue.flags & re.IGNORECASE), reason
+        read = text.lower() if lowered else text
+        assert bool(cue.search(text)) == bool(scan.search(read)), (reason, text)

@@ -415,7 +415,9 @@ def test_prompts_no_cue_labels_are_kept_open_for_the_model_with_the_agents_last_
     t.say("Looking for the second banner.")
     wrong = t.prompt("no, that's still wrong")
     t.say("Checking again.")
-    report = analyze(t.write(tmp_path / "s.jsonl"))
+    path = t.write(tmp_path / "s.jsonl")
+    assert analyze(path).open_prompts == ()  # only a run that asks the model wants them
+    report = analyze(path, keep_open=True)
     assert [s.kind for s in report.signals] == ["correction"]
     [kept] = report.open_prompts
     assert (kept.kind, kept.uuid, kept.excerpt) == ("prompt", plain, "one banner per page")
@@ -430,6 +432,6 @@ def test_open_prompts_are_capped_per_transcript(tmp_path):
     for k in range(MAX_OPEN_PROMPTS + 5):
         t.prompt(f"add field number {k} to the form")
         t.say("Added.")
-    report = analyze(t.write(tmp_path / "s.jsonl"))
+    report = analyze(t.write(tmp_path / "s.jsonl"), keep_open=True)
     assert len(report.open_prompts) == MAX_OPEN_PROMPTS
     assert report.open_prompts[0].excerpt == "add field number 0 to the form"
