@@ -51,12 +51,13 @@ CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "permission",
         re.compile(
             r"Permission (?:for|to) .{0,80}(?:denied|has been denied)"
-            r"|permission denied|requires approval|don't ask mode|EACCES"
+            r"|permission denied|requires approval|don't ask mode|(?-i:\bEACCES\b)"
             r"|Operation not permitted|not allowed to",
             re.I,
         ),
     ),
-    ("timeout", re.compile(r"timed out|timeout|ETIMEDOUT", re.I)),
+    # Not a type or a call in a listing: "NodeJS.Timeout", "setTimeout(".
+    ("timeout", re.compile(r"timed out|(?<![.\w])timeout(?:\b|Error)|ETIMEDOUT", re.I)),
     (
         "edit_mismatch",
         re.compile(
@@ -79,8 +80,9 @@ CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
     (
         "command_not_found",
         re.compile(
+            # Not tsc's "error TS2307: Cannot find module './Card.vue'": a compile error.
             r"command not found|is not recognized as|No module named"
-            r"|Cannot find module|executable file not found",
+            r"|(?<!TS2307: )Cannot find module|executable file not found",
             re.I,
         ),
     ),
@@ -350,6 +352,9 @@ COMMAND_PREFIX = re.compile(
 OUTPUT_PLUMBING = re.compile(
     r"\s*(?:2>&1|2>/dev/null|>\s*/dev/null)|\s*\|\s*(?:head|tail|grep)\b.*$"
 )
+# The exit status of `cmd | grep x`, `cmd | tail` or `cmd || true` is not cmd's: such a run
+# succeeding shows nothing about cmd, unless its output is clean.
+MASKED_STATUS = re.compile(r"\|\s*(?:head|tail|grep)\b|\|\|\s*(?:true|echo|:)")
 CHECK_WORDS = re.compile(
     r"\b(build|typecheck|type-check|tsc|lint|eslint|mypy|ruff|compile|check)\b"
 )
@@ -489,6 +494,8 @@ def _visit_success(walk: Walk, entry: Entry, result: ToolResult, attempt: Attemp
             return
     if not (walk.open_failures or walk.streaks) or not attempt.intent:
         return
+    if MASKED_STATUS.search(attempt.subject) and STRONG_ERROR_WORDS.search(result.text):
+        return  # `tsc | grep Card` exited 0 with the errors still in its output
     walk.streaks.pop(attempt.intent, None)
     failure = walk.open_failures.pop(attempt.intent, None)
     if failure is not None:

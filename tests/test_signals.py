@@ -67,11 +67,26 @@ def test_a_failed_command_is_a_tool_error_with_exit_code_subject_and_error_line(
         ("Edit", "File has been unexpectedly modified. Read it again.", "file_modified"),
         ("Read", "EISDIR: illegal operation on a directory, read", "is_directory"),
         ("Bash", "Command timed out after 2m 0.0s", "timeout"),
+        ("Bash", "Exit code 1\nError: Timeout of 2000ms exceeded.", "timeout"),
+        ("Bash", "Exit code 1\nlet t: NodeJS.Timeout | null = setTimeout(f)", "command_failed"),
         ("Bash", "PreToolUse:Bash hook error: [./guard.sh]: blocked rm -rf", "hook_blocked"),
         ("Bash", "Permission to use Bash with command rm -rf / has been denied.", "permission"),
         ("Bash", "This command requires approval", "permission"),
         ("Bash", "Exit code 127\n(eval):1: command not found: tree", "command_not_found"),
         ("Bash", "Exit code 2\nmake: *** [all] Error 2", "command_failed"),
+        # Words inside a failing build's output do not name why the command failed.
+        (
+            "Bash",
+            "Exit code 1\nsrc/useAccessibility.ts(3,1): error TS2322: bad type",
+            "command_failed",
+        ),
+        (
+            "Bash",
+            "Exit code 2\nsrc/a.ts(9,3): error TS2307: Cannot find module './b.vue'",
+            "command_failed",
+        ),
+        ("Bash", "Exit code 1\nError: EACCES: permission denied, open '/etc/x'", "permission"),
+        ("Bash", "Exit code 1\nError: Cannot find module 'express'", "command_not_found"),
         (
             "Foo",
             "<tool_use_error>Error: No such tool available: Foo</tool_use_error>",
@@ -187,6 +202,20 @@ def test_an_edit_that_failed_then_succeeded_on_the_same_file_is_a_recovery(tmp_p
     t.result(second, "The file /p/a.py has been updated.")
     recovery = only(analyze(t.write(tmp_path / "s.jsonl")), "recovery")
     assert recovery.related_uuid == failed and recovery.category == "edit_mismatch"
+
+
+def test_a_filtered_rerun_that_still_shows_the_errors_is_no_recovery(tmp_path):
+    t = Transcript()
+    bad = t.bash("npx tsc --noEmit")
+    failed = t.result(bad, "Exit code 2\nsrc/a.ts(3,1): error TS2769: No overload", error=True)
+    t.result(
+        t.bash("npx tsc --noEmit 2>&1 | grep TS2769"), "src/a.ts(3,1): error TS2769: No overload"
+    )
+    t.result(t.bash("npx tsc --noEmit || true"), "src/a.ts(3,1): error TS2769: No overload")
+    assert "recovery" not in kinds(analyze(t.write(tmp_path / "s.jsonl")))
+    clean = t.result(t.bash("npx tsc --noEmit | tail -5"), "")  # tsc prints nothing when clean
+    recovery = only(analyze(t.write(tmp_path / "s.jsonl")), "recovery")
+    assert (recovery.uuid, recovery.related_uuid) == (clean, failed)
 
 
 def test_an_unrelated_success_is_not_a_recovery(tmp_path):
