@@ -37,6 +37,14 @@ FAILURE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("bun", re.compile(r"^\s*[1-9]\d* fail\s*$", re.M)),
     ("npm", re.compile(r"^npm (?:ERR!|error) Test failed.*$", re.M)),
     ("pnpm", re.compile(r"ELIFECYCLE\s+Test failed.*$", re.M)),
+    # Lines that come before the summary, for output cut short by `| head` or `| grep`.
+    ("vitest", re.compile(r"^\s*Tests\s+[1-9]\d* failed.*$", re.M)),
+    ("vitest", re.compile(r"^\s*\u276f \S+ \(\d+ tests? \| [1-9]\d* failed\).*$", re.M)),
+    ("vitest", re.compile(r"^\s*FAIL {1,2}\S+\.(?:test|spec)\.[cm]?[jt]sx?(?= >| \[ ).*$", re.M)),
+    (
+        "jest",
+        re.compile(r"^\s*FAIL {1,2}\S+\.(?:test|spec)\.[cm]?[jt]sx?(?: \([\d.]+ m?s\))?\s*$", re.M),
+    ),
 )
 
 PASS_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -60,7 +68,9 @@ FIRST_FAILURE = re.compile(
     r"|(?:FAIL|ERROR): (\w+ \([\w.]+\))"  # unittest
     r"|--- FAIL: (\S+)"  # go
     r"|test (\S+) \.\.\. FAILED"  # cargo
-    r"|\s*(?:FAIL|\u00d7|✕)\s+(\S+))",  # jest / vitest
+    # jest / vitest: "FAIL  src/a.test.ts > parse > handles dates", or a cross and the test's name
+    r"|\s*FAIL {1,2}(\S+(?: > [^\n\[]+?)?)(?: \[ [^\n]*\]| \([\d.]+ m?s\))?\s*$"
+    r"|\s*[\u00d7✕] ([^\n]+?)(?: \(?[\d.]+ ?m?s\)?)?\s*$)",
     re.M,
 )
 

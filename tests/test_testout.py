@@ -76,6 +76,49 @@ def test_the_first_failing_test_is_named():
         assert run is not None and run.first_failure == name
 
 
+def test_jest_and_vitest_name_the_whole_failing_test():
+    assert read_test_output(FAILING["vitest"]).first_failure == (  # type: ignore[union-attr]
+        "src/util.test.ts > parse > handles dates"
+    )
+    assert read_test_output(FAILING["jest"]).first_failure == "src/sum.test.js"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    ("text", "first"),
+    [
+        # `pnpm test | head -20` in watch mode: cut before any summary
+        (
+            " \u276f test/team.test.ts (17 tests | 17 failed) 91ms\n"
+            "   \u00d7 Team > creates a team 38ms\n",
+            "Team > creates a team",
+        ),
+        # `pnpm test --run | grep FAIL`
+        (" FAIL  test/api.test.ts [ test/api.test.ts ]\n", "test/api.test.ts"),
+        # `... | grep Tests`
+        ("      Tests  19 failed | 370 passed (389)\n", None),
+        # jest's per-file line, the summary cut off
+        ("FAIL src/sum.test.js (2.1 s)\n  ● sums\n", "src/sum.test.js"),
+    ],
+)
+def test_output_cut_before_the_summary_still_shows_the_failure(text, first):
+    run = read_test_output(text, failures_only=True)
+    assert run is not None and run.failed and run.first_failure == first
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " WARN  Issues with peer dependencies found\n└─┬ vite 5\n  ✕ unmet peer rollup@4\n",
+        "✗ Build failed in 5.93s\n",
+        "  \u00d7 No solution found when resolving dependencies\n",
+        " ✓ test/a.test.ts (3 tests) 4ms\n Test Files  1 passed (1)\n",
+    ],
+)
+def test_failure_marks_outside_a_test_run_are_not_failing_tests(text):
+    run = read_test_output(text, failures_only=True)
+    assert run is None
+
+
 def test_colour_codes_do_not_hide_the_summary():
     coloured = "\x1b[31m\x1b[1m===== 2 failed, 1 passed in 0.1s =====\x1b[0m\n"
     run = read_test_output(coloured)
