@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from selfdistill.caseless import caseless
 from selfdistill.transcript import Entry, bound
 
 LABELS = ("correction", "approval", "other")
@@ -523,25 +524,14 @@ APPROVAL: tuple[Cue, ...] = (
 )
 
 
-# Every prompt is searched with every cue, and re.IGNORECASE folds case at each position of each
-# search. So each case-blind cue is compiled again, in lower case and case-sensitive, and searched
-# over the lowercased prompt (see _score): the same verdicts, the cue tables in 55% of the time.
-_ESCAPE_OR_TEXT = re.compile(r"\\.|[^\\]+", re.S)
+# Each case-blind cue searches the lowercased prompt (see caseless.py and _score).
 Scan = tuple[re.Pattern[str], float, str, bool]  # a Cue, and whether it reads the lowercased text
 
 
 def _scans(cues: tuple[Cue, ...]) -> tuple[Scan, ...]:
-    return tuple(_scan(pattern, weight, reason) for pattern, weight, reason in cues)
-
-
-def _scan(pattern: re.Pattern[str], weight: float, reason: str) -> Scan:
-    if not pattern.flags & re.I:
-        return pattern, weight, reason, False
-    # Escapes keep their case: \W is not \w.
-    source = _ESCAPE_OR_TEXT.sub(
-        lambda part: part[0] if part[0].startswith("\\") else part[0].lower(), pattern.pattern
+    return tuple(
+        (caseless(p), w, r, True) if p.flags & re.I else (p, w, r, False) for p, w, r in cues
     )
-    return re.compile(source, pattern.flags & ~re.I), weight, reason, True
 
 
 STRONG_SCANS, REDIRECT_SCANS, APPROVAL_SCANS = map(_scans, (STRONG_CORRECTION, REDIRECT, APPROVAL))

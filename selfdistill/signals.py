@@ -12,14 +12,15 @@ import re
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 from pathlib import Path
 
 from selfdistill import judge as judging
+from selfdistill.caseless import caseless
+from selfdistill.intent import ERROR_WORDS, Attempt, fixes, shows_success
 from selfdistill.model import SessionReport, Signal
 from selfdistill.outcome import session_outcome
 from selfdistill.redact import clip
-from selfdistill.testout import is_test_command, read_test_output
+from selfdistill.testout import read_test_output
 from selfdistill.transcript import Entry, ReadCounts, ToolResult, ToolUse, bound, iter_entries
 
 EXCERPT_CHARS = 300
@@ -51,7 +52,7 @@ CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "permission",
         re.compile(
             r"Permission (?:for|to) .{0,80}(?:denied|has been denied)"
-            r"|permission denied|requires approval|don't ask mode|(?-i:\bEACCES\b)"
+            r"|permission denied|requires approval|don't ask mode|\bEACCES\b"
             r"|Operation not permitted|not allowed to",
             re.I,
         ),
@@ -111,65 +112,20 @@ CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
         ),
     ),
 )
+# Searched over the lowercased output (every category pattern is case-blind).
+CATEGORY_SCANS = tuple((name, caseless(pattern)) for name, pattern in CATEGORIES)
 EXIT_CODE = re.compile(r"^\s*(?:Error: )?Exit code (-?\d+)")
-STRONG_ERROR_WORDS = re.compile(
-    r"error|fail|not found|denied|cannot|can't|unable|exception|no such|refused|fatal|traceback"
-    r"|timed out",
-    re.I,
-)
 WEAK_ERROR_WORDS = re.compile(r"invalid|missing|warning|not |no ", re.I)
-# Programs whose first argument is a subcommand: `git push` failing then `git push -u origin x`
-# succeeding is one intent. Other commands count as the same intent only when identical.
-SUBCOMMAND_PROGRAMS = frozenset(
-    {
-        "git",
-        "npm",
-        "pnpm",
-        "yarn",
-        "bun",
-        "cargo",
-        "go",
-        "pip",
-        "pip3",
-        "uv",
-        "poetry",
-        "docker",
-        "make",
-        "gh",
-        "kubectl",
-        "terraform",
-        "brew",
-        "apt",
-        "apt-get",
-        "dotnet",
-        "mvn",
-        "gradle",
-        "wrangler",
-        "vercel",
-        "supabase",
-        "convex",
-        "prisma",
-        "alembic",
-        "flask",
-        "django-admin",
-    }
-)
 MAX_COMMANDS = 2000  # per session: bounds memory on very long sessions
-FILE_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit"})
 
 
 @dataclass(frozen=True)
-class Attempt:
-    """A tool call, as much as later signals need of it."""
+class OpenFailure:
+    """A failure a later call of the same intent may fix."""
 
-    name: str
-    subject: str
-    uuid: str
-
-    @cached_property
-    def intent(self) -> str:
-        """Worked out only when a failure or a possible fix needs it (most calls never do)."""
-        return _intent(self.name, self.subject) if self.name else ""
+    signal: Signal
+    attempt: Attempt
+    seen_at: int  # tool calls issued when it came back: calls issued before ran alongside it
 
 
 @dataclass
@@ -218,7 +174,8 @@ class Walk:
     signals: list[Signal] = field(default_factory=list)
     sessions: Counter[str] = field(default_factory=Counter)
     pending: dict[str, Attempt] = field(default_factory=dict)
-    open_failures: OrderedDict[str, Signal] = field(default_factory=OrderedDict)
+    open_failures: OrderedDict[str, OpenFailure] = field(default_factory=OrderedDict)
+    calls: int = 0  # tool calls issued so far
     streaks: dict[str, tuple[str, int]] = field(default_factory=dict)
     turn: AgentTurn = field(default_factory=lambda: AgentTurn())
     last_interruption: Signal | None = None
@@ -294,7 +251,9 @@ def _visit(walk: Walk, entry: Entry) -> None:
 
 def _visit_assistant(walk: Walk, entry: Entry) -> None:
     walk.last_interruption = None  # the agent went on: a later marker is a new interruption
-    attempts = [_attempt(use, entry.uuid or "") for use in entry.tool_uses]
+    uses = entry.tool_uses
+    attempts = [_attempt(use, entry.uuid or "", walk.calls + k) for k, use in enumerate(uses)]
+    walk.calls += len(uses)
     for use, attempt in zip(entry.tool_uses, attempts, strict=True):
         walk.pending[use.id] = attempt
         if use.name == "Bash" and len(walk.commands) < MAX_COMMANDS:
@@ -316,9 +275,8 @@ def _visit_assistant(walk: Walk, entry: Entry) -> None:
         turn.actions = (turn.actions + attempts)[-RECENT_ACTIONS:]
 
 
-def _attempt(use: ToolUse, uuid: str) -> Attempt:
-    subject = _subject(use)
-    return Attempt(name=use.name, subject=subject, uuid=uuid)
+def _attempt(use: ToolUse, uuid: str, issued: int) -> Attempt:
+    return Attempt(use.name, _subject(use), uuid, issued, use.input)
 
 
 def _subject(use: ToolUse) -> str:
@@ -337,54 +295,13 @@ def _subject(use: ToolUse) -> str:
         "description",
         "skill",
         "prompt",
+        "shell_id",  # KillShell, BashOutput
+        "server",  # MCP resource tools
     ):
         value = data.get(key)
         if isinstance(value, str) and value.strip():
             return value.strip()[:SUBJECT_CHARS]
     return use.name
-
-
-COMMAND_PREFIX = re.compile(
-    r"^(?:cd\s+\S+\s*(?:&&|;)\s*|(?:\w+=\S*\s+)+|sudo\s+|time\s+|timeout\s+\S+\s+|npx\s+|bunx\s+"
-    r"|(?:uv|poetry|pipenv|pdm|hatch)\s+run\s+|source\s+\S+\s*(?:&&|;)\s*)+"
-)
-# Redirections and pagers change nothing about what a command tries to do.
-OUTPUT_PLUMBING = re.compile(
-    r"\s*(?:2>&1|2>/dev/null|>\s*/dev/null)|\s*\|\s*(?:head|tail|grep)\b.*$"
-)
-# The exit status of `cmd | grep x`, `cmd | tail` or `cmd || true` is not cmd's: such a run
-# succeeding shows nothing about cmd, unless its output is clean.
-MASKED_STATUS = re.compile(r"\|\s*(?:head|tail|grep)\b|\|\|\s*(?:true|echo|:)")
-CHECK_WORDS = re.compile(
-    r"\b(build|typecheck|type-check|tsc|lint|eslint|mypy|ruff|compile|check)\b"
-)
-
-
-def _intent(tool: str, subject: str) -> str:
-    """What a call tries to do, so a later call with another command can count as its fix."""
-    if tool == "Bash":
-        return _command_intent(subject)
-    if tool in FILE_TOOLS:
-        return f"edit:{subject}"
-    if tool == "Read":  # reading cli.py, not found, then src/cli.py: the same file looked for
-        return f"read:{subject.rstrip('/').rsplit('/', 1)[-1]}"
-    return f"{tool}:{subject}"
-
-
-def _command_intent(command: str) -> str:
-    line = COMMAND_PREFIX.sub("", command.strip().splitlines()[0] if command.strip() else "")
-    line = OUTPUT_PLUMBING.sub("", line).strip()
-    if is_test_command(command):
-        return "bash:test"
-    check = CHECK_WORDS.search(" ".join(line.split()[:3]))  # the program or its subcommand
-    if check:
-        return f"bash:{check.group(1).replace('type-check', 'typecheck')}"
-    words = [w for w in line.split() if not w.startswith("-")]
-    if words and re.match(r"python\d?(?:\.\d+)?$", words[0]) and " -m " in f" {line} ":
-        return "bash:python -m " + line.split(" -m ", 1)[1].split()[0]
-    if words and words[0] in SUBCOMMAND_PROGRAMS:
-        return "bash:" + " ".join(words[:2])
-    return "bash:" + " ".join(line.split())
 
 
 # ---- tool results ----
@@ -494,12 +411,14 @@ def _visit_success(walk: Walk, entry: Entry, result: ToolResult, attempt: Attemp
             return
     if not (walk.open_failures or walk.streaks) or not attempt.intent:
         return
-    if MASKED_STATUS.search(attempt.subject) and STRONG_ERROR_WORDS.search(result.text):
-        return  # `tsc | grep Card` exited 0 with the errors still in its output
+    waiting = attempt.intent in walk.open_failures or attempt.intent in walk.streaks
+    if not waiting or not shows_success(attempt, result.text):
+        return
     walk.streaks.pop(attempt.intent, None)
-    failure = walk.open_failures.pop(attempt.intent, None)
-    if failure is not None:
-        _add_recovery(walk, entry, attempt, failure)
+    failure = walk.open_failures.get(attempt.intent)
+    if failure is not None and fixes(failure.attempt, failure.seen_at, attempt):
+        del walk.open_failures[attempt.intent]
+        _add_recovery(walk, entry, attempt, failure.signal)
 
 
 def _maybe_test_failure(
@@ -535,7 +454,7 @@ def _remember_failure(walk: Walk, attempt: Attempt, failure: Signal, line: str) 
     if count == REPEAT_THRESHOLD:
         _signal_like(walk, failure, "repeated_failure", f"failed {count} times in a row: {line}")
     if attempt.intent not in walk.open_failures:  # keep the first: the one a fix answers
-        walk.open_failures[attempt.intent] = failure
+        walk.open_failures[attempt.intent] = OpenFailure(failure, attempt, walk.calls)
     while len(walk.open_failures) > MAX_OPEN_FAILURES:
         walk.open_failures.popitem(last=False)
 
@@ -568,8 +487,8 @@ def _exit_code(text: str, entry: Entry) -> int | None:
 
 
 def _category(text: str, exit_code: int | None, tool: str) -> str:
-    window = bound(text, 1500, 1500)
-    for name, pattern in CATEGORIES:
+    window = bound(text, 1500, 1500).lower()
+    for name, pattern in CATEGORY_SCANS:
         if pattern.search(window):
             return name
     return "command_failed" if exit_code is not None or tool == "Bash" else "other"
@@ -585,7 +504,7 @@ def error_line(text: str) -> str:
         if re.search(r"[A-Za-z]{2}", ln) and not EXIT_CODE.match(ln) and not ln.startswith(">")
     ]
     chosen = next(
-        (ln for ln in lines if STRONG_ERROR_WORDS.search(ln)),
+        (ln for ln in lines if ERROR_WORDS.search(ln)),
         next((ln for ln in lines if WEAK_ERROR_WORDS.search(ln)), lines[0] if lines else ""),
     )
     return chosen[:200] or "(no error text)"

@@ -81,6 +81,12 @@ TEST_COMMAND = re.compile(
     r"|make\s+(?:test|check)\w*|manage\.py\s+test|rake\s+(?:test|spec))(?=$|[\s;&|)])"
 )
 
+# `pnpm add -D vitest` installs a runner; `pnpm install && pnpm test` still runs the tests.
+INSTALLS = re.compile(
+    r"^\s*(?:(?:npm|yarn|pnpm|bun|uv|poetry|pip3?|uv\s+pip|cargo|go)\s+(?:add|install|i|get"
+    r"|remove|rm|uninstall)|pipx\s+install)\b"
+)
+COMMAND_SEPARATOR = re.compile(r"&&|\|\|?|;|\n")
 
 # Every pattern above needs one of these words; looking for them first is much cheaper.
 FAIL_WORDS = ("fail", "FAIL", "ERRORS")
@@ -93,7 +99,10 @@ def clean(text: str) -> str:
 
 
 def is_test_command(command: str) -> bool:
-    return bool(TEST_COMMAND.search(command))
+    if not TEST_COMMAND.search(command):
+        return False
+    parts = COMMAND_SEPARATOR.split(command)
+    return any(TEST_COMMAND.search(part) and not INSTALLS.match(part) for part in parts)
 
 
 def read_test_output(text: str, failures_only: bool = False) -> TestRun | None:

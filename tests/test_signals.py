@@ -218,6 +218,75 @@ def test_a_filtered_rerun_that_still_shows_the_errors_is_no_recovery(tmp_path):
     assert (recovery.uuid, recovery.related_uuid) == (clean, failed)
 
 
+def test_a_call_issued_alongside_the_failing_one_is_not_its_fix(tmp_path):
+    t = Transcript()
+    missing = t.call("Read", file_path="/p/skills/docs/SKILL.md")
+    sibling = t.call("Read", file_path="/p/skills/planner/SKILL.md")  # same batch
+    failed = t.result(missing, "File does not exist.", error=True)
+    t.result(sibling, "---\nname: planner\n---")
+    assert "recovery" not in kinds(analyze(t.write(tmp_path / "s.jsonl")))
+    found = t.result(t.call("Read", file_path="/p/.claude/skills/docs/SKILL.md"), "---")
+    recovery = only(analyze(t.write(tmp_path / "s.jsonl")), "recovery")
+    assert (recovery.uuid, recovery.related_uuid) == (found, failed)
+
+
+def test_another_edit_of_the_same_file_is_not_the_fix_of_a_failed_edit(tmp_path):
+    t = Transcript()
+    first = t.edit("/p/app.ts", "import { OpenAIAgent } from './agent';\n", "")
+    failed = t.result(first, "String to replace not found in file.", error=True)
+    other = t.edit(
+        "/p/app.ts", "  return { ok: true, data };", "  return { ok: true, data, count };"
+    )
+    t.result(other, "The file /p/app.ts has been updated.")
+    assert "recovery" not in kinds(analyze(t.write(tmp_path / "s.jsonl")))
+    retry = t.edit("/p/app.ts", "import { OpenAIAgent } from './agents';\n", "")
+    fixed = t.result(retry, "The file /p/app.ts has been updated.")
+    recovery = only(analyze(t.write(tmp_path / "s.jsonl")), "recovery")
+    assert (recovery.uuid, recovery.related_uuid) == (fixed, failed)
+
+
+def test_a_reworded_retry_of_a_small_edit_is_its_fix(tmp_path):
+    t = Transcript()
+    first = t.edit("/p/agent.md", "tools: [Read, Grep, Bash]", "tools: [Read, Grep, Write]")
+    failed = t.result(first, "String to replace not found in file.", error=True)
+    t.result(t.edit("/p/agent.md", "tools: Read, Grep", "tools: Read, Grep, Write"), "updated")
+    assert only(analyze(t.write(tmp_path / "s.jsonl")), "recovery").related_uuid == failed
+
+
+@pytest.mark.parametrize(
+    ("failing", "then", "output"),
+    [
+        ("git worktree add ../wt main", "git worktree list", "/p  abc [main]"),
+        ("git cherry-pick ebe7151", "git cherry-pick --abort", ""),
+        ("wrangler login", "wrangler login", "Command running in background with ID: b1"),
+        ("bun run pages:build", "bun run build", "done"),
+        ("npx tsc --noEmit", "npx tsc --noEmit 2>&1 | grep -i ChooseTarget", ""),
+        ("pnpm test --run", "pnpm add -D @effect/vitest", "+ @effect/vitest 0.1.0"),
+    ],
+)
+def test_a_success_that_does_not_do_what_failed_is_no_recovery(tmp_path, failing, then, output):
+    t = Transcript()
+    t.result(t.bash(failing), "Exit code 1\nerror: it failed", error=True)
+    t.result(t.bash(then), output)
+    assert "recovery" not in kinds(analyze(t.write(tmp_path / "s.jsonl")))
+
+
+def test_tools_keyed_by_a_shell_or_a_server_are_told_apart(tmp_path):
+    t = Transcript()
+    t.result(t.call("KillShell", shell_id="56ffa1"), "Shell 56ffa1 is not running", error=True)
+    t.result(t.call("KillShell", shell_id="5c0677"), "Successfully killed shell 5c0677")
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+    assert "recovery" not in kinds(report)
+    assert only(report, "tool_error").subject == "56ffa1"
+
+
+def test_a_quoted_folder_does_not_hide_the_command_s_intent(tmp_path):
+    t = Transcript()
+    failed = t.result(t.bash('cd "/p/my site" && npm run build'), "Exit code 1\nfailed", error=True)
+    t.result(t.bash('cd "/p/my site" && ./node_modules/.bin/vite build'), "built in 2s")
+    assert only(analyze(t.write(tmp_path / "s.jsonl")), "recovery").related_uuid == failed
+
+
 def test_an_unrelated_success_is_not_a_recovery(tmp_path):
     t = Transcript()
     bad = t.bash("curl http://localhost:3000/health")

@@ -153,12 +153,24 @@ def test_other_output_is_not_a_test_run(text):
         "npx vitest run",
         "bundle exec rspec",
         "make test",
+        "pnpm install && pnpm test",
+        ".venv/bin/pytest -x",
     ],
 )
 def test_test_commands_are_recognized(command):
     assert is_test_command(command)
 
 
-@pytest.mark.parametrize("command", ["ls tests/", "npm run build", "git status", "cat pytest.ini"])
+@pytest.mark.parametrize(
+    "command",
+    [
+        "ls tests/",
+        "npm run build",
+        "git status",
+        "cat pytest.ini",
+        "pnpm add -D @effect/vitest vitest",
+        "uv pip install pytest pytest-cov",
+    ],
+)
 def test_other_commands_are_not_test_commands(command):
     assert not is_test_command(command)
