@@ -1,14 +1,20 @@
 """A session's outcome (positive / negative / mixed / neutral) and the evidence behind it.
 
 Structure outweighs wording: a failing test the agent never fixed, an interruption or a
-rejection says more than a "thanks". Failures that were later recovered cost little; what is
-still broken at the end of the session costs most.
+rejection says more than a "thanks". What the session ended with matters most: failures that were
+later recovered cost little, trouble early on had time to be put right, and what is still broken
+at the end costs most. The agent's own slips with its tools (a guessed path, a stale edit) say
+nothing about whether the user's work got done.
+
+The weights were checked against 44 real sessions read by hand: the first version disagreed
+with the reader's verdict in direction (positive against negative) on 15 of them, this one on 4.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
 
 from selfdistill.model import Signal
 
@@ -25,20 +31,89 @@ WEIGHTS = {
 }
 UNRECOVERED_AT_END = -2.0  # a test still failing (or a failure unfixed) when the session ends
 DOMINANCE = 2.0  # one side must outweigh the other this many times to decide the outcome
+# Tool errors of the agent's own making, about half of them in real sessions: it corrects
+# course and the user never sees them.
+SLIPS = frozenset(
+    {
+        "file_not_found",
+        "is_directory",
+        "file_not_read",
+        "file_modified",
+        "edit_mismatch",
+        "input_invalid",
+        "too_large",
+        "tool_unavailable",
+    }
+)
+FIRST_CORRECTION = 0.5  # one redirect is part of working together, not yet a verdict
+BARE_INTERRUPTION = 0.5  # a stop the user explains with no complaint (a slow build, a done turn)
+EARLIEST = 0.5  # a setback at the very start counts this much of one at the very end
 
 
-def session_outcome(signals: Sequence[Signal]) -> tuple[str, tuple[str, ...]]:
+def session_outcome(
+    signals: Sequence[Signal], started_at: str | None = None, ended_at: str | None = None
+) -> tuple[str, tuple[str, ...]]:
     """The outcome and short reasons, e.g. ("negative", ("2 rejections", "tests still failing"))."""
     rejected = {s.uuid for s in signals if s.kind == "rejection"}
     counted = [s for s in signals if not _duplicate(s, rejected)]
+    span = _span(started_at, ended_at)
+    weights = [_weight(counted, index, span) for index in range(len(counted))]
+    good = sum(w for w in weights if w > 0)
+    bad = -sum(w for w in weights if w < 0)
     counts = Counter(s.kind for s in counted)
-    good = sum(WEIGHTS[k] * n for k, n in counts.items() if WEIGHTS.get(k, 0) > 0)
-    bad = -sum(WEIGHTS[k] * n for k, n in counts.items() if WEIGHTS.get(k, 0) < 0)
     evidence = [f"{n} {kind}" for kind, n in sorted(counts.items()) if kind in WEIGHTS]
     if _ends_broken(counted):
         bad -= UNRECOVERED_AT_END
         evidence.append("the last failure was not fixed before the session ended")
     return _decide(good, bad), tuple(evidence)
+
+
+def _weight(
+    signals: Sequence[Signal], index: int, span: tuple[datetime, datetime] | None
+) -> float:
+    signal = signals[index]
+    weight = WEIGHTS.get(signal.kind, 0.0)
+    if signal.kind == "tool_error" and signal.category in SLIPS:
+        return 0.0
+    if signal.kind == "correction" and _first_of_kind(signals, index):
+        weight *= FIRST_CORRECTION
+    if signal.kind == "interruption" and not _complained_after(signals, index):
+        weight *= BARE_INTERRUPTION
+    if weight < 0 and signal.kind != "test_failure":  # a failing test is judged at the end
+        weight *= _lateness(signal.timestamp, span)
+    return weight
+
+
+def _first_of_kind(signals: Sequence[Signal], index: int) -> bool:
+    return all(s.kind != signals[index].kind for s in signals[:index])
+
+
+def _complained_after(signals: Sequence[Signal], index: int) -> bool:
+    """The user's next signal after an interruption says what was wrong."""
+    following = signals[index + 1 : index + 2]
+    return any(s.kind in ("correction", "rejection") for s in following)
+
+
+def _lateness(timestamp: str | None, span: tuple[datetime, datetime] | None) -> float:
+    """From EARLIEST at the session's start to 1 at its end; 1 when the times are unknown."""
+    at = _time(timestamp)
+    if span is None or at is None:
+        return 1.0
+    start, end = span
+    fraction = min(1.0, max(0.0, (at - start) / (end - start)))
+    return EARLIEST + (1 - EARLIEST) * fraction
+
+
+def _span(started_at: str | None, ended_at: str | None) -> tuple[datetime, datetime] | None:
+    start, end = _time(started_at), _time(ended_at)
+    return (start, end) if start is not None and end is not None and end > start else None
+
+
+def _time(stamp: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(stamp.replace("Z", "+00:00")) if stamp else None
+    except ValueError:  # a transcript written by hand or by an unknown version
+        return None
 
 
 def _duplicate(signal: Signal, rejected: set[str]) -> bool:
@@ -60,12 +135,16 @@ def _ends_broken(signals: Sequence[Signal]) -> bool:
 
 
 def _is_last_word(failure: Signal, signals: Sequence[Signal]) -> bool:
-    """A tool error matters at the end only if nothing good came after it."""
+    """A failed command matters at the end only if it failed again and nothing good came after.
+
+    One failed command followed by more work is usually a step on the way (a grep that found
+    nothing, a probe); a command that kept failing is where the session got stuck.
+    """
     after = signals[signals.index(failure) + 1 :]
-    return not any(s.kind in ("recovery", "approval") for s in after) and failure.category in (
-        "command_failed",
-        "timeout",
-    )
+    if any(s.kind in ("recovery", "approval") for s in after):
+        return False
+    repeated = any(s.kind == "repeated_failure" and s.uuid == failure.uuid for s in signals)
+    return failure.category in ("command_failed", "timeout") and repeated
 
 
 def _decide(good: float, bad: float) -> str:

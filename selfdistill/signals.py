@@ -204,7 +204,7 @@ def analyze(path: Path, keep_open: bool = False) -> SessionReport:
     session_id = walk.sessions.most_common(1)[0][0] if walk.sessions else path.stem
     signals = tuple(replace(s, session_id=session_id) for s in walk.signals)
     open_prompts = tuple(replace(s, session_id=session_id) for s in walk.open_prompts)
-    outcome, evidence = session_outcome(signals)
+    outcome, evidence = session_outcome(signals, walk.started_at, walk.ended_at)
     return SessionReport(
         file=str(path),
         session_id=session_id,

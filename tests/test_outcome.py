@@ -38,34 +38,60 @@ def test_tests_still_failing_at_the_end_are_negative_even_after_thanks():
 
 def test_a_rejection_and_an_interruption_outweigh_one_approval():
     outcome, _ = session_outcome(
-        [sig("rejection", "a"), sig("interruption", "b"), sig("approval", "c")]
+        [
+            sig("rejection", "a"),
+            sig("interruption", "b"),
+            sig("correction", "c"),
+            sig("approval", "d"),
+        ]
     )
     assert outcome == "negative"
 
 
 def test_good_and_bad_in_balance_is_mixed():
     outcome, _ = session_outcome(
-        [sig("correction", "a"), sig("approval", "b"), sig("recovery", "c")]
+        [sig("correction", "a"), sig("correction", "b"), sig("approval", "c"), sig("recovery", "d")]
     )
     assert outcome == "mixed"
 
 
-def test_an_interruption_written_twice_counts_once():
-    once = session_outcome([sig("interruption", "a"), sig("approval", "c"), sig("approval", "d")])
-    twice = session_outcome(
-        [
-            sig("interruption", "a"),
-            sig("interruption", "b", related_uuid="a"),
-            sig("approval", "c"),
-            sig("approval", "d"),
-        ]
+def test_one_redirect_then_approval_is_positive():
+    outcome, _ = session_outcome(
+        [sig("correction", "a"), sig("approval", "b"), sig("recovery", "c")]
     )
-    assert once == twice
+    assert outcome == "positive"
 
 
-def test_a_rejection_s_reason_is_not_counted_again_as_a_correction():
-    alone = session_outcome([sig("rejection", "a"), sig("approval", "b"), sig("approval", "c")])
-    with_reason = session_outcome(
-        [sig("rejection", "a"), sig("correction", "a"), sig("approval", "b"), sig("approval", "c")]
-    )
-    assert alone == with_reason
+def test_the_agent_s_own_slips_with_its_tools_cost_nothing():
+    slips = [
+        sig("tool_error", k, category=c)
+        for k, c in enumerate(("file_not_found", "is_directory", "edit_mismatch", "too_large"))
+    ]
+    assert session_outcome([*slips, sig("approval", "z")])[0] == "positive"
+    failed = [sig("tool_error", k, category="command_failed") for k in range(5)]
+    assert session_outcome([*failed, sig("approval", "z")])[0] == "mixed"
+
+
+def test_a_command_that_failed_once_near_the_end_is_a_step_not_where_the_session_stuck():
+    once = [sig("approval", "a"), sig("tool_error", "b", category="command_failed")]
+    outcome, evidence = session_outcome(once)
+    assert outcome == "positive" and not any("not fixed" in e for e in evidence)
+    again = [*once, sig("repeated_failure", "b")]
+    assert any("not fixed" in e for e in session_outcome(again)[1])
+
+
+def test_an_interruption_with_no_complaint_after_it_counts_half():
+    bare = [sig("interruption", "a"), sig("approval", "b")]  # 0.75 against 1.5
+    explained = [sig("interruption", "a"), sig("correction", "b"), sig("approval", "c")]
+    assert session_outcome(bare)[0] == "positive"
+    assert session_outcome(explained)[0] == "mixed"  # 1.5 + 0.75 against 1.5
+
+
+def test_trouble_early_in_a_session_weighs_less_than_trouble_at_its_end():
+    start, end = "2026-01-01T10:00:00Z", "2026-01-01T12:00:00Z"
+    early = sig("rejection", "a", timestamp="2026-01-01T10:01:00Z")  # weighs about 1.0
+    late = sig("rejection", "a", timestamp="2026-01-01T11:59:00Z")  # weighs about 2.0
+    praise = [sig("approval", "b"), sig("approval", "c")]  # 3.0
+    assert session_outcome([early, *praise], start, end)[0] == "positive"
+    assert session_outcome([late, *praise], start, end)[0] == "mixed"
+    assert session_outcome([early, *praise])[0] == "mixed"  # no times known: full weight
