@@ -68,9 +68,7 @@ def session_outcome(
     return _decide(good, bad), tuple(evidence)
 
 
-def _weight(
-    signals: Sequence[Signal], index: int, span: tuple[datetime, datetime] | None
-) -> float:
+def _weight(signals: Sequence[Signal], index: int, span: tuple[datetime, datetime] | None) -> float:
     signal = signals[index]
     weight = WEIGHTS.get(signal.kind, 0.0)
     if signal.kind == "tool_error" and signal.category in SLIPS:
@@ -117,11 +115,12 @@ def _time(stamp: str | None) -> datetime | None:
 
 
 def _duplicate(signal: Signal, rejected: set[str]) -> bool:
-    # The second marker of one interruption points at the first (see signals._add_interruption);
-    # a correction with the same uuid as a rejection is that rejection's reason.
+    # The second marker of one interruption, or the calls cancelled with a rejected one, point
+    # at the first (see signals._add_interruption and _add_rejection); a correction with the
+    # same uuid as a rejection is that rejection's reason.
     if signal.kind == "correction":
         return signal.uuid in rejected
-    return signal.kind == "interruption" and signal.related_uuid is not None
+    return signal.kind in ("interruption", "rejection") and signal.related_uuid is not None
 
 
 def _ends_broken(signals: Sequence[Signal]) -> bool:

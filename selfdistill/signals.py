@@ -20,12 +20,13 @@ from selfdistill.intent import ERROR_WORDS, Attempt, fixes, shows_success
 from selfdistill.model import SessionReport, Signal
 from selfdistill.outcome import session_outcome
 from selfdistill.redact import clip
-from selfdistill.testout import read_test_output
+from selfdistill.testout import clean, read_test_output
 from selfdistill.transcript import Entry, ReadCounts, ToolResult, ToolUse, bound, iter_entries
 
 EXCERPT_CHARS = 300
 DETAIL_CHARS = 500
 SUBJECT_CHARS = 300
+ERROR_SUBJECT_CHARS = 120  # of a failed call's subject, in its excerpt
 RECENT_ACTIONS = 12  # the agent's latest tool calls the judge may compare a prompt with
 MAX_OPEN_PROMPTS = 20  # per transcript: the model backend reads only a few per session anyway
 MAX_PENDING = 1000  # tool calls awaiting their result; the oldest are forgotten
@@ -37,6 +38,10 @@ REJECTION_PREFIXES = (
     "The user doesn't want to take this action right now",
 )
 USER_SAID = "the user said:"
+INTERRUPTED_TOOL = "Interrupted by user"  # what some tools (TodoWrite) return when stopped
+# A file tool's error says what went wrong in its first line; what follows quotes the file or
+# the edit ("String: ... timeout: 5000 ..."), which must not pick the category.
+FIRST_LINE_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit", "Read"})
 
 # (category, pattern) in order: the first that matches names the failure.
 CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -53,7 +58,8 @@ CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
         re.compile(
             r"Permission (?:for|to) .{0,80}(?:denied|has been denied)"
             r"|permission denied|requires approval|don't ask mode|\bEACCES\b"
-            r"|Operation not permitted|not allowed to",
+            r"|Operation not permitted|not allowed to|haven't granted it yet"
+            r"|(?:do not|don't) have permission",
             re.I,
         ),
     ),
@@ -91,15 +97,17 @@ CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
         "tool_unavailable",
         re.compile(
             r"No such tool available|Unknown slash command|Unknown tool"
-            r"|Server \"?\S+\"? not found",
+            r"|Server \"?\S+\"? not found|Agent type '[^']+' not found",
             re.I,
         ),
     ),
+    # A file or an answer too big to read whole: the input was fine.
+    ("too_large", re.compile(r"exceeds maximum allowed (?:tokens|size)", re.I)),
     (
         "input_invalid",
         re.compile(
             r"InputValidationError|Invalid tool parameters|exceeds maximum"
-            r"|too large|is required but",
+            r"|too large|is required but|validation failed",
             re.I,
         ),
     ),
@@ -115,6 +123,16 @@ CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
 # Searched over the lowercased output (every category pattern is case-blind).
 CATEGORY_SCANS = tuple((name, caseless(pattern)) for name, pattern in CATEGORIES)
 EXIT_CODE = re.compile(r"^\s*(?:Error: )?Exit code (-?\d+)")
+TRACEBACK = "Traceback (most recent call last)"
+RAISED = re.compile(r"[\w.]*(?:Error|Exception|Exit|Interrupt)\b")  # a traceback's last line
+CODE_FRAME = re.compile(r"\d*\s*[|│╭╰]")  # "12 | from x import y", a rich frame's border
+# Warnings and notices that tools print before the real error ("npm warn ...", astro's "If you
+# see the error ... in your build output"): quoted only when nothing else was said.
+NOTICE = re.compile(
+    r"^(?:\S+ )?(?:npm |pnpm |yarn )?warn(?:ing)?\b|^<w>|^\(node:\d+\)|DeprecationWarning"
+    r"|trace-deprecation|If you see the error|^⚡|^INFO\b|\s-\s+warning\b|^\d+:\d+\s+Warning:",
+    re.I,
+)
 WEAK_ERROR_WORDS = re.compile(r"invalid|missing|warning|not |no ", re.I)
 MAX_COMMANDS = 2000  # per session: bounds memory on very long sessions
 
@@ -178,7 +196,7 @@ class Walk:
     calls: int = 0  # tool calls issued so far
     streaks: dict[str, tuple[str, int]] = field(default_factory=dict)
     turn: AgentTurn = field(default_factory=lambda: AgentTurn())
-    last_interruption: Signal | None = None
+    last_interruption: Signal | None = None  # the user's last stop: an interruption or a rejection
     awaiting: TypedPrompt | None = None
     commands: list[str] = field(default_factory=list)  # Bash commands run, for efficacy
     open_prompts: list[Signal] = field(default_factory=list)  # see SessionReport.open_prompts
@@ -311,7 +329,8 @@ def _visit_result(walk: Walk, entry: Entry, result: ToolResult) -> None:
     attempt = walk.pending.pop(result.tool_use_id, None) or Attempt("", "", "")
     text = result.text
     if text.lstrip().startswith(judging.INTERRUPT_MARKER) or (
-        result.is_error and f"\n{judging.INTERRUPT_MARKER}" in text[:400]
+        result.is_error
+        and (f"\n{judging.INTERRUPT_MARKER}" in text[:400] or text.strip() == INTERRUPTED_TOOL)
     ):
         _add_interruption(walk, entry, attempt.subject, result.tool_use_id, attempt.name)
     elif result.is_error and text.lstrip().startswith(REJECTION_PREFIXES):
@@ -344,9 +363,12 @@ def _add_interruption(
 
 def _add_rejection(walk: Walk, entry: Entry, result: ToolResult, attempt: Attempt) -> None:
     reason = _rejection_reason(result.text)
-    walk.last_interruption = None
+    # Rejecting one of several calls cancels the others ("... take this action right now"): one
+    # decision of the user's, so those point at the first, as does the marker line after it.
+    previous = walk.last_interruption
+    sibling = previous is not None and result.text.lstrip().startswith(REJECTION_PREFIXES[1])
     excerpt = f"rejected `{attempt.subject}`" + (f": {reason}" if reason else "")
-    _signal(
+    walk.last_interruption = _signal(
         walk,
         entry,
         "rejection",
@@ -355,6 +377,7 @@ def _add_rejection(walk: Walk, entry: Entry, result: ToolResult, attempt: Attemp
         detail=reason,
         tool_name=attempt.name or None,
         tool_use_id=result.tool_use_id,
+        related_uuid=previous.uuid if sibling and previous else None,
     )
     if reason:  # what the user typed with a rejection is an explicit correction
         _signal(
@@ -389,7 +412,10 @@ def _add_failure(walk: Walk, entry: Entry, result: ToolResult, attempt: Attempt)
         walk,
         entry,
         "tool_error",
-        f"`{attempt.subject}` failed: {line}" if attempt.subject else line,
+        # A long command would leave no room for its error in the excerpt.
+        f"`{clip(attempt.subject, ERROR_SUBJECT_CHARS)}` failed: {line}"
+        if attempt.subject
+        else line,
         category=category,
         subject=attempt.subject or None,
         detail=line,
@@ -487,7 +513,8 @@ def _exit_code(text: str, entry: Entry) -> int | None:
 
 
 def _category(text: str, exit_code: int | None, tool: str) -> str:
-    window = bound(text, 1500, 1500).lower()
+    head = text.lstrip().split("\n", 1)[0] if tool in FIRST_LINE_TOOLS else text
+    window = bound(head, 1500, 1500).lower()
     for name, pattern in CATEGORY_SCANS:
         if pattern.search(window):
             return name
@@ -495,17 +522,29 @@ def _category(text: str, exit_code: int | None, tool: str) -> str:
 
 
 def error_line(text: str) -> str:
-    """The line of an error output most worth quoting: the first that names an error."""
-    lines = [ln.strip() for ln in text.replace("<tool_use_error>", "").splitlines()]
-    lines = [ln.replace("</tool_use_error>", "").strip() for ln in lines]
+    """The line of an error output most worth quoting: the first that names an error.
+
+    Not a warning or a notice printed before it, not a code frame, and for a Python traceback
+    its last line ("ModuleNotFoundError: No module named 'yaml'"), not its header.
+    """
+    plain = clean(text.replace("<tool_use_error>", "").replace("</tool_use_error>", ""))
+    lines = [ln.strip() for ln in plain.splitlines()]
     lines = [
         ln
         for ln in lines
-        if re.search(r"[A-Za-z]{2}", ln) and not EXIT_CODE.match(ln) and not ln.startswith(">")
+        if re.search(r"[A-Za-z]{2}", ln)
+        and not EXIT_CODE.match(ln)
+        and not ln.startswith(">")
+        and not CODE_FRAME.match(ln)
     ]
+    if TRACEBACK in plain:
+        raised = [ln for ln in lines if RAISED.match(ln)]
+        if raised:
+            return raised[-1][:200]
+    said = [ln for ln in lines if not NOTICE.search(ln)] or lines
     chosen = next(
-        (ln for ln in lines if ERROR_WORDS.search(ln)),
-        next((ln for ln in lines if WEAK_ERROR_WORDS.search(ln)), lines[0] if lines else ""),
+        (ln for ln in said if ERROR_WORDS.search(ln)),
+        next((ln for ln in said if WEAK_ERROR_WORDS.search(ln)), said[0] if said else ""),
     )
     return chosen[:200] or "(no error text)"
 

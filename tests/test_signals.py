@@ -93,6 +93,28 @@ def test_a_failed_command_is_a_tool_error_with_exit_code_subject_and_error_line(
             "tool_unavailable",
         ),
         ("WebFetch", "something odd happened", "other"),
+        (
+            "Read",
+            "File content (29222 tokens) exceeds maximum allowed tokens (25000).",
+            "too_large",
+        ),
+        (
+            "Write",
+            "Claude requested permissions to write to /p/x.py, but you haven't granted it yet.",
+            "permission",
+        ),
+        (
+            "Task",
+            "Agent type 'code-reviewer' not found. Available agents: general",
+            "tool_unavailable",
+        ),
+        ("Edit", "settings.json validation failed after edit", "input_invalid"),
+        # The quoted old text of an edit names no category: the first line does.
+        (
+            "Edit",
+            "String to replace not found in file.\nString: fetch(url, { timeout: 5000 })",
+            "edit_mismatch",
+        ),
     ],
 )
 def test_tool_errors_are_categorized(tmp_path, tool, text, category):
@@ -100,6 +122,56 @@ def test_tool_errors_are_categorized(tmp_path, tool, text, category):
     call = t.call(tool, file_path="/p/x.py", command="do it")
     t.result(call, text, error=True)
     assert only(analyze(t.write(tmp_path / "s.jsonl")), "tool_error").category == category
+
+
+@pytest.mark.parametrize(
+    ("output", "line"),
+    [
+        (
+            "\x1b[31m✘ [ERROR]\x1b[0m Must specify a deployment",
+            "✘ [ERROR] Must specify a deployment",
+        ),
+        (
+            'Traceback (most recent call last):\n  File "t.py", line 1, in <module>\n'
+            "    import yaml\nModuleNotFoundError: No module named 'yaml'",
+            "ModuleNotFoundError: No module named 'yaml'",
+        ),
+        (
+            "npm warn exec The package create-app@1 was not found and will be installed\n"
+            "The directory app contains files that could conflict:",
+            "The directory app contains files that could conflict:",
+        ),
+        (
+            "app.py:8:1: F401 unused import\n8 | | from x.errors import Limit\nFound 1 error.",
+            "Found 1 error.",
+        ),
+    ],
+)
+def test_the_quoted_error_line_is_the_error_not_a_notice_or_a_frame(output, line):
+    assert error_line(output) == line
+
+
+def test_a_tool_stopped_by_the_user_is_an_interruption(tmp_path):
+    t = Transcript()
+    stopped = t.result(t.call("TodoWrite", todos=[]), "Interrupted by user", error=True)
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+    assert kinds(report) == ["interruption"] and only(report, "interruption").uuid == stopped
+
+
+def test_one_rejection_of_several_calls_is_one_decision(tmp_path):
+    t = Transcript()
+    first, second = t.bash("pnpm dev"), t.bash("open http://localhost:3000")
+    rejected = t.result(first, REJECTED, error=True)
+    t.result(
+        second,
+        "The user doesn't want to take this action right now. STOP what you are doing.",
+        error=True,
+    )
+    t.prompt("[Request interrupted by user for tool use]")
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+    assert kinds(report) == ["rejection", "rejection", "interruption"]
+    assert [s.related_uuid for s in report.signals] == [None, rejected, report.signals[1].uuid]
+    assert report.evidence[0] == "1 rejection"
 
 
 def test_a_rejection_is_not_a_tool_error(tmp_path):
@@ -484,6 +556,8 @@ def _expected_kind(block: dict[str, Any]) -> str | None:
         content = "\n".join(b.get("text", "") for b in content if isinstance(b, dict))
     text = str(content or "")
     if text.startswith(INTERRUPT) or f"\n{INTERRUPT}" in text[:400]:
+        return "interruption"
+    if text.strip() == "Interrupted by user":  # a tool stopped by the user (TodoWrite)
         return "interruption"
     return "rejection" if text.startswith(REJECTION_STARTS) else "tool_error"
 
