@@ -134,16 +134,16 @@ def _ends_broken(signals: Sequence[Signal]) -> bool:
 
 
 def _is_last_word(failure: Signal, signals: Sequence[Signal]) -> bool:
-    """A failed command matters at the end only if it failed again and nothing good came after.
+    """A failed call matters at the end only if it failed again and nothing good came after.
 
-    One failed command followed by more work is usually a step on the way (a grep that found
-    nothing, a probe); a command that kept failing is where the session got stuck.
+    One failed call followed by more work is usually a step on the way (a grep that found
+    nothing, a probe); a call that kept failing is where the session got stuck.
     """
     after = signals[signals.index(failure) + 1 :]
     if any(s.kind in ("recovery", "approval") for s in after):
         return False
-    repeated = any(s.kind == "repeated_failure" and s.uuid == failure.uuid for s in signals)
-    return failure.category in ("command_failed", "timeout") and repeated
+    repeated = any(s.kind == "repeated_failure" and s.subject == failure.subject for s in signals)
+    return repeated and (failure.tool_name == "Bash" or failure.category not in SLIPS)
 
 
 def _decide(good: float, bad: float) -> str:

@@ -64,20 +64,33 @@ def test_one_redirect_then_approval_is_positive():
 
 def test_the_agent_s_own_slips_with_its_tools_cost_nothing():
     slips = [
-        sig("tool_error", k, category=c)
+        sig("tool_error", str(k), category=c)
         for k, c in enumerate(("file_not_found", "is_directory", "edit_mismatch", "too_large"))
     ]
     assert session_outcome([*slips, sig("approval", "z")])[0] == "positive"
-    failed = [sig("tool_error", k, category="command_failed") for k in range(5)]
+    failed = [sig("tool_error", str(k), category="command_failed") for k in range(5)]
     assert session_outcome([*failed, sig("approval", "z")])[0] == "mixed"
 
 
 def test_a_command_that_failed_once_near_the_end_is_a_step_not_where_the_session_stuck():
-    once = [sig("approval", "a"), sig("tool_error", "b", category="command_failed")]
+    failed = {"subject": "npm run build", "tool_name": "Bash"}
+    once = [sig("approval", "a"), sig("tool_error", "b", category="command_failed", **failed)]
     outcome, evidence = session_outcome(once)
     assert outcome == "positive" and not any("not fixed" in e for e in evidence)
-    again = [*once, sig("repeated_failure", "b")]
+    again = [
+        sig("approval", "a"),
+        sig("tool_error", "b", category="file_not_found", **failed),
+        sig("repeated_failure", "b", **failed),
+        sig("tool_error", "c", category="file_not_found", **failed),
+    ]
     assert any("not fixed" in e for e in session_outcome(again)[1])
+    read = {"subject": "/p/missing.md", "tool_name": "Read"}
+    slips = [
+        sig("approval", "a"),
+        sig("tool_error", "b", category="file_not_found", **read),
+        sig("repeated_failure", "b", **read),
+    ]
+    assert not any("not fixed" in e for e in session_outcome(slips)[1])  # a Read, twice
 
 
 def test_an_interruption_with_no_complaint_after_it_counts_half():
