@@ -361,9 +361,19 @@ def trim(text: str, limit: int = 300) -> str:
 
 
 def heuristic_proposal(analysis: Analysis, now: str) -> Proposal:
+    found = [
+        (item, lesson)
+        for item in analysis.reports
+        for lesson in heuristics.lessons_from_report(item.report, now, item.steps)
+    ]
+    # A resumed session repeats its parent's entries (same uuids): they stay the evidence of the
+    # session analysed first, and a lesson resting on nothing else adds nothing.
+    kept = set(lessons.distinct_entries(e for _, lesson in found for e in lesson.evidence))
     candidates: list[Lesson] = []
-    for item in analysis.reports:
-        for lesson in heuristics.lessons_from_report(item.report, now, item.steps):
+    for item, lesson in found:
+        evidence = tuple(e for e in lesson.evidence if e in kept)
+        if evidence:
+            lesson = replace(lesson, evidence=evidence)
             candidates.append(with_observations(lesson, item.target, item.report))
     return Proposal(tuple(candidates), "heuristic")
 

@@ -183,6 +183,26 @@ EXFIL_SINKS = (
     r"slack|ngrok|requestbin|burp|collaborator|dns)"
 )
 
+# A hook (Claude Code's PreToolUse, a git hook) blocking something, and a way to do it regardless.
+HOOK_BLOCK = re.compile(
+    r"pre\w*tool\s*use|\bhooks?\b.{0,80}?\b(?:block\w*|den(?:y|ies|ied)|refus\w*|reject\w*|"
+    r"prevent\w*|stop\w*|error)|\b(?:block\w*|den(?:y|ies|ied)|refus\w*|reject\w*|prevent\w*)"
+    r".{0,80}?\bhooks?\b",
+    re.IGNORECASE,
+)
+WORKAROUND = re.compile(
+    r"\b(?:instead|rather\s+than|work(?:s|ed|ing)?\s+around|get(?:s|ting)?\s+(?:around|past)|"
+    r"circumvent\w*|sidestep\w*|evad\w*|dodg\w*|bypass\w*)\b",
+    re.IGNORECASE,
+)
+
+
+def _hook_workaround(_original: str, normal: str) -> bool:
+    """A hook's block is the user's safety rule: a lesson offering another way to do what it
+    blocks ("blocked by a hook; use `mv` instead") teaches the agent around it."""
+    return bool(HOOK_BLOCK.search(normal) and WORKAROUND.search(normal))
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         "invisible_characters",
@@ -280,6 +300,11 @@ RULES: tuple[Rule, ...] = (
             r"\b(?:anthropic_\w+|https?_proxy|all_proxy|node_options|ld_preload|"
             r"dyld_insert_libraries|pythonstartup)\s*="
         ),
+    ),
+    Rule(
+        "hook_workaround",
+        "offers a way around what a hook blocks (a hook is the user's safety rule)",
+        _hook_workaround,
     ),
     Rule(
         "persistence",

@@ -7,6 +7,8 @@ What is kept, and why it is worth an agent's context:
   Failures of the code being written (type errors, failing assertions) are not lessons: they are the
   work itself.
 - the same environment failure repeated with no fix: what to check before running it again.
+- a command a hook blocks, retried or done another way: that the hook blocks it here. Never the
+  other way: a hook is the user's safety rule, and a lesson must not teach the agent around it.
 - a rejected tool use with the reason the user typed: the user's preference, in their words.
 - a correction that states a concrete rule ("use X, not Y", "never X", "X should be in Y").
 Everything else (generic advice, raw error text, one-off task instructions) is dropped.
@@ -16,9 +18,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from selfdistill.lessons import new_lesson
+from selfdistill.lessons import cap_evidence, new_lesson
 from selfdistill.model import Evidence, Lesson, SessionReport, Signal
 from selfdistill.transcript import Entry
 
@@ -82,7 +84,7 @@ CAUSES: tuple[tuple[str, re.Pattern[str]], ...] = (
 CHECK_FIRST = {
     "not-installed": "whether the program is installed here (`command -v` it) and use what is",
     "missing-module": "that the dependencies are installed in the environment the command uses",
-    "blocked": "what blocks it (a hook or a permission rule) and take the allowed route",
+    "blocked": "what blocks it (file permissions, or a rule of the user's: then ask them)",
     "usage": "the tool's --help for the flags it requires",
     "git-setup": "the repository's git setup (`git status`, `git config`, `git worktree list`)",
     "port": "which process holds the port before starting another server",
@@ -124,6 +126,8 @@ SETUP = re.compile(
     r"^(source|\.) \S+$|^export \w+="
 )
 LOOKAHEAD = 6
+# "PreToolUse:Bash hook error: [uv run ~/.claude/hooks/pre_tool_use.py]: " before a hook's message
+HOOK_PREFIX = re.compile(r"\bhook (?:error|blocked|denied):\s*(?:\[[^\]\n]*\]:?\s*)?", re.I)
 TAIL = re.compile(
     r"\s*(2>&1|2>/dev/null)?\s*(\|\s*(head|tail)(\s+-n)?(\s+-?\d+)?\s*)*"
     r"((&&|\|\||;)\s*echo\s+(\"[^\"]*\"|'[^']*'|\S+)\s*)?$"  # `... && echo "done"`: noise
@@ -140,6 +144,8 @@ RULE = re.compile(
 NOT_A_RULE = re.compile(
     r"\b(i|we) (don'?t|do not) (\w+ )?(know|think|see|notice|understand|remember|like|care)|"
     r"don'?t (forget|worry|bother)|\?|^(wait|hmm|ok|okay|why|what|how)\b|\b(can|could) you\b|"
+    # a remark on what happened ("weird we're supposed to use ..."), not what to do
+    r"^(weird|strange|odd|funny|interesting|huh|lol)\b|"
     r"\b(yet|for now|right now|this time)\b|error|exception|\d{1,2}:\d{2}|➜|\(base\)|\.png\b",
     re.I,
 )
@@ -149,7 +155,8 @@ ONE_OFF = re.compile(r"^(then|now|next|also|and|so|maybe|perhaps)\b|\b(please|pl
 STANDING = re.compile(r"\b(should|must|never|always|from now on|every time|whenever)\b", re.I)
 CONCRETE = re.compile(
     r"`[^`]+`|[\w.-]*/[\w./-]+|\b[\w-]+\.(py|js|ts|tsx|json|md|toml|yaml|yml|"
-    r"sh|go|rs|java|rb|css|html|vue|lock|txt|env)\b|--[a-z][\w-]+|\bport \d+"
+    r"sh|go|rs|java|rb|css|html|vue|lock|txt|env)\b|--[a-z][\w-]+|\bport \d+|"
+    r"(?<![\w.])\.[a-z][\w.-]*"  # a dotfile or a kind of file: "the .env", "the .md files"
 )
 WEAK_REASONS = re.compile(r"^(no|nope|stop|wait|not now|no thanks|cancel|nah|don'?t)[.! ]*$", re.I)
 
@@ -239,7 +246,9 @@ def failure_of(signal: Signal) -> Failure | None:
     cause = short_cause(signal.detail) or short_cause(signal.excerpt)
     if command is None or cause is None:
         return None
-    cause_class = cause[0]
+    # A hook's block is the user's rule, not the environment's: it gets its own class, so no
+    # lesson ever offers the command that got around it (see `hook_lesson`).
+    cause_class = "hook" if signal.category == "hook_blocked" else cause[0]
     tool = program(command).split()[-1]
     if cause_class == "missing-module" and re.search(
         rf"module named '?{re.escape(tool)}\b", cause[1]
@@ -286,7 +295,7 @@ def related(failure: Failure, fix: str) -> bool:
         return False
     if program(fix) == program(failed):
         return fix.startswith(failed) or failed.startswith(fix) or shares_argument(failed, fix)
-    if failure.cause_class in ("not-installed", "blocked"):
+    if failure.cause_class in ("not-installed", "blocked", "hook"):
         return (
             shares_argument(failed, fix) or same_runner(failed, fix) or same_subcommand(failed, fix)
         )
@@ -308,8 +317,9 @@ def same_runner(a: str, b: str) -> bool:
 
 
 def find_fix(failure: Failure, later: Sequence[Step]) -> Step | None:
-    """The step that fixed the failure: a related command that worked, or a setup step after
-    which the same command worked. Strict: unrelated successes in between prove nothing."""
+    """The step that fixed the failure: a related command that worked, or the last setup step
+    before the same command worked (earlier ones did not make it work). Strict: unrelated
+    successes in between prove nothing."""
     setup: Step | None = None
     for step in later[:LOOKAHEAD]:
         prefix = setup_prefix(step.command, failure.command) if step.ok else None
@@ -325,7 +335,7 @@ def find_fix(failure: Failure, later: Sequence[Step]) -> Step | None:
             "not-installed",
             "git-setup",
         ):
-            setup = setup or step
+            setup = step
         elif command == failure.command or program(command) == program(failure.command):
             if setup is not None:
                 return setup
@@ -344,6 +354,8 @@ def recovery_lesson(failure: Failure, fix: str, fix_uuid: str | None, now: str) 
     failed = failure.command
     if fix == failed or fix.split() == failed.split():
         return None  # the same command retried: the fix was elsewhere (usually the code)
+    if failure.cause_class == "hook":
+        return hook_lesson(failure, now)  # the agent got around the hook: say the hook holds
     evidence = (
         Evidence(failure.signal.session_id, failure.signal.uuid, signal=failure.signal.kind),
         Evidence(failure.signal.session_id, fix_uuid, signal="recovery"),
@@ -385,8 +397,37 @@ def recovery_lesson(failure: Failure, fix: str, fix_uuid: str | None, now: str) 
     )
 
 
+def hook_lesson(failure: Failure, now: str) -> Lesson:
+    """A command a hook blocks: a fact about this project, never a way around the hook."""
+    signal = failure.signal
+    said = hook_message(signal.detail or signal.excerpt) or failure.cause
+    return new_lesson(
+        "fact",
+        f"Running `{failure.command}`",
+        f"a hook in this project blocks it ({said}); follow what the hook says, or ask the user",
+        evidence=(Evidence(signal.session_id, signal.uuid, signal=signal.kind),),
+        signal=signal.kind,
+        confidence=0.6,
+        now=now,
+        target=signature(failure),
+    )
+
+
+def hook_message(text: str) -> str | None:
+    """What the hook said, without Claude Code's prefix and the hook's command line (a path under
+    ~/.claude/hooks is no part of the fact): `BLOCKED: Dangerous rm command detected`."""
+    text = ANSI.sub("", text)
+    found = HOOK_PREFIX.search(text)
+    if found is None:
+        return None
+    said = next((line for line in text[found.end() :].splitlines() if line.strip()), "")
+    return trim(said, MAX_CAUSE) or None
+
+
 def repeated_lesson(failure: Failure, now: str) -> Lesson:
     """The same environment failure over and over: what to check before the next attempt."""
+    if failure.cause_class == "hook":
+        return hook_lesson(failure, now)
     signal = failure.signal
     return new_lesson(
         "pitfall",
@@ -495,11 +536,19 @@ def lessons_from_report(
             lesson = rejection_lesson(signal, now)
         elif signal.kind == "correction":
             lesson = correction_lesson(signal, now)
-        if lesson is not None and lesson.id not in found:
-            found[lesson.id] = lesson
+        if lesson is not None:
+            found[lesson.id] = with_evidence_of(found.get(lesson.id), lesson)
     for lesson in repeated_lessons(report.signals, fixed, now):
         found.setdefault(lesson.id, lesson)
     return list(found.values())
+
+
+def with_evidence_of(known: Lesson | None, again: Lesson) -> Lesson:
+    """The lesson first found in a session, with the evidence of its later occurrences (in a
+    resumed session, the first may be a copy of the parent's entries, counted there)."""
+    if known is None:
+        return again
+    return replace(known, evidence=cap_evidence(known.evidence + again.evidence))
 
 
 def needs_timeline(report: SessionReport) -> bool:

@@ -1,10 +1,11 @@
 """Lessons: stable ids, normalised text, similarity, deterministic merging, and the lesson store.
 
 Merging is ACE-style: a new candidate that says the same thing as a stored lesson adds evidence to
-it instead of becoming a duplicate. "The same thing" means the same canonical key (identical id) or
-a similarity above the configured threshold, with deterministic tie-breaks. Evidence counts once per
-session. Opposite advice about the same thing is a contradiction: both sides are held, never
-published.
+it instead of becoming a duplicate. "The same thing" means the same canonical key (identical id),
+the same missing tool (see `missing_tool`) or a similarity above the configured threshold, with
+deterministic tie-breaks. Evidence counts once per session, and a transcript entry once (a resumed
+session repeats its parent's entries). Opposite advice about the same thing is a contradiction:
+both sides are held, never published.
 A candidate matching a rejected lesson stays rejected: the user said no once, that is remembered.
 """
 
@@ -109,6 +110,18 @@ def code_spans(text: str) -> frozenset[str]:
     return frozenset(span.strip().lower() for span in CODE.findall(text))
 
 
+def missing_tool(lesson: Lesson) -> str | None:
+    """The tool a "not installed here" fact is about (`tree`), else None.
+
+    Such facts are one lesson per tool, whatever alternative each session found: "`tree` is not
+    installed; use `find`" and "...; use `ls`" say the same thing about this project.
+    """
+    if lesson.kind != "fact" or not (lesson.target or "").endswith("|not-installed"):
+        return None
+    spans = code_spans(lesson.trigger)
+    return next(iter(spans)) if len(spans) == 1 else None
+
+
 def new_lesson(
     kind: str,
     trigger: str,
@@ -147,11 +160,12 @@ def new_lesson(
 
 
 def cap_evidence(items: Iterable[Evidence]) -> tuple[Evidence, ...]:
-    """Deduplicated, at most a few items per session, in first-seen order."""
+    """Deduplicated, each transcript entry once, at most a few items per session, in first-seen
+    order."""
     seen: set[Evidence] = set()
     per_session: dict[str, int] = {}
     kept: list[Evidence] = []
-    for item in items:
+    for item in distinct_entries(items):
         if item in seen or per_session.get(item.session_id, 0) >= MAX_EVIDENCE_PER_SESSION:
             continue
         seen.add(item)
@@ -160,10 +174,29 @@ def cap_evidence(items: Iterable[Evidence]) -> tuple[Evidence, ...]:
     return tuple(kept)
 
 
+def distinct_entries(items: Iterable[Evidence]) -> list[Evidence]:
+    """Evidence with each transcript entry (uuid) under the first session it was seen in only.
+
+    A resumed Claude Code session repeats its parent's entries, same uuids, under a new session
+    id: one event seen twice must not count as two sessions.
+    """
+    owner: dict[str, str] = {}
+    kept: list[Evidence] = []
+    for item in items:
+        if item.uuid is not None:
+            first = owner.setdefault(item.uuid, item.session_id)
+            if first != item.session_id:
+                continue
+        kept.append(item)
+    return kept
+
+
 def supporting_sessions(evidence: Iterable[Evidence]) -> frozenset[str]:
     """Sessions whose signals support the lesson (efficacy verdicts are not support)."""
     return frozenset(
-        e.session_id for e in evidence if not (e.signal or "").startswith(EFFICACY_PREFIX)
+        e.session_id
+        for e in distinct_entries(evidence)
+        if not (e.signal or "").startswith(EFFICACY_PREFIX)
     )
 
 
@@ -207,19 +240,27 @@ Guard = Callable[[Lesson], "str | None"]
 
 
 def best_match(candidate: Lesson, stored: Sequence[Lesson], threshold: float) -> Lesson | None:
-    """The stored lesson this candidate says again: same id, else the most similar one.
+    """The stored lesson this candidate says again: same id, else the most similar one (the same
+    missing tool's fact is as similar as can be).
 
     Ties go to the lesson with more sessions, then the older one, then the smaller id.
     """
     for lesson in stored:
         if lesson.id == candidate.id:
             return lesson
-    scored = [(similarity(candidate, lesson), lesson) for lesson in stored]
+    scored = [(match_score(candidate, lesson), lesson) for lesson in stored]
     scored = [(score, lesson) for score, lesson in scored if score >= threshold]
     if not scored:
         return None
     scored.sort(key=lambda pair: (-pair[0], -pair[1].sessions_seen, pair[1].created_at, pair[1].id))
     return scored[0][1]
+
+
+def match_score(candidate: Lesson, lesson: Lesson) -> float:
+    tool = missing_tool(candidate)
+    if tool is not None and missing_tool(lesson) == tool:
+        return 1.0
+    return similarity(candidate, lesson)
 
 
 def contradicts(a: Lesson, b: Lesson) -> bool:
@@ -241,6 +282,41 @@ def absorb(lesson: Lesson, candidate: Lesson, now: str) -> Lesson:
         confidence=lesson.confidence
         if lesson.hurt
         else boosted(max(lesson.confidence, candidate.confidence), sessions),
+        updated_at=now,
+    )
+
+
+def alternative_support(candidates: Sequence[Lesson]) -> dict[str, int]:
+    """Lesson id -> the sessions that support it over all of this merge's candidates."""
+    evidence: dict[str, list[Evidence]] = {}
+    for candidate in candidates:
+        evidence.setdefault(candidate.id, []).extend(candidate.evidence)
+    return {key: len(supporting_sessions(cap_evidence(items))) for key, items in evidence.items()}
+
+
+def with_alternative(
+    lesson: Lesson, was: Lesson, candidate: Lesson, support: int, now: str
+) -> Lesson:
+    """A missing tool's fact says the alternative with more evidence: the candidate's, when this
+    merge has it from more sessions than the stored lesson (`was`) had in all.
+
+    The id stays (the lesson is still about that tool). New words must pass the guard, and in
+    review mode the user, again: an active lesson goes back to candidate for `promote`.
+    """
+    tool = missing_tool(candidate)
+    if (
+        tool is None
+        or tool != missing_tool(was)
+        or candidate.action == was.action
+        or was.status not in ("candidate", "active")
+        or support <= len(sessions_of(was))
+    ):
+        return lesson
+    return replace(
+        lesson,
+        trigger=candidate.trigger,
+        action=candidate.action,
+        status="candidate",
         updated_at=now,
     )
 
@@ -281,6 +357,7 @@ def merge(
     order = [lesson.id for lesson in stored]
     outcomes: dict[int, MergeOutcome] = {}
     ranked = sorted(range(len(candidates)), key=lambda i: order_key(candidates[i]))
+    support = alternative_support(candidates)
     for index in ranked:
         candidate = candidates[index]
         match = best_match(candidate, list(by_id.values()), policy.threshold)
@@ -299,7 +376,8 @@ def merge(
             by_id[match.id] = hold(match, f"contradicts lesson {candidate.id}", now)
             outcomes[index] = MergeOutcome(candidate.id, "contradiction")
         else:
-            updated = absorb(match, candidate, now)
+            absorbed = absorb(match, candidate, now)
+            updated = with_alternative(absorbed, match, candidate, support[candidate.id], now)
             by_id[match.id] = updated
             outcomes[index] = MergeOutcome(match.id, "unchanged" if updated is match else "merged")
     before = {lesson.id: lesson.status for lesson in stored}

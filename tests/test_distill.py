@@ -120,6 +120,37 @@ def test_appended_transcript_is_reanalysed_without_double_counting(
     assert "Running `vercel --prod`" in stored
 
 
+def resume(parent: Path, path: Path, session: str, steps: Sequence[Step] = ()) -> Path:
+    """A resumed session as Claude Code writes it: its parent's entries again, same uuids, under
+    the new session id, then its own."""
+    copied = [
+        {**json.loads(line), "sessionId": session} for line in parent.read_text().splitlines()
+    ]
+    own = write_transcript(path, session, steps).read_text()
+    path.write_text("".join(json.dumps(entry) + "\n" for entry in copied) + own)
+    return path
+
+
+def test_a_resumed_session_is_no_new_evidence_for_its_parents_entries(
+    project: Path, tmp_path: Path
+) -> None:
+    [parent] = sessions(tmp_path, TREE, 1)
+    manifest = run(project, parent, resume(parent, tmp_path / "t" / "r.jsonl", "r"))
+    assert manifest["sessionsProcessed"] == 2
+    [stored] = lessons.read_lessons(distill.project_state(project))
+    assert (stored.status, stored.sessions_seen) == ("candidate", 1)
+    assert {e.session_id for e in stored.evidence} == {"s0"}  # the session analysed first
+
+
+def test_a_resumed_session_that_fails_again_on_its_own_counts(
+    project: Path, tmp_path: Path
+) -> None:
+    [parent] = sessions(tmp_path, TREE, 1)
+    run(project, parent, resume(parent, tmp_path / "t" / "r.jsonl", "r", TREE))
+    [stored] = lessons.read_lessons(distill.project_state(project))
+    assert (stored.status, stored.sessions_seen) == ("active", 2)
+
+
 def test_dry_run_persists_nothing_at_all(project: Path, tmp_path: Path) -> None:
     paths = sessions(tmp_path, TREE, 2)
     home = Path(os.environ["SELFDISTILL_HOME"])

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-from selfdistill import heuristics
+from selfdistill import guard, heuristics
 from selfdistill.heuristics import Step
 from selfdistill.model import SessionReport, Signal
 
 NOW = "2026-01-01T00:00:00Z"
 
 
-def failure(command: str, error: str, tool_use_id: str = "t0", uuid: str = "f0") -> Signal:
+def failure(
+    command: str,
+    error: str,
+    tool_use_id: str = "t0",
+    uuid: str = "f0",
+    category: str = "command_failed",
+    kind: str = "tool_error",
+) -> Signal:
     return Signal(
-        kind="tool_error",
+        kind=kind,
         file="/x.jsonl",
         session_id="s1",
         uuid=uuid,
         excerpt=error[:300],
-        category="command_failed",
+        category=category,
         tool_name="Bash",
         tool_use_id=tool_use_id,
         subject=command,
@@ -72,6 +79,22 @@ def test_setup_step_then_same_command_working_becomes_run_this_first() -> None:
     assert lesson.action.endswith("run `pnpm add -D @vitest/coverage-v8` first")
 
 
+def test_the_last_setup_step_before_the_command_worked_is_the_fix() -> None:
+    fail = failure(
+        "pnpm coverage", "MISSING DEPENDENCY Cannot find dependency '@vitest/coverage-v8'"
+    )
+    timeline = steps(
+        ("pnpm coverage", False),
+        ("pnpm add -D @vitest/coverage-v8", True),  # succeeded, yet coverage still failed
+        ("pnpm coverage", False),
+        ("pnpm add -D vitest@3.2.4 @vitest/coverage-v8@3.2.4", True),
+        ("pnpm coverage", True),
+    )
+    [lesson] = heuristics.lessons_from_report(report(fail), NOW, timeline)
+    assert lesson.action.endswith("run `pnpm add -D vitest@3.2.4 @vitest/coverage-v8@3.2.4` first")
+    assert {e.uuid for e in lesson.evidence} == {"f0", "u3"}
+
+
 def test_flag_demanded_by_the_tool() -> None:
     error = 'Error: Command `vercel deploy` requires confirmation. Use option "--yes" to confirm.'
     fail = failure("cd /home/me/site && vercel --prod 2>&1 | tail -5", error)
@@ -108,8 +131,37 @@ def test_heredocs_and_long_scripts_are_not_lessons() -> None:
     assert heuristics.lessons_from_report(report(fail), NOW, timeline) == []
 
 
-def test_blocked_command_with_allowed_alternative() -> None:
-    fail = failure("rm -rf ./build", "PreToolUse:Bash hook error: BLOCKED: Dangerous rm command")
+HOOK_ERROR = (
+    "PreToolUse:Bash hook error: [uv run ~/.claude/hooks/pre_tool_use.py]: BLOCKED: Dangerous "
+    "rm command detected and prevented"
+)
+
+
+def test_a_hook_block_got_around_is_stated_as_a_fact_never_as_the_way_around() -> None:
+    fail = failure("rm -rf ./.claude/prompts.json", HOOK_ERROR, category="hook_blocked")
+    timeline = steps(
+        ("rm -rf ./.claude/prompts.json", False),
+        ("mv ./.claude/prompts.json ./.claude/prompts.json.test-backup", True),
+    )
+    [lesson] = heuristics.lessons_from_report(report(fail), NOW, timeline)
+    assert lesson.kind == "fact"
+    assert lesson.text() == (
+        "Running `rm -rf ./.claude/prompts.json`: a hook in this project blocks it (BLOCKED: "
+        "Dangerous rm command detected and prevented); follow what the hook says, or ask the user"
+    )
+    assert guard.check_lesson(lesson) is None
+
+
+def test_a_hook_block_retried_again_and_again_is_the_same_fact() -> None:
+    blocked = failure("rm -rf ./build", HOOK_ERROR, category="hook_blocked")
+    repeated = failure("rm -rf ./build", HOOK_ERROR, "t1", "f1", "hook_blocked", "repeated_failure")
+    [lesson] = heuristics.lessons_from_report(report(blocked, repeated), NOW)
+    assert "a hook in this project blocks it" in lesson.action
+    assert lesson.target == "rm|hook"
+
+
+def test_a_block_that_is_no_hook_may_name_the_allowed_command() -> None:
+    fail = failure("rm -rf ./build", "rm: ./build: Operation not permitted", category="permission")
     timeline = steps(("rm -rf ./build", False), ("mv ./build ./build.old", True))
     [lesson] = heuristics.lessons_from_report(report(fail), NOW, timeline)
     assert "blocked here" in lesson.action and "`mv ./build ./build.old`" in lesson.action
@@ -208,8 +260,19 @@ def test_specific_correction_becomes_a_preference() -> None:
     assert '"The plans should go in .claude/plans, not .claude/brains/plans."' in lesson.action
 
 
+def test_corrections_about_dotfiles_and_kinds_of_files_are_concrete() -> None:
+    assert heuristics.rule_sentence("Do NOT read the .env\u2019s. Count them.") == (
+        "Do NOT read the .env\u2019s."
+    )
+    assert heuristics.rule_sentence(
+        "don't commit anything else or any of the untracked .md files. can you make a PR?"
+    ) == ("don't commit anything else or any of the untracked .md files.")
+
+
 def test_vague_or_questioning_corrections_are_dropped() -> None:
     for text in (
+        "weird we're supposed to use this /deprecated:worktree-feature command.",
+        "don't do that... use the other one",
         "don't forget the tests",
         "wait, what does this do?",
         "that's wrong",

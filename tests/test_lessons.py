@@ -100,6 +100,21 @@ def test_evidence_counts_once_per_session() -> None:
     assert again.lessons[0].status == "candidate"
 
 
+def test_an_entry_a_resumed_session_repeats_counts_once() -> None:
+    # A resumed session repeats its parent's entries, same uuids, under its own session id.
+    parent, resumed = make(session="parent", uuid="u1"), make(session="resumed", uuid="u1")
+    for together in ([parent, resumed], [resumed, parent]):
+        [lesson] = lessons.merge([], together, POLICY, NOW).lessons
+        assert lesson.sessions_seen == 1
+        assert lesson.status == "candidate"
+    stored = lessons.merge([], [parent], POLICY, NOW).lessons
+    again = lessons.merge(stored, [resumed], POLICY, LATER)
+    assert again.outcomes[0].outcome == "unchanged"
+    assert {e.session_id for e in again.lessons[0].evidence} == {"parent"}  # the first one
+    own = lessons.merge(stored, [make(session="resumed", uuid="u2")], POLICY, LATER)
+    assert own.lessons[0].sessions_seen == 2  # its own entries are its own evidence
+
+
 def test_same_evidence_again_changes_nothing() -> None:
     stored = lessons.merge([], [make()], POLICY, NOW).lessons
     again = lessons.merge(stored, [make()], POLICY, LATER)
@@ -256,6 +271,47 @@ def test_lessons_about_different_tools_never_merge_even_with_the_same_fix() -> N
     b = make(trigger="Using `tool1`", action="`tool1` is not installed here; use `find` instead")
     assert lessons.similarity(a, b) == 0.0
     assert len(lessons.merge([], [a, b], POLICY, NOW).lessons) == 2
+
+
+def missing(alternative: str, session: str, tool: str = "tree") -> Lesson:
+    """A heuristic fact about a missing tool, as heuristics.recovery_lesson makes it."""
+    return lessons.new_lesson(
+        "fact",
+        f"Using `{tool}`",
+        f"it is not installed here (command not found: {tool}); use `{alternative}` instead",
+        evidence=(Evidence(session, f"{session}-u", signal="recovery"),),
+        signal="recovery",
+        confidence=0.65,
+        now=NOW,
+        target=f"{tool}|not-installed",
+    )
+
+
+def test_facts_about_one_missing_tool_merge_keeping_the_alternative_with_more_sessions() -> None:
+    finds = [missing("find", "s1"), missing("find", "s2")]
+    for items in ([*finds, missing("ls", "s3")], [missing("ls", "s3"), *finds]):
+        [lesson] = lessons.merge([], items, POLICY, NOW).lessons
+        assert lesson.action.endswith("use `find` instead")
+        assert lesson.sessions_seen == 3
+    lss = [missing("ls", "s3"), missing("ls", "s4"), missing("ls", "s5")]
+    [lesson] = lessons.merge([], [*finds, *lss], POLICY, NOW).lessons
+    assert lesson.action.endswith("use `ls` instead")
+    other = lessons.merge(
+        [], [missing("find", "s1"), missing("find", "s2", tool="bun")], POLICY, NOW
+    )
+    assert len(other.lessons) == 2
+
+
+def test_new_words_for_a_missing_tool_are_checked_again() -> None:
+    stored = lessons.merge([], [missing("find", "s1"), missing("find", "s2")], POLICY, NOW).lessons
+    assert stored[0].status == "active"
+    lss = [missing("ls", "s3"), missing("ls", "s4"), missing("ls", "s5")]
+    review = lessons.Policy(min_sessions=2, threshold=0.6, review=True)
+    [waiting] = lessons.merge(stored, lss, review, LATER).lessons
+    assert (waiting.id, waiting.status) == (stored[0].id, "candidate")  # the user approves anew
+    assert waiting.action.endswith("use `ls` instead")
+    [held] = lessons.merge(stored, lss, POLICY, LATER, guard=lambda x: "no").lessons
+    assert held.status == "held"
 
 
 def test_every_lesson_field_is_in_the_schema() -> None:
