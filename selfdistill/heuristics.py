@@ -10,6 +10,9 @@ What is kept, and why it is worth an agent's context:
 - a command a hook blocks, retried or done another way: that the hook blocks it here. Never the
   other way: a hook is the user's safety rule, and a lesson must not teach the agent around it.
 - a rejected tool use with the reason the user typed: the user's preference, in their words.
+- a tool use rejected without a reason: to ask first. Merged across sessions by what was rejected
+  (a program and its subcommand, a package script, a project file), it becomes active only once the
+  user has stopped the same thing in `minSessions` sessions.
 - a correction that states a concrete rule ("use X, not Y", "never X", "X should be in Y").
 Everything else (generic advice, raw error text, one-off task instructions) is dropped.
 """
@@ -159,6 +162,16 @@ CONCRETE = re.compile(
     r"(?<![\w.])\.[a-z][\w.-]*"  # a dotfile or a kind of file: "the .env", "the .md files"
 )
 WEAK_REASONS = re.compile(r"^(no|nope|stop|wait|not now|no thanks|cancel|nah|don'?t)[.! ]*$", re.I)
+
+# Rejections without a reason: what the command was about to run, read from its goal. A quoted
+# argument becomes the word `Q`, so the `&&` or `|` in a commit message splits nothing.
+QUOTED = re.compile(r"\"[^\"]*\"|'[^']*'")
+# Past a quote left open, a substitution or a redirection, the words say nothing about the goal.
+UNREADABLE = re.compile(r"[\"'`]|\$\(|\d*[<>]")
+CHAIN = re.compile(r"&&|\|\||;|&")
+ASSIGNMENT = re.compile(r"^[A-Za-z_]\w*=")
+PACKAGE_MANAGERS = frozenset({"npm", "pnpm", "yarn", "bun"})
+FILE_TOOLS = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit"})
 
 
 @dataclass(frozen=True)
@@ -470,6 +483,83 @@ def rejection_lesson(signal: Signal, now: str) -> Lesson | None:
     )
 
 
+def goal_words(raw: str | None) -> list[str]:
+    """The words of the command a shell line is there to run: the last of a chain (`cd web &&
+    git add -A && git commit -m "..."` commits), the first of a pipe (`jq ... | head` runs jq),
+    without background `&`, redirections, quoted arguments or `VAR=x` prefixes."""
+    lines = (raw or "").strip().splitlines()
+    if not lines:
+        return []
+    line = UNREADABLE.split(QUOTED.sub(" Q ", lines[0]), maxsplit=1)[0]
+    steps = [step for step in CHAIN.split(line) if step.strip()]
+    words = steps[-1].split("|")[0].split() if steps else []
+    while words and ASSIGNMENT.match(words[0]):
+        words = words[1:]
+    return words
+
+
+def rejected_command(raw: str | None) -> str | None:
+    """What a rejected command was about to run, the same however it was typed: `pnpm dev &`,
+    `pnpm run dev` and `npm run dev` all run the `dev` script; others are their `program`."""
+    words = goal_words(raw)
+    if not words or words[0] in ("cd", "Q") or words[0].startswith(("/", "~", "$")):
+        return None  # nothing run, or a machine path: no rule for the next session
+    name = program(" ".join(words))
+    script = package_script(name)
+    return f"`{script}` with npm, pnpm, yarn or bun" if script else f"`{name}`"
+
+
+def package_script(name: str) -> str | None:
+    """`dev` for `pnpm dev`, `pnpm run dev` and `npm run dev`; None for `pnpm exec tsc` (a
+    runner: what it runs is the program) and for a bare `npm`."""
+    words = name.split()
+    if words[0] not in PACKAGE_MANAGERS:
+        return None
+    if words[1:2] == ["run"]:
+        words = words[1:]
+    return words[1] if len(words) == 2 else None
+
+
+def rejected_file(path: str | None, cwd: str | None) -> str | None:
+    """A project file, relative to the project (the same file in another worktree meets it)."""
+    root = (cwd or "").rstrip("/")
+    if not path or not root or not path.startswith(root + "/"):
+        return None  # outside the project: a one-off, not a preference about this project
+    return path[len(root) + 1 :]
+
+
+def unexplained_target(signal: Signal, cwd: str | None) -> str | None:
+    """What a rejection without a reason stopped, normalised so that sessions meet on it."""
+    if signal.tool_name in (None, "Bash"):
+        command = rejected_command(signal.subject)
+        return f"running {command}" if command else None
+    if signal.tool_name in FILE_TOOLS:
+        relative = rejected_file(signal.subject, cwd)
+        return f"changing `{relative}`" if relative else None
+    return None  # rejecting a plan (ExitPlanMode), a skill or a subagent is feedback on it
+
+
+def unexplained_rejection_lesson(signal: Signal, cwd: str | None, now: str) -> Lesson | None:
+    """A tool use rejected without a reason: ask first. Never an alternative to do instead: the
+    user did not say what they wanted. One session is a candidate; the merge counts sessions, so
+    only the same thing stopped in `minSessions` sessions becomes active. The wording carries no
+    count: the id comes from it, and every session must say the same lesson."""
+    if signal.detail is not None or signal.related_uuid is not None:
+        return None  # a typed reason has its own lesson; a cancelled sibling is the same decision
+    target = unexplained_target(signal, cwd)
+    if target is None:
+        return None
+    return new_lesson(
+        "preference",
+        f"Before {target}",
+        "ask the user first; they have stopped it before",
+        evidence=(Evidence(signal.session_id, signal.uuid, signal="rejection"),),
+        signal="rejection",
+        confidence=0.5,
+        now=now,
+    )
+
+
 def rule_sentence(text: str) -> str | None:
     """The one sentence of a correction that states a concrete rule, or None."""
     sentences = re.split(r"(?<=[.!?])\s+|\n+", text.strip())
@@ -533,7 +623,9 @@ def lessons_from_report(
                 fixed.add(failure.command)
                 lesson = recovery_lesson(failure, command, signal.uuid, now)
         elif signal.kind == "rejection":
-            lesson = rejection_lesson(signal, now)
+            lesson = rejection_lesson(signal, now) or unexplained_rejection_lesson(
+                signal, report.cwd, now
+            )
         elif signal.kind == "correction":
             lesson = correction_lesson(signal, now)
         if lesson is not None:

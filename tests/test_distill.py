@@ -96,6 +96,60 @@ def test_one_session_is_only_a_candidate(project: Path, tmp_path: Path) -> None:
     assert "`vercel --prod --yes`" in stored.action
 
 
+REJECTED = "The user doesn't want to proceed with this tool use. The tool use was rejected."
+ASK_FIRST = (
+    "Before running `dev` with npm, pnpm, yarn or bun: ask the user first; they have stopped it "
+    "before"
+)
+
+
+def rejecting(tmp_path: Path, session: str, command: str, reason: str = "") -> Path:
+    said = f" To tell you how to proceed, the user said:\n{reason}" if reason else ""
+    return write_transcript(
+        tmp_path / f"{session}.jsonl", session, [(command, False, REJECTED + said)]
+    )
+
+
+def test_the_dev_server_stopped_in_two_sessions_is_an_active_preference(
+    project: Path, tmp_path: Path
+) -> None:
+    run(project, rejecting(tmp_path, "s0", "pnpm dev"), rejecting(tmp_path, "s1", "pnpm dev &"))
+    [stored] = lessons.read_lessons(distill.project_state(project))
+    assert (stored.kind, stored.status, stored.sessions_seen) == ("preference", "active", 2)
+    assert stored.text() == ASK_FIRST
+
+
+def test_the_dev_server_stopped_in_one_session_is_a_candidate(
+    project: Path, tmp_path: Path
+) -> None:
+    run(project, rejecting(tmp_path, "s0", "pnpm dev"))
+    [stored] = lessons.read_lessons(distill.project_state(project))
+    assert (stored.status, stored.sessions_seen, stored.text()) == ("candidate", 1, ASK_FIRST)
+
+
+def test_a_rejection_with_a_reason_keeps_the_reason_lesson(project: Path, tmp_path: Path) -> None:
+    reason = "the dev server is already running in my terminal"
+    run(project, rejecting(tmp_path, "s0", "pnpm dev", reason))
+    [stored] = lessons.read_lessons(distill.project_state(project))
+    assert (
+        stored.text() == f'Before running `pnpm dev`: the user rejected it once, saying: "{reason}"'
+    )
+
+
+def test_a_call_cancelled_with_a_rejected_one_does_not_count(project: Path, tmp_path: Path) -> None:
+    from tests.data.transcripts.builder import Transcript
+
+    t = Transcript(session="s1")  # entry uuids u0001...: none shared with s0's
+    edit, dev = t.edit("/work/project/src/App.vue", "a", "b"), t.bash("pnpm dev")
+    t.result(edit, REJECTED, error=True)
+    t.result(dev, "The user doesn't want to take this action right now. STOP.", error=True)
+    run(project, rejecting(tmp_path, "s0", "pnpm dev"), t.write(tmp_path / "s1.jsonl"))
+    found = {x.text(): x for x in lessons.read_lessons(distill.project_state(project))}
+    assert found[ASK_FIRST].sessions_seen == 1 and found[ASK_FIRST].status == "candidate"
+    assert found[ASK_FIRST].evidence[0].session_id == "s0"
+    assert "Before changing `src/App.vue`: ask the user first; they have stopped it before" in found
+
+
 def test_rerun_over_the_same_data_adds_nothing(project: Path, tmp_path: Path) -> None:
     paths = sessions(tmp_path, TREE, 2) + sessions(tmp_path, VERCEL, 1, prefix="v")
     first = run(project, *paths)

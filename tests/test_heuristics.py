@@ -248,6 +248,48 @@ def test_rejection_with_a_reason_keeps_the_users_words() -> None:
     assert "already running in my terminal" in lesson.action
 
 
+def rejected(uuid: str, tool: str, subject: str, related: str | None = None) -> Signal:
+    return Signal(
+        "rejection",
+        "/x.jsonl",
+        "s1",
+        uuid,
+        "",
+        tool_name=tool,
+        subject=subject,
+        related_uuid=related,
+    )
+
+
+def test_commands_rejected_without_a_reason_meet_on_what_they_run() -> None:
+    dev = "`dev` with npm, pnpm, yarn or bun"
+    assert heuristics.rejected_command("pnpm dev") == dev
+    assert heuristics.rejected_command("pnpm dev > /dev/null 2>&1 &") == dev
+    assert heuristics.rejected_command("cd web && PORT=3001 npm run dev") == dev
+    assert heuristics.rejected_command("pnpm run build") == "`build` with npm, pnpm, yarn or bun"
+    assert heuristics.rejected_command("pnpm exec tsc --noEmit") == "`pnpm exec tsc`"
+    commit = 'cd ~/wt && git add -A && git commit -m "chore: a; b && c"'
+    assert heuristics.rejected_command(commit) == "`git commit`"
+    assert heuristics.rejected_command("jq '.a | .b' x.json | head -30") == "`jq`"
+    assert heuristics.rejected_command("/Users/me/bin/deploy --prod") is None
+
+
+def test_rejections_without_a_reason_ask_first_once_per_decision() -> None:
+    first = rejected("r1", "Bash", "pnpm dev &")
+    cancelled = rejected("r2", "Bash", "git push", related="r1")  # cancelled with the first
+    plan = rejected("r3", "ExitPlanMode", "ExitPlanMode")  # feedback on the plan, not a rule
+    edit = rejected("r4", "Edit", "/proj/src/App.vue")
+    outside = rejected("r5", "Write", "/tmp/scratch.md")
+    found = heuristics.lessons_from_report(report(first, cancelled, plan, edit, outside), NOW)
+    assert [lesson.text() for lesson in found] == [
+        "Before running `dev` with npm, pnpm, yarn or bun: ask the user first; they have "
+        "stopped it before",
+        "Before changing `src/App.vue`: ask the user first; they have stopped it before",
+    ]
+    assert [lesson.sessions_seen for lesson in found] == [1, 1]
+    assert all(guard.check_lesson(lesson) is None for lesson in found)
+
+
 def correction(text: str) -> Signal:
     return Signal("correction", "/x.jsonl", "s1", "c1", "", detail=text)
 
