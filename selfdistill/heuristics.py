@@ -23,6 +23,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from selfdistill.intent import FILE_TOOLS
 from selfdistill.lessons import cap_evidence, new_lesson
 from selfdistill.model import Evidence, Lesson, SessionReport, Signal
 from selfdistill.transcript import Entry
@@ -171,7 +172,6 @@ UNREADABLE = re.compile(r"[\"'`]|\$\(|\d*[<>]")
 CHAIN = re.compile(r"&&|\|\||;|&")
 ASSIGNMENT = re.compile(r"^[A-Za-z_]\w*=")
 PACKAGE_MANAGERS = frozenset({"npm", "pnpm", "yarn", "bun"})
-FILE_TOOLS = frozenset({"Edit", "Write", "MultiEdit", "NotebookEdit"})
 
 
 @dataclass(frozen=True)
@@ -459,7 +459,7 @@ def target_of(signal: Signal) -> str | None:
     if signal.tool_name == "Bash" or signal.tool_name is None:
         command = clean_command(signal.subject)
         return f"running `{program(command)}`" if command else None
-    if signal.tool_name in ("Edit", "Write", "MultiEdit", "NotebookEdit") and signal.subject:
+    if signal.tool_name in FILE_TOOLS and signal.subject:
         return f"changing `{signal.subject}`"
     return f"using {signal.tool_name}"
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from selfdistill import judge as judging
 from selfdistill.caseless import caseless
-from selfdistill.intent import ERROR_WORDS, Attempt, fixes, shows_success
+from selfdistill.intent import ERROR_WORDS, FILE_TOOLS, Attempt, fixes, shows_success
 from selfdistill.model import SessionReport, Signal
 from selfdistill.outcome import session_outcome
 from selfdistill.redact import clip
@@ -41,7 +41,7 @@ USER_SAID = "the user said:"
 INTERRUPTED_TOOL = "Interrupted by user"  # what some tools (TodoWrite) return when stopped
 # A file tool's error says what went wrong in its first line; what follows quotes the file or
 # the edit ("String: ... timeout: 5000 ..."), which must not pick the category.
-FIRST_LINE_TOOLS = frozenset({"Edit", "MultiEdit", "Write", "NotebookEdit", "Read"})
+FIRST_LINE_TOOLS = FILE_TOOLS | {"Read"}
 
 # (category, pattern) in order: the first that matches names the failure.
 CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
