@@ -106,6 +106,15 @@ ERROR_WORDS = re.compile(
     r"|timed out",
     re.I,
 )
+# What a call that worked can show about the agent's changes: the tests, the build, a type check
+# or a linter passed (command_intent's names for them), or a commit went in (git's own summary
+# line, "[main 1a2b3c4] message", so a commit that did nothing is not one).
+CHECKS = frozenset(
+    {"test", "build", "typecheck", "tsc", "lint", "eslint", "mypy", "ruff", "compile", "check"}
+)
+COMMITTED = re.compile(r"^\[[^\]\n]+ [0-9a-f]{7,40}\] ", re.M)
+# Output piped through a filter (`tsc | grep Card`, `| wc -l`) passes only when nothing is left.
+NARROWED = re.compile(r"(?<!\|)\|(?!\|)\s*(?!head\b|tail\b)\w")
 ABANDONS = re.compile(r"\s--(?:abort|quit)\b")  # `git rebase --abort` gives up, fixes nothing
 BACKGROUND = "Command running in background"
 SIGNIFICANT_LINE = 10  # characters: shorter lines ("}", "return x") are shared by chance
@@ -136,6 +145,21 @@ def shows_success(attempt: Attempt, output: str) -> bool:
         return False
     # `tsc | grep Card` exits 0 with the errors still in its output.
     return not (MASKED_STATUS.search(attempt.subject) and ERROR_WORDS.search(output))
+
+
+def verified(attempt: Attempt, output: str) -> str | None:
+    """What a shell call that worked shows: "commit", a check that passed ("test", "build", ...),
+    or None. Only asked of a success after the agent changed files."""
+    if attempt.name != "Bash":
+        return None
+    if "commit" in attempt.subject and COMMITTED.search(output):
+        return "commit"
+    check = attempt.intent.removeprefix("bash:")
+    if check not in CHECKS:
+        return None
+    if NARROWED.search(attempt.subject):
+        return check if not output.strip() else None
+    return check if shows_success(attempt, output) else None
 
 
 def fixes(failed: Attempt, failed_seen_at: int, fixed: Attempt) -> bool:

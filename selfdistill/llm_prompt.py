@@ -44,8 +44,9 @@ KIND_PRIORITY = {
     "interruption": 3,
     "approval": 4,
     "commit": 5,
+    "success": 5,
 }
-QUIET_KINDS = frozenset({"approval", "commit"})
+QUIET_KINDS = frozenset({"approval", "commit", "success"})
 # Which existing lessons to show first when they do not all fit.
 STATUS_ORDER = {"active": 0, "candidate": 1, "held": 2, "rejected": 3, "retired": 4}
 

@@ -14,6 +14,7 @@ SIGNAL_KINDS = (
     "correction",  # the user's typed message says the work was wrong, or redirects it
     "approval",  # the user's typed message approves the work
     "recovery",  # a failure later fixed by a success of the same intent
+    "success",  # a check (tests, build, type check, lint) passed or a commit went in after changes
     "repeated_failure",  # the same failure several times in a row
     "commit",  # a commit was made (from the observation store)
     "revert",  # a commit reverted an earlier one (from the observation store)

@@ -7,7 +7,8 @@ at the end costs most. The agent's own slips with its tools (a guessed path, a s
 nothing about whether the user's work got done.
 
 The weights were checked against 44 real sessions read by hand: the first version disagreed
-with the reader's verdict in direction (positive against negative) on 15 of them, this one on 4.
+with the reader's verdict in direction (positive against negative) on 15 of them, this one on 3
+(4 before successes were read; they brought agreement from 14 to 18).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ WEIGHTS = {
     "correction": -1.5,
     "approval": 1.5,
     "recovery": 1.0,
+    "success": 1.0,
 }
 UNRECOVERED_AT_END = -2.0  # a test still failing (or a failure unfixed) when the session ends
 DOMINANCE = 2.0  # one side must outweigh the other this many times to decide the outcome
@@ -140,7 +142,7 @@ def _is_last_word(failure: Signal, signals: Sequence[Signal]) -> bool:
     nothing, a probe); a call that kept failing is where the session got stuck.
     """
     after = signals[signals.index(failure) + 1 :]
-    if any(s.kind in ("recovery", "approval") for s in after):
+    if any(s.kind in ("recovery", "approval", "success") for s in after):
         return False
     repeated = any(s.kind == "repeated_failure" and s.subject == failure.subject for s in signals)
     return repeated and (failure.tool_name == "Bash" or failure.category not in SLIPS)

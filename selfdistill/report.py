@@ -36,6 +36,7 @@ CHARTED = (
     "correction",
     "approval",
     "recovery",
+    "success",
 )
 FAILURES = ("tool_error", "test_failure", "interruption", "rejection", "correction")
 # What the observation store can say about a day (hook outcomes), by the signal it stands for.

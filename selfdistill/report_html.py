@@ -28,6 +28,7 @@ COLORS = {
     "correction": "#d4ac0d",
     "approval": "#2e9e5b",
     "recovery": "#2f80c0",
+    "success": "#17a2a2",
 }
 LEFT, RIGHT = 44, 28  # the charts' margins, shared so their days line up
 HELPED_COLOR, HURT_COLOR = "#2e9e5b", "#d64541"

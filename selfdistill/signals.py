@@ -1,5 +1,5 @@
 """Signals from one Claude Code transcript: failures, interruptions, rejections, what the user
-said about the work, and failures that were later fixed.
+said about the work, failures that were later fixed, and checks that passed after a change.
 
 One pass over the streamed entries. State kept while walking is bounded: tool calls waiting for
 their result (removed when it arrives), the latest failure per intent (capped), and the context
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from selfdistill import judge as judging
 from selfdistill.caseless import caseless
-from selfdistill.intent import ERROR_WORDS, FILE_TOOLS, Attempt, fixes, shows_success
+from selfdistill.intent import ERROR_WORDS, FILE_TOOLS, Attempt, fixes, shows_success, verified
 from selfdistill.model import SessionReport, Signal
 from selfdistill.outcome import session_outcome
 from selfdistill.redact import clip
@@ -194,6 +194,7 @@ class Walk:
     pending: dict[str, Attempt] = field(default_factory=dict)
     open_failures: OrderedDict[str, OpenFailure] = field(default_factory=OrderedDict)
     calls: int = 0  # tool calls issued so far
+    changed: bool = False  # the agent changed files since its last check passed
     streaks: dict[str, tuple[str, int]] = field(default_factory=dict)
     turn: AgentTurn = field(default_factory=lambda: AgentTurn())
     last_interruption: Signal | None = None  # the user's last stop: an interruption or a rejection
@@ -435,16 +436,47 @@ def _visit_success(walk: Walk, entry: Entry, result: ToolResult, attempt: Attemp
         run = _maybe_test_failure(walk, entry, result, attempt, only_failed=True)
         if run is not None:  # tests failed although the command exited 0 (e.g. piped to tail)
             return
+    recovered = _maybe_recovery(walk, entry, result, attempt)
+    if attempt.name in FILE_TOOLS:
+        walk.changed = True
+    elif recovered:  # a check that passes after failing counts once, as the recovery
+        walk.changed = walk.changed and attempt.name != "Bash"
+    elif walk.changed:
+        _maybe_success(walk, entry, result, attempt)
+
+
+def _maybe_recovery(walk: Walk, entry: Entry, result: ToolResult, attempt: Attempt) -> bool:
     if not (walk.open_failures or walk.streaks) or not attempt.intent:
-        return
+        return False
     waiting = attempt.intent in walk.open_failures or attempt.intent in walk.streaks
     if not waiting or not shows_success(attempt, result.text):
-        return
+        return False
     walk.streaks.pop(attempt.intent, None)
     failure = walk.open_failures.get(attempt.intent)
-    if failure is not None and fixes(failure.attempt, failure.seen_at, attempt):
-        del walk.open_failures[attempt.intent]
-        _add_recovery(walk, entry, attempt, failure.signal)
+    if failure is None or not fixes(failure.attempt, failure.seen_at, attempt):
+        return False
+    del walk.open_failures[attempt.intent]
+    _add_recovery(walk, entry, attempt, failure.signal)
+    return True
+
+
+def _maybe_success(walk: Walk, entry: Entry, result: ToolResult, attempt: Attempt) -> None:
+    """A check that passed, or a commit, after the agent changed files: the work holds up."""
+    shown = verified(attempt, result.text)
+    if shown is None:
+        return
+    walk.changed = False
+    what = "committed" if shown == "commit" else "passed"
+    _signal(
+        walk,
+        entry,
+        "success",
+        f"`{clip(attempt.subject, ERROR_SUBJECT_CHARS)}` {what} after the agent's changes",
+        category=shown,
+        subject=attempt.subject or None,
+        tool_name=attempt.name,
+        tool_use_id=result.tool_use_id,
+    )
 
 
 def _maybe_test_failure(

@@ -108,3 +108,15 @@ def test_trouble_early_in_a_session_weighs_less_than_trouble_at_its_end():
     assert session_outcome([early, *praise], start, end)[0] == "positive"
     assert session_outcome([late, *praise], start, end)[0] == "mixed"
     assert session_outcome([early, *praise])[0] == "mixed"  # no times known: full weight
+
+
+def test_a_check_that_passed_after_changes_makes_a_quiet_session_positive():
+    assert session_outcome([sig("success", "a", category="build")])[0] == "positive"
+    failed = {"subject": "python3 scripts/seed.py", "tool_name": "Bash"}
+    stuck = [
+        sig("tool_error", "b", category="command_failed", **failed),
+        sig("repeated_failure", "b", **failed),
+    ]
+    assert any("not fixed" in e for e in session_outcome(stuck)[1])
+    moved_on = [*stuck, sig("success", "c", category="commit")]
+    assert not any("not fixed" in e for e in session_outcome(moved_on)[1])

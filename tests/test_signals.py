@@ -290,6 +290,91 @@ def test_a_filtered_rerun_that_still_shows_the_errors_is_no_recovery(tmp_path):
     assert (recovery.uuid, recovery.related_uuid) == (clean, failed)
 
 
+def _changed(t: Transcript) -> None:
+    t.result(t.edit("/p/app.ts", "return 1", "return 2"), "The file /p/app.ts has been updated.")
+
+
+@pytest.mark.parametrize(
+    ("command", "output", "category"),
+    [
+        ("npm run build 2>&1 | tail -5", "> next build\n\u2713 Compiled successfully", "build"),
+        ("cd web && npx tsc --noEmit", "", "tsc"),
+        ("python3 -m unittest discover -s tests", "....\nRan 4 tests in 0.01s\n\nOK", "test"),
+        ("pnpm astro check 2>&1 | grep 'error ts'", "", "check"),
+        (
+            "git add -A && git commit -m 'Fix the total'",
+            "[main 1a2b3c4] Fix the total\n 1 file changed, 1 insertion(+)",
+            "commit",
+        ),
+        (
+            "git commit -m 'First'",
+            "[main (root-commit) 1a2b3c4] First\n 3 files changed",
+            "commit",
+        ),
+    ],
+)
+def test_a_check_that_passes_or_a_commit_after_changes_is_a_success(
+    tmp_path, command, output, category
+):
+    t = Transcript()
+    _changed(t)
+    call = t.bash(command)
+    uuid = t.result(call, output)
+    success = only(analyze(t.write(tmp_path / "s.jsonl")), "success")
+    assert (success.uuid, success.category, success.subject) == (uuid, category, command)
+    assert success.tool_use_id == call and success.tool_name == "Bash"
+
+
+@pytest.mark.parametrize(
+    ("command", "output"),
+    [
+        ("npx tsc --noEmit 2>&1 | grep -c 'error TS'", "10"),  # the filter found errors
+        ("npm run build | tail -3", "Error: Cannot find module './Card'"),
+        ("git commit -m 'x'", "nothing to commit, working tree clean"),
+        ("git status", "On branch main"),
+        ("cat notes.md", "[main 1a2b3c4] an old commit quoted in a note"),
+        ("npm run build &", "Command running in background with ID: b1"),
+    ],
+)
+def test_a_check_that_shows_no_pass_is_no_success(tmp_path, command, output):
+    t = Transcript()
+    _changed(t)
+    t.result(t.bash(command), output)
+    assert "success" not in kinds(analyze(t.write(tmp_path / "s.jsonl")))
+
+
+def test_a_check_counts_once_per_change(tmp_path):
+    t = Transcript()
+    t.result(t.bash("npm run build"), "built")  # nothing changed yet: it checks nothing new
+    _changed(t)
+    first = t.result(t.bash("npm run build"), "built")
+    t.result(t.bash("npm run lint"), "clean")  # still the same change
+    _changed(t)
+    second = t.result(t.bash("npm run lint"), "clean")
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+    assert [s.uuid for s in report.signals if s.kind == "success"] == [first, second]
+    assert report.outcome == "positive"
+
+
+def test_a_check_that_passes_after_failing_is_a_recovery_not_also_a_success(tmp_path):
+    t = Transcript()
+    _changed(t)
+    t.result(t.bash("npm run build"), "Exit code 1\nType error: x is not a string", error=True)
+    _changed(t)
+    t.result(t.bash("npm run build"), "built")
+    assert kinds(analyze(t.write(tmp_path / "s.jsonl"))) == ["tool_error", "recovery"]
+
+
+def test_an_edit_retried_after_failing_is_a_change_a_later_check_confirms(tmp_path):
+    t = Transcript()
+    failed = t.edit("/p/a.py", "retrun x", "return y")
+    t.result(failed, "String to replace not found in file.", error=True)
+    t.result(t.edit("/p/a.py", "return x", "return y"), "The file /p/a.py has been updated.")
+    t.result(t.bash("python3 -m unittest"), "Ran 2 tests in 0.01s\n\nOK")
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+    assert kinds(report) == ["tool_error", "recovery", "success"]
+
+
 def test_a_call_issued_alongside_the_failing_one_is_not_its_fix(tmp_path):
     t = Transcript()
     missing = t.call("Read", file_path="/p/skills/docs/SKILL.md")

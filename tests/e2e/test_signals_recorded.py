@@ -49,6 +49,25 @@ def test_an_edit_that_did_not_match_then_did_is_recovered(project, fake_api):
     assert recovery.related_uuid == error.uuid
 
 
+def test_passing_tests_and_a_commit_after_changes_are_successes(project, fake_api):
+    report, _ = _record(project, fake_api, scenarios.change_check_commit)
+
+    successes = [s for s in report.signals if s.kind == "success"]
+    assert [(s.category, s.subject) for s in successes] == [
+        ("test", scenarios.UNITTEST_COMMAND),
+        ("commit", scenarios.COMMIT_COMMAND),
+    ]
+    assert all(s.tool_use_id for s in successes)
+    assert report.outcome == "positive"
+
+
+def test_a_passing_check_with_no_change_before_it_is_no_success(project, fake_api):
+    report, _ = _record(project, fake_api, scenarios.plain_success)
+
+    assert not [s for s in report.signals if s.kind == "success"]
+    assert report.outcome == "neutral"
+
+
 def test_the_same_failure_three_times_is_a_repeated_failure(project, fake_api):
     report, _ = _record(project, fake_api, scenarios.repeated_failure)
 

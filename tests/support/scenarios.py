@@ -172,4 +172,33 @@ def plain_success(project: Path) -> Scenario:
     )
 
 
-ALL = (tests_fail_then_pass_another_way, edit_mismatch_then_fix, repeated_failure, plain_success)
+COMMIT_COMMAND = (
+    "git -c user.name=Test -c user.email=test@example.invalid commit -am 'Round products to ints'"
+)
+
+
+def change_check_commit(project: Path) -> Scenario:
+    """An edit, the tests passing, a second edit, a commit: the work holds up twice."""
+    path = str(project / SOURCE)
+    return Scenario(
+        name="change_check_commit",
+        prompt="Make add() and mul() return ints, check the tests and commit.",
+        script=(
+            edit(path, "return a + b", "return int(a + b)"),
+            bash(UNITTEST_COMMAND, "Run the tests"),
+            edit(path, "return a * b", "return int(a * b)"),
+            bash(COMMIT_COMMAND, "Commit the change"),
+            text("Both return ints; the tests pass and the change is committed."),
+        ),
+        tool_errors=(False, False, False, False),
+        hook_failures=0,
+    )
+
+
+ALL = (
+    tests_fail_then_pass_another_way,
+    edit_mismatch_then_fix,
+    repeated_failure,
+    plain_success,
+    change_check_commit,
+)
