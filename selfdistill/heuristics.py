@@ -14,6 +14,10 @@ What is kept, and why it is worth an agent's context:
   (a program and its subcommand, a package script, a project file), it becomes active only once the
   user has stopped the same thing in `minSessions` sessions.
 - a correction that states a concrete rule ("use X, not Y", "never X", "X should be in Y").
+- what other tools found about the project: a file too large for one Read, a file a hook keeps
+  the agent from reading or writing, a subagent, MCP server or slash command it reached for and
+  this project lacks. Not the agent's own slips (a guessed path, a stale edit): the next session
+  guesses differently, and a "does not exist" fact goes stale the day the file is created.
 Everything else (generic advice, raw error text, one-off task instructions) is dropped.
 """
 
@@ -607,7 +611,7 @@ def lessons_from_report(
     for signal in report.signals:
         lesson = None
         if signal.kind in ("tool_error", "test_failure"):
-            lesson = large_read_lesson(signal, report.cwd, now)
+            lesson = tool_fact(signal, report.cwd, now)
             failure = failure_of(signal)
             start = position.get(signal.tool_use_id or "")
             if lesson is None and failure is not None and start is not None:
@@ -664,21 +668,94 @@ def timeline(entries: Iterable[Entry]) -> list[Step]:
     return steps
 
 
+# --- facts from the failures of tools other than the shell --------------------------------------
+
 LARGE = re.compile(r"exceeds maximum allowed (tokens|size)", re.I)
+FILE_VERBS = {"Read": "Reading", "Write": "Writing", "Edit": "Editing", "MultiEdit": "Editing"}
+# What is missing when Claude Code cannot find a subagent, an MCP server or a slash command.
+# Only the name is kept: the lists of what is available change from session to session.
+MISSING_AGENT = re.compile(r"Agent type '([^'\s]+)' not found")
+MISSING_SERVER = re.compile(r'Server "([^"\s]+)" not found|No such tool available: mcp__(.+?)__')
+MISSING_COMMAND = re.compile(r"Unknown slash command: ([\w:.-]+)")
+
+
+def tool_fact(signal: Signal, cwd: str | None, now: str) -> Lesson | None:
+    """A fact about this project from a failed call of a tool other than Bash, or None."""
+    if signal.kind != "tool_error" or signal.tool_name in (None, "Bash"):
+        return None
+    found = large_read_lesson(signal, cwd, now) or blocked_file_lesson(signal, cwd, now)
+    return found or missing_lesson(signal, now)
+
+
+def project_path(path: str | None, cwd: str | None) -> str | None:
+    """`path` relative to the project, or None when it lies outside (a one-off file, not a fact
+    about this project)."""
+    root = (cwd or "").rstrip("/")
+    if not path or not root or not path.startswith(root + "/"):
+        return None
+    return path[len(root) + 1 :]
 
 
 def large_read_lesson(signal: Signal, cwd: str | None, now: str) -> Lesson | None:
     """A project file too large for one Read: read it in parts (saves a failed call every time)."""
-    if signal.tool_name != "Read" or not signal.subject or not LARGE.search(signal.detail or ""):
+    relative = project_path(signal.subject, cwd)
+    if signal.tool_name != "Read" or not relative or not LARGE.search(signal.detail or ""):
         return None
-    path = signal.subject
-    if not cwd or not path.startswith(cwd.rstrip("/") + "/"):
-        return None  # outside the project: a one-off file, not a fact about this project
-    relative = path[len(cwd.rstrip("/")) + 1 :]
-    return new_lesson(
-        "fact",
+    return _tool_fact(
+        signal,
         f"Reading `{relative}`",
         "it is too large for one Read; read it in parts with offset/limit, or search it with Grep",
+        now,
+    )
+
+
+def blocked_file_lesson(signal: Signal, cwd: str | None, now: str) -> Lesson | None:
+    """A project file a hook keeps the agent from reading or writing: the user's rule, to follow."""
+    relative = project_path(signal.subject, cwd)
+    verb = FILE_VERBS.get(signal.tool_name or "")
+    if signal.category != "hook_blocked" or not relative or verb is None:
+        return None
+    text = signal.detail or signal.excerpt
+    said = hook_message(text) or trim(ANSI.sub("", text), MAX_CAUSE)
+    return _tool_fact(
+        signal,
+        f"{verb} `{relative}`",
+        f"a hook in this project blocks it ({said}); follow what the hook says, or ask the user",
+        now,
+    )
+
+
+def missing_lesson(signal: Signal, now: str) -> Lesson | None:
+    """A subagent, MCP server or slash command the agent reached for and this project lacks."""
+    if signal.category != "tool_unavailable":
+        return None
+    text = signal.detail or signal.excerpt
+    agent, server, command = (
+        p.search(text) for p in (MISSING_AGENT, MISSING_SERVER, MISSING_COMMAND)
+    )
+    if agent:
+        trigger, action = (
+            f"Starting the `{agent[1]}` subagent",
+            "no such agent type is defined here",
+        )
+    elif server:
+        trigger = f"Using the `{server[1] or server[2]}` MCP server"
+        action = "it is not connected in this project; ask the user to connect it, or do without"
+    elif command:
+        trigger = f"Running `/{command[1]}`"
+        action = (
+            "the agent cannot run this slash command here; do its steps directly, or ask the user"
+        )
+    else:
+        return None
+    return _tool_fact(signal, trigger, action, now)
+
+
+def _tool_fact(signal: Signal, trigger: str, action: str, now: str) -> Lesson:
+    return new_lesson(
+        "fact",
+        trigger,
+        action,
         evidence=(Evidence(signal.session_id, signal.uuid, signal=signal.kind),),
         signal="tool_error",
         confidence=0.6,

@@ -130,7 +130,8 @@ CODE_FRAME = re.compile(r"\d*\s*[|│╭╰]")  # "12 | from x import y", a rich
 # see the error ... in your build output"): quoted only when nothing else was said.
 NOTICE = re.compile(
     r"^(?:\S+ )?(?:npm |pnpm |yarn )?warn(?:ing)?\b|^<w>|^\(node:\d+\)|DeprecationWarning"
-    r"|trace-deprecation|If you see the error|^⚡|^INFO\b|\s-\s+warning\b|^\d+:\d+\s+Warning:",
+    r"|trace-deprecation|If you see the error|^⚡|^INFO\b|\s-\s+warning\b|^\d+:\d+\s+Warning:"
+    r"|Reading inline script metadata",  # uv, before a hook script's own message
     re.I,
 )
 WEAK_ERROR_WORDS = re.compile(r"invalid|missing|warning|not |no ", re.I)

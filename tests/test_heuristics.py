@@ -395,3 +395,92 @@ def test_requests_that_hold_from_now_on_are_rules() -> None:
     assert heuristics.rule_sentence("the fixtures should live in tests/fixtures, not in src/") == (
         "the fixtures should live in tests/fixtures, not in src/"
     )
+
+
+def tool_failure(tool: str, subject: str, error: str, category: str, uuid: str = "f0") -> Signal:
+    return Signal(
+        kind="tool_error",
+        file="/x.jsonl",
+        session_id="s1",
+        uuid=uuid,
+        excerpt=f"`{subject}` failed: {error}"[:300],
+        category=category,
+        tool_name=tool,
+        subject=subject,
+        detail=error,
+    )
+
+
+def test_a_project_file_too_large_to_read_at_once_is_a_fact() -> None:
+    big = "File content (31000 tokens) exceeds maximum allowed tokens (25000)."
+    [lesson] = heuristics.lessons_from_report(
+        report(tool_failure("Read", "/proj/docs/spec.md", big, "too_large")), NOW
+    )
+    assert lesson.kind == "fact" and lesson.trigger == "Reading `docs/spec.md`"
+    assert "offset/limit" in lesson.action
+    outside = tool_failure("Read", "/tmp/dump.json", big, "too_large")
+    assert heuristics.lessons_from_report(report(outside), NOW) == []
+
+
+def test_a_file_a_hook_blocks_is_a_fact_to_follow_never_a_way_around() -> None:
+    said = "BLOCKED: Access to .env files containing sensitive data is prohibited"
+    error = f"PreToolUse:Read hook error: [uv run ~/.claude/hooks/pre_tool_use.py]: {said}"
+    [lesson] = heuristics.lessons_from_report(
+        report(tool_failure("Read", "/proj/.env", error, "hook_blocked")), NOW
+    )
+    assert lesson.text() == (
+        f"Reading `.env`: a hook in this project blocks it ({said}); follow what the hook says,"
+        " or ask the user"
+    )
+    assert guard.check_lesson(lesson) is None
+    written = tool_failure("Write", "/proj/.env.example", said, "hook_blocked")  # no prefix kept
+    [lesson] = heuristics.lessons_from_report(report(written), NOW)
+    assert lesson.trigger == "Writing `.env.example`" and said in lesson.action
+
+
+def test_a_missing_mcp_server_is_one_fact_whichever_tool_found_it_missing() -> None:
+    listed = tool_failure(
+        "ListMcpResourcesTool",
+        "supabase",
+        'Server "supabase" not found. Available servers: github, shadcn',
+        "tool_unavailable",
+    )
+    called = tool_failure(
+        "mcp__supabase__list_projects",
+        "mcp__supabase__list_projects",
+        "Error: No such tool available: mcp__supabase__list_projects",
+        "tool_unavailable",
+        uuid="f1",
+    )
+    [first] = heuristics.lessons_from_report(report(listed), NOW)
+    [second] = heuristics.lessons_from_report(report(called), NOW)
+    assert first.id == second.id
+    assert first.trigger == "Using the `supabase` MCP server"
+    assert "not connected" in first.action
+
+
+def test_a_missing_subagent_or_slash_command_is_a_fact_without_the_session_s_lists() -> None:
+    agent = tool_failure(
+        "Task",
+        "code-reviewer: Review",
+        "Agent type 'code-reviewer' not found. Available agents: general-purpose, Explore",
+        "tool_unavailable",
+    )
+    command = tool_failure(
+        "SlashCommand", "/tools", "Unknown slash command: tools", "tool_unavailable"
+    )
+    lessons = heuristics.lessons_from_report(report(agent, command), NOW)
+    assert [lesson.trigger for lesson in lessons] == [
+        "Starting the `code-reviewer` subagent",
+        "Running `/tools`",
+    ]
+    assert not any("Explore" in lesson.action for lesson in lessons)
+
+
+def test_the_agent_s_own_slips_with_file_tools_are_no_facts() -> None:
+    slips = [
+        tool_failure("Read", "/proj/missing.md", "File does not exist.", "file_not_found"),
+        tool_failure("Edit", "/proj/a.py", "String to replace not found in file.", "edit_mismatch"),
+        tool_failure("Write", "/proj/b.py", "No such tool available: Write", "tool_unavailable"),
+    ]
+    assert heuristics.lessons_from_report(report(*slips), NOW) == []

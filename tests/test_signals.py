@@ -145,6 +145,11 @@ def test_tool_errors_are_categorized(tmp_path, tool, text, category):
             "app.py:8:1: F401 unused import\n8 | | from x.errors import Limit\nFound 1 error.",
             "Found 1 error.",
         ),
+        (
+            "PreToolUse:Write hook error: [uv run /h/guard.py]: Reading inline script metadata"
+            " from `/h/guard.py`\nBLOCKED: Access to .env files is prohibited\n",
+            "BLOCKED: Access to .env files is prohibited",
+        ),
     ],
 )
 def test_the_quoted_error_line_is_the_error_not_a_notice_or_a_frame(output, line):
