@@ -734,10 +734,8 @@ def missing_lesson(signal: Signal, now: str) -> Lesson | None:
         p.search(text) for p in (MISSING_AGENT, MISSING_SERVER, MISSING_COMMAND)
     )
     if agent:
-        trigger, action = (
-            f"Starting the `{agent[1]}` subagent",
-            "no such agent type is defined here",
-        )
+        trigger = f"Starting the `{agent[1]}` subagent"
+        action = "no such agent type is defined here; start one of the types the Task tool lists"
     elif server:
         trigger = f"Using the `{server[1] or server[2]}` MCP server"
         action = "it is not connected in this project; ask the user to connect it, or do without"
