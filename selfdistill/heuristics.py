@@ -135,6 +135,7 @@ SETUP = re.compile(
 )
 LOOKAHEAD = 6
 # "PreToolUse:Bash hook error: [uv run ~/.claude/hooks/pre_tool_use.py]: " before a hook's message
+HOOK_FACT = "a hook in this project blocks it ({}); follow what the hook says, or ask the user"
 HOOK_PREFIX = re.compile(r"\bhook (?:error|blocked|denied):\s*(?:\[[^\]\n]*\]:?\s*)?", re.I)
 TAIL = re.compile(
     r"\s*(2>&1|2>/dev/null)?\s*(\|\s*(head|tail)(\s+-n)?(\s+-?\d+)?\s*)*"
@@ -421,7 +422,7 @@ def hook_lesson(failure: Failure, now: str) -> Lesson:
     return new_lesson(
         "fact",
         f"Running `{failure.command}`",
-        f"a hook in this project blocks it ({said}); follow what the hook says, or ask the user",
+        HOOK_FACT.format(said),
         evidence=(Evidence(signal.session_id, signal.uuid, signal=signal.kind),),
         signal=signal.kind,
         confidence=0.6,
@@ -524,11 +525,11 @@ def package_script(name: str) -> str | None:
     return words[1] if len(words) == 2 else None
 
 
-def rejected_file(path: str | None, cwd: str | None) -> str | None:
+def project_path(path: str | None, cwd: str | None) -> str | None:
     """A project file, relative to the project (the same file in another worktree meets it)."""
     root = (cwd or "").rstrip("/")
     if not path or not root or not path.startswith(root + "/"):
-        return None  # outside the project: a one-off, not a preference about this project
+        return None  # outside the project: a one-off, not a fact about this project
     return path[len(root) + 1 :]
 
 
@@ -538,7 +539,7 @@ def unexplained_target(signal: Signal, cwd: str | None) -> str | None:
         command = rejected_command(signal.subject)
         return f"running {command}" if command else None
     if signal.tool_name in FILE_TOOLS:
-        relative = rejected_file(signal.subject, cwd)
+        relative = project_path(signal.subject, cwd)
         return f"changing `{relative}`" if relative else None
     return None  # rejecting a plan (ExitPlanMode), a skill or a subagent is feedback on it
 
@@ -687,15 +688,6 @@ def tool_fact(signal: Signal, cwd: str | None, now: str) -> Lesson | None:
     return found or missing_lesson(signal, now)
 
 
-def project_path(path: str | None, cwd: str | None) -> str | None:
-    """`path` relative to the project, or None when it lies outside (a one-off file, not a fact
-    about this project)."""
-    root = (cwd or "").rstrip("/")
-    if not path or not root or not path.startswith(root + "/"):
-        return None
-    return path[len(root) + 1 :]
-
-
 def large_read_lesson(signal: Signal, cwd: str | None, now: str) -> Lesson | None:
     """A project file too large for one Read: read it in parts (saves a failed call every time)."""
     relative = project_path(signal.subject, cwd)
@@ -720,7 +712,7 @@ def blocked_file_lesson(signal: Signal, cwd: str | None, now: str) -> Lesson | N
     return _tool_fact(
         signal,
         f"{verb} `{relative}`",
-        f"a hook in this project blocks it ({said}); follow what the hook says, or ask the user",
+        HOOK_FACT.format(said),
         now,
     )
 
