@@ -6,9 +6,12 @@ later recovered cost little, trouble early on had time to be put right, and what
 at the end costs most. The agent's own slips with its tools (a guessed path, a stale edit) say
 nothing about whether the user's work got done.
 
+A turn in which the agent changed files and the user then moved on (a new request, or the end
+of the session) with no complaint is work done, as a reader of the session sees it.
+
 The weights were checked against 44 real sessions read by hand: the first version disagreed
-with the reader's verdict in direction (positive against negative) on 15 of them, this one on 3
-(4 before successes were read; they brought agreement from 14 to 18).
+with the reader's verdict in direction (positive against negative) on 15 of them, this one on 1.
+Reading successes brought agreement from 14 to 18, and turns the user moved on from to 25.
 """
 
 from __future__ import annotations
@@ -47,23 +50,33 @@ SLIPS = frozenset(
         "tool_unavailable",
     }
 )
+# A turn of changes the user moved on from (a new request, or the end of the session, with no
+# complaint): what a reader counts as work done. It weighs like a success, for two turns at most.
+SETTLED = 1.0
+MAX_SETTLED = 2
 FIRST_CORRECTION = 0.5  # one redirect is part of working together, not yet a verdict
 BARE_INTERRUPTION = 0.5  # a stop the user explains with no complaint (a slow build, a done turn)
 EARLIEST = 0.5  # a setback at the very start counts this much of one at the very end
 
 
 def session_outcome(
-    signals: Sequence[Signal], started_at: str | None = None, ended_at: str | None = None
+    signals: Sequence[Signal],
+    started_at: str | None = None,
+    ended_at: str | None = None,
+    settled: int = 0,
 ) -> tuple[str, tuple[str, ...]]:
     """The outcome and short reasons, e.g. ("negative", ("2 rejections", "tests still failing"))."""
     rejected = {s.uuid for s in signals if s.kind == "rejection"}
     counted = [s for s in signals if not _duplicate(s, rejected)]
     span = _span(started_at, ended_at)
     weights = [_weight(counted, index, span) for index in range(len(counted))]
-    good = sum(w for w in weights if w > 0)
+    good = sum(w for w in weights if w > 0) + SETTLED * min(settled, MAX_SETTLED)
     bad = -sum(w for w in weights if w < 0)
     counts = Counter(s.kind for s in counted)
     evidence = [f"{n} {kind}" for kind, n in sorted(counts.items()) if kind in WEIGHTS]
+    if settled:
+        turns = "1 turn" if settled == 1 else f"{settled} turns"
+        evidence.append(f"{turns} of changes the user moved on from")
     if _ends_broken(counted):
         bad -= UNRECOVERED_AT_END
         evidence.append("the last failure was not fixed before the session ended")

@@ -157,6 +157,7 @@ class AgentTurn:
     tools_failed: bool = False
     after_interruption: bool = False
     after_rejection: bool = False
+    changed: bool = False  # the agent changed files in this turn
     actions: list[Attempt] = field(default_factory=list)
 
     def context(self) -> judging.PromptContext:
@@ -181,6 +182,7 @@ class TypedPrompt:
     text: str
     context: judging.PromptContext
     answers_uuid: str | None  # the agent's entry the prompt answers
+    after_work: bool = False  # the agent changed files in the turn before, unstopped
     reading: str = ""  # the head of the agent's thinking about the prompt, when kept
 
 
@@ -206,6 +208,7 @@ class Walk:
     version: str | None = None
     started_at: str | None = None
     ended_at: str | None = None
+    settled: int = 0  # turns of work the user moved on from
 
 
 def analyze(path: Path, keep_open: bool = False) -> SessionReport:
@@ -221,10 +224,12 @@ def analyze(path: Path, keep_open: bool = False) -> SessionReport:
         _note_metadata(walk, entry)
         _visit(walk, entry)
     _judge_prompt(walk, reply="")
+    if _unstopped_work(walk.turn):
+        walk.settled += 1
     session_id = walk.sessions.most_common(1)[0][0] if walk.sessions else path.stem
     signals = tuple(replace(s, session_id=session_id) for s in walk.signals)
     open_prompts = tuple(replace(s, session_id=session_id) for s in walk.open_prompts)
-    outcome, evidence = session_outcome(signals, walk.started_at, walk.ended_at)
+    outcome, evidence = session_outcome(signals, walk.started_at, walk.ended_at, walk.settled)
     return SessionReport(
         file=str(path),
         session_id=session_id,
@@ -439,7 +444,7 @@ def _visit_success(walk: Walk, entry: Entry, result: ToolResult, attempt: Attemp
             return
     recovered = _maybe_recovery(walk, entry, result, attempt)
     if attempt.name in FILE_TOOLS:
-        walk.changed = True
+        walk.changed = walk.turn.changed = True
     elif recovered:  # a check that passes after failing counts once, as the recovery
         walk.changed = walk.changed and attempt.name != "Bash"
     elif walk.changed:
@@ -595,9 +600,15 @@ def _visit_user_text(walk: Walk, entry: Entry) -> None:
     if prompt is None:
         return
     _judge_prompt(walk, reply="")  # the previous prompt got no answer in words
-    walk.awaiting = TypedPrompt(entry, prompt, walk.turn.context(), walk.turn.last_uuid)
+    walk.awaiting = TypedPrompt(
+        entry, prompt, walk.turn.context(), walk.turn.last_uuid, _unstopped_work(walk.turn)
+    )
     walk.last_interruption = None
     walk.turn = AgentTurn(last_text=walk.turn.last_text, last_uuid=walk.turn.last_uuid)
+
+
+def _unstopped_work(turn: AgentTurn) -> bool:
+    return turn.changed and not (turn.after_interruption or turn.after_rejection)
 
 
 def _judge_prompt(walk: Walk, reply: str) -> None:
@@ -608,6 +619,7 @@ def _judge_prompt(walk: Walk, reply: str) -> None:
     context = replace(typed.context, agent_reply=reply[:200], agent_reading=typed.reading)
     verdict = judging.judge(typed.text, context)
     if verdict.label == "other":
+        walk.settled += typed.after_work
         _keep_open(walk, typed)
         return
     _signal(

@@ -120,3 +120,14 @@ def test_a_check_that_passed_after_changes_makes_a_quiet_session_positive():
     assert any("not fixed" in e for e in session_outcome(stuck)[1])
     moved_on = [*stuck, sig("success", "c", category="commit")]
     assert not any("not fixed" in e for e in session_outcome(moved_on)[1])
+
+
+def test_changes_the_user_moved_on_from_weigh_like_successes_for_two_turns_at_most():
+    assert session_outcome((), settled=1) == (
+        "positive",
+        ("1 turn of changes the user moved on from",),
+    )
+    redirected = [sig("correction", "a"), sig("correction", "b")]  # 0.75 + 1.5
+    assert session_outcome(redirected, settled=1)[0] == "negative"
+    assert session_outcome(redirected, settled=2)[0] == "mixed"
+    assert session_outcome(redirected, settled=9)[0] == "mixed"  # counted as two

@@ -361,6 +361,53 @@ def test_a_check_counts_once_per_change(tmp_path):
     assert report.outcome == "positive"
 
 
+def _moved_on(report: SessionReport) -> str:
+    return next((e for e in report.evidence if "moved on" in e), "")
+
+
+def test_changes_the_user_moved_on_from_are_work_done(tmp_path):
+    t = Transcript()
+    t.prompt("make the button blue")
+    _changed(t)
+    t.say("The button is blue now.")
+    t.prompt("now add a footer with the year")  # a new request: the button stands
+    _changed(t)
+    t.say("Added the footer.")  # and the session ends with no complaint
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+    assert report.signals == ()
+    assert report.outcome == "positive"
+    assert _moved_on(report) == "2 turns of changes the user moved on from"
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "no, that's wrong, the button must stay red",  # a correction is no moving on
+        INTERRUPTED,
+    ],
+)
+def test_changes_the_user_corrected_or_stopped_are_not_work_done(tmp_path, after):
+    t = Transcript()
+    t.prompt("make the button blue")
+    _changed(t)
+    t.say("The button is blue now.")
+    t.prompt(after)
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+    assert _moved_on(report) == ""
+    assert report.outcome != "positive"
+
+
+def test_a_turn_without_changes_is_not_work_done(tmp_path):
+    t = Transcript()
+    t.prompt("what does app.ts do?")
+    t.result(t.call("Read", file_path="/p/app.ts"), "export const x = 1")
+    t.say("It exports x.")
+    t.prompt("and what about main.ts?")
+    t.say("It imports x.")
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+    assert (report.outcome, _moved_on(report)) == ("neutral", "")
+
+
 def test_a_check_that_passes_after_failing_is_a_recovery_not_also_a_success(tmp_path):
     t = Transcript()
     _changed(t)
