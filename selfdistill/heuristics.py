@@ -459,20 +459,10 @@ def repeated_lesson(failure: Failure, now: str) -> Lesson:
     )
 
 
-def target_of(signal: Signal) -> str | None:
-    """What the rejected tool use was about to do, in a few words."""
-    if signal.tool_name == "Bash" or signal.tool_name is None:
-        command = clean_command(signal.subject)
-        return f"running `{program(command)}`" if command else None
-    if signal.tool_name in FILE_TOOLS and signal.subject:
-        return f"changing `{signal.subject}`"
-    return f"using {signal.tool_name}"
-
-
-def rejection_lesson(signal: Signal, now: str) -> Lesson | None:
+def rejection_lesson(signal: Signal, cwd: str | None, now: str) -> Lesson | None:
     """A rejected tool use with the user's reason: their preference, in their own words."""
     reason = trim((signal.detail or "").strip().strip("\"'"), 200)
-    target = target_of(signal)
+    target = rejected_target(signal, cwd)
     if target is None or len(reason) < 15 or WEAK_REASONS.match(reason):
         return None
     if len(re.findall(r"[A-Za-z]{3,}", reason)) < 3:
@@ -533,15 +523,15 @@ def project_path(path: str | None, cwd: str | None) -> str | None:
     return path[len(root) + 1 :]
 
 
-def unexplained_target(signal: Signal, cwd: str | None) -> str | None:
-    """What a rejection without a reason stopped, normalised so that sessions meet on it."""
+def rejected_target(signal: Signal, cwd: str | None) -> str | None:
+    """What a rejected tool use was about to do, normalised so that sessions meet on it."""
     if signal.tool_name in (None, "Bash"):
         command = rejected_command(signal.subject)
         return f"running {command}" if command else None
     if signal.tool_name in FILE_TOOLS:
         relative = project_path(signal.subject, cwd)
         return f"changing `{relative}`" if relative else None
-    return None  # rejecting a plan (ExitPlanMode), a skill or a subagent is feedback on it
+    return f"using {signal.tool_name}"
 
 
 def unexplained_rejection_lesson(signal: Signal, cwd: str | None, now: str) -> Lesson | None:
@@ -551,7 +541,9 @@ def unexplained_rejection_lesson(signal: Signal, cwd: str | None, now: str) -> L
     count: the id comes from it, and every session must say the same lesson."""
     if signal.detail is not None or signal.related_uuid is not None:
         return None  # a typed reason has its own lesson; a cancelled sibling is the same decision
-    target = unexplained_target(signal, cwd)
+    if signal.tool_name not in (None, "Bash") and signal.tool_name not in FILE_TOOLS:
+        return None  # rejecting a plan (ExitPlanMode), a skill or a subagent is feedback on it
+    target = rejected_target(signal, cwd)
     if target is None:
         return None
     return new_lesson(
@@ -628,7 +620,7 @@ def lessons_from_report(
                 fixed.add(failure.command)
                 lesson = recovery_lesson(failure, command, signal.uuid, now)
         elif signal.kind == "rejection":
-            lesson = rejection_lesson(signal, now) or unexplained_rejection_lesson(
+            lesson = rejection_lesson(signal, report.cwd, now) or unexplained_rejection_lesson(
                 signal, report.cwd, now
             )
         elif signal.kind == "correction":

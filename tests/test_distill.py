@@ -131,9 +131,8 @@ def test_a_rejection_with_a_reason_keeps_the_reason_lesson(project: Path, tmp_pa
     reason = "the dev server is already running in my terminal"
     run(project, rejecting(tmp_path, "s0", "pnpm dev", reason))
     [stored] = lessons.read_lessons(distill.project_state(project))
-    assert (
-        stored.text() == f'Before running `pnpm dev`: the user rejected it once, saying: "{reason}"'
-    )
+    said = f'the user rejected it once, saying: "{reason}"'
+    assert stored.text() == f"Before running `dev` with npm, pnpm, yarn or bun: {said}"
 
 
 def test_a_call_cancelled_with_a_rejected_one_does_not_count(project: Path, tmp_path: Path) -> None:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import pytest
+
 from selfdistill import guard, heuristics
 from selfdistill.heuristics import Step
 from selfdistill.model import SessionReport, Signal
@@ -244,8 +248,26 @@ def test_rejection_with_a_reason_keeps_the_users_words() -> None:
     )
     [lesson] = heuristics.lessons_from_report(report(said, bare), NOW)
     assert lesson.kind == "preference"
-    assert lesson.trigger == "Before running `pnpm dev`"
+    assert lesson.trigger == "Before running `dev` with npm, pnpm, yarn or bun"
     assert "already running in my terminal" in lesson.action
+
+
+@pytest.mark.parametrize(
+    ("tool", "subject", "trigger"),
+    [
+        ("Bash", "cd web && npm run dev &", "Before running `dev` with npm, pnpm, yarn or bun"),
+        ("Edit", "/proj/src/App.vue", "Before changing `src/App.vue`"),
+        ("Edit", "/elsewhere/notes.md", None),  # outside the project: not about it
+        ("ExitPlanMode", "", "Before using ExitPlanMode"),  # the reason is feedback on the plan
+    ],
+)
+def test_a_rejection_with_a_reason_names_what_it_stopped_as_sessions_meet_on_it(
+    tool: str, subject: str, trigger: str | None
+) -> None:
+    reason = "we keep the dev server running in a terminal of our own"
+    said = Signal("rejection", "/x.jsonl", "s1", "r1", "", tool_name=tool, subject=subject)
+    found = heuristics.lessons_from_report(report(replace(said, detail=reason)), NOW)
+    assert [lesson.trigger for lesson in found] == ([trigger] if trigger else [])
 
 
 def rejected(uuid: str, tool: str, subject: str, related: str | None = None) -> Signal:
