@@ -11,7 +11,9 @@ of the session) with no complaint is work done, as a reader of the session sees 
 
 The weights were checked against 44 real sessions read by hand: the first version disagreed
 with the reader's verdict in direction (positive against negative) on 15 of them, this one on 1.
-Reading successes brought agreement from 14 to 18, and turns the user moved on from to 25.
+Reading successes brought agreement from 14 to 18, and turns the user moved on from to 25. On
+33 sessions read blind after that, it agrees on 23 and is opposite on none (12 and 1 without the
+turns moved on from): `bench/eval_outcome.py`.
 """
 
 from __future__ import annotations
