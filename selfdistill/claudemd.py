@@ -17,6 +17,8 @@ from selfdistill.model import Lesson
 BEGIN = b"<!-- selfdistill:begin -->"
 END = b"<!-- selfdistill:end -->"
 BOM = b"\xef\xbb\xbf"
+# A Markdown code fence: up to three spaces, then ``` or ~~~ (what follows opens an info string).
+FENCE = re.compile(rb"^ {0,3}(`{3,}|~{3,})(.*)$")
 
 # Size budget: the block sits in every session's context, so it must stay small.
 MAX_LESSON_LINES = 40
@@ -78,10 +80,15 @@ def _is_end(line: bytes, first: bool) -> bool:
 
 
 def split(data: bytes) -> Split:
-    """Locate the block; raise MalformedBlock when the markers are not exactly one pair."""
+    """Locate the block; raise MalformedBlock when the markers are not exactly one pair.
+
+    Marker lines inside a closed code fence are the user's (an example of the block in their
+    notes), not ours.
+    """
     lines = data.splitlines(keepends=True)
-    begins = [i for i, line in enumerate(lines) if _is_begin(line, i == 0)]
-    ends = [i for i, line in enumerate(lines) if _is_end(line, i == 0)]
+    fenced = _fenced(lines)
+    begins = [i for i, line in enumerate(lines) if i not in fenced and _is_begin(line, i == 0)]
+    ends = [i for i, line in enumerate(lines) if i not in fenced and _is_end(line, i == 0)]
     if not begins and not ends:
         return Split(data, None, b"")
     problem = _marker_problem(begins, ends)
@@ -98,6 +105,25 @@ def split(data: bytes) -> Split:
         start += len(BOM)  # a BOM before the marker belongs to the file, not to the block
         region = data[start:stop]
     return Split(data[:start], region, data[stop:])
+
+
+def _fenced(lines: Sequence[bytes]) -> set[int]:
+    """The indexes of lines inside closed ``` or ~~~ code fences, fence lines included.
+
+    A fence left open is ignored rather than run to the end of the file: our own block, appended
+    after it, must still be found, or every run would append another.
+    """
+    inside: set[int] = set()
+    opened: tuple[int, bytes] | None = None  # (line index, the fence that opened it)
+    for index, line in enumerate(lines):
+        fence = FENCE.match(_content(line, index == 0))
+        if opened is None:
+            if fence:
+                opened = (index, fence.group(1))
+        elif fence and fence.group(1).startswith(opened[1]) and not fence.group(2).strip():
+            inside.update(range(opened[0], index + 1))
+            opened = None
+    return inside
 
 
 def _marker_problem(begins: list[int], ends: list[int]) -> str | None:

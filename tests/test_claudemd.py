@@ -170,6 +170,31 @@ def test_marker_text_inside_a_line_is_not_a_marker() -> None:
     assert claudemd.split(data).region is None
 
 
+@pytest.mark.parametrize(
+    "example",
+    [
+        b"```\n" + BEGIN + b"\nmy example\n" + END + b"\n```\n",  # a whole block shown as code
+        b"~~~~ md\n" + BEGIN + b"\n~~~\nstill code\n~~~~\n",  # a begin marker alone
+        b"  ```\r\n" + END + b"\r\n  ```\r\n",
+    ],
+)
+def test_markers_in_a_code_fence_are_the_user_s_example(
+    state: ProjectState, example: bytes
+) -> None:
+    original = b"# Notes\n\nThe block looks like this:\n\n" + example + b"\nEnd.\n"
+    claude_md(state).write_bytes(original)
+    publish(state, [lesson("a")], "run-1")
+    data = claude_md(state).read_bytes()
+    assert data.startswith(original + BEGIN) and b"remember rule a" in data
+    publish(state, [lesson("a"), lesson("b")], "run-2")  # found again: replaced, not appended
+    assert claude_md(state).read_bytes().count(BEGIN) == original.count(BEGIN) + 1
+
+
+def test_a_fence_left_open_does_not_hide_the_block() -> None:
+    data = b"```\nunclosed\n" + BEGIN + b"\n- a\n" + END
+    assert claudemd.split(data).region == BEGIN + b"\n- a\n" + END
+
+
 def test_text_appended_right_after_the_end_marker_stays_the_users(state: ProjectState) -> None:
     claude_md(state).write_bytes(b"top\n")
     publish(state, [lesson("a")], "run-1")
