@@ -18,6 +18,7 @@ BEGIN = b"<!-- selfdistill:begin -->"
 END = b"<!-- selfdistill:end -->"
 BOM = b"\xef\xbb\xbf"
 # A Markdown code fence: up to three spaces, then ``` or ~~~ (what follows opens an info string).
+LESSON_ID = re.compile(rb"^- .*\(`([^`\r\n]+)`\)\r?$", re.M)  # a lesson line ends with its id
 FENCE = re.compile(rb"^ {0,3}(`{3,}|~{3,})(.*)$")
 
 # Size budget: the block sits in every session's context, so it must stay small.
@@ -194,6 +195,11 @@ def clean_line(text: str) -> str:
 
 def lesson_line(lesson: Lesson) -> str:
     return f"- {clean_line(lesson.text())} (`{clean_line(lesson.id)}`)"
+
+
+def block_ids(region: bytes) -> tuple[str, ...]:
+    """The ids of the lessons a rendered block shows, in its order (see `lesson_line`)."""
+    return tuple(match.decode() for match in LESSON_ID.findall(region))
 
 
 def rank(lessons: Sequence[Lesson]) -> list[Lesson]:

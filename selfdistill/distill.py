@@ -25,11 +25,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from selfdistill import efficacy, guard, heuristics, lessons, spawn, store
+from selfdistill import claudemd, efficacy, guard, heuristics, journal, lessons, spawn, store
 from selfdistill import publish as publisher
-from selfdistill.atomic import write_atomic
+from selfdistill.atomic import read_bytes, write_atomic
 from selfdistill.config import Config, load_config
-from selfdistill.errors import FatalError, StateError, UserError
+from selfdistill.errors import PUBLISH_ERROR, FatalError, StateError, UserError
 from selfdistill.logs import log_error
 from selfdistill.model import Evidence, Lesson, SessionReport
 from selfdistill.paths import ProjectState, find_project_root, state_home
@@ -547,8 +547,8 @@ def active_view(items: Sequence[Lesson]) -> tuple[tuple[str, str, str], ...]:
     return tuple(sorted((x.id, x.trigger, x.action) for x in items if x.status == "active"))
 
 
-def publish(state: ProjectState, items: Sequence[Lesson], run_id: str) -> tuple[str, ...]:
-    """Write the active lessons back (CLAUDE.md block, skills); the paths changed.
+def publish(state: ProjectState, items: Sequence[Lesson], run_id: str) -> publisher.PublishResult:
+    """Write the active lessons back (CLAUDE.md block, skills).
 
     Lessons published for the first time get `publishedAt`: from then on, later sessions say
     whether they help (efficacy.py).
@@ -558,7 +558,7 @@ def publish(state: ProjectState, items: Sequence[Lesson], run_id: str) -> tuple[
     held_back = {lesson_id for lesson_id, _ in result.skipped}
     shown = {lesson.id for lesson in active if lesson.id not in held_back}
     stamp_published(state, shown, utc_now())
-    return tuple(str(path) for path in result.changed)
+    return result
 
 
 def stamp_published(state: ProjectState, ids: set[str], now: str) -> None:
@@ -572,6 +572,40 @@ def stamp_published(state: ProjectState, ids: set[str], now: str) -> None:
 
     if ids:
         lessons.update_lessons(state, change)
+
+
+def rollback(
+    state: ProjectState, run_id: str | None
+) -> tuple[journal.RollbackResult, tuple[str, ...]]:
+    """Undo what a run wrote back, and keep it out: the active lessons it had put in are held
+    (approving one publishes it again); returns them too. When the block restored no longer
+    shows what the store has active (a later run's lessons, a lesson rejected since), it is
+    written again from the store."""
+    result = journal.rollback_run(state, run_id)
+    reason = f"rolled back with run {result.run_id}; approve it to publish it again"
+    now = utc_now()
+    held: list[str] = []
+
+    def change(current: tuple[Lesson, ...]) -> tuple[Lesson, ...]:
+        held[:] = [x.id for x in current if x.id in result.lessons and x.status == "active"]
+        return tuple(lessons.hold(x, reason, now) if x.id in held else x for x in current)
+
+    final = lessons.update_lessons(state, change) if result.lessons else lessons.read_lessons(state)
+    if not _block_shows(state, final):
+        publish(state, final, journal.DECISION_PREFIX + new_run_id())
+    return result, tuple(held)
+
+
+def _block_shows(state: ProjectState, items: Sequence[Lesson]) -> bool:
+    """Does CLAUDE.md's block show the lessons the store has active (the ones that fit)?"""
+    data = read_bytes(publisher.claude_md_path(state)) or b""
+    try:
+        region = claudemd.split(data).region
+    except claudemd.MalformedBlock:
+        return True  # not ours to mend: publishing would refuse it too
+    active = [x for x in items if x.status == "active" and not x.steps]
+    wanted = claudemd.render(active).included
+    return set(claudemd.block_ids(region or b"")) == set(wanted)
 
 
 # --- the run -------------------------------------------------------------------------------------
@@ -707,12 +741,15 @@ def execute(
         owed.unlink(missing_ok=True)
         return
     try:
-        tally.published = list(publish(state, final, run_id))
+        written = publish(state, final, run_id)
     except Exception as error:  # the lessons are stored; the next run publishes them
         log_error(f"run {run_id}: publishing failed", repr(error))
-        tally.errors.append(f"publish: {error}")
+        tally.errors.append(f"{PUBLISH_ERROR}{error}")
         return
-    owed.unlink(missing_ok=True)
+    tally.published = list(written.changed)
+    tally.errors.extend(f"{PUBLISH_ERROR}{error}" for error in written.errors)
+    if not written.errors:  # a refused CLAUDE.md is still owed its lessons once it is mended
+        owed.unlink(missing_ok=True)
 
 
 def publish_owed_path(state: ProjectState) -> Path:

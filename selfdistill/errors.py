@@ -11,3 +11,8 @@ class UserError(FatalError):
 
 class StateError(FatalError):
     """selfdistill's own state is unreadable or cannot be written."""
+
+
+# How a run manifest's `errors` say the write-back failed (the run's lessons are stored, but the
+# agent will not see them): `selfdistill run` then exits 1.
+PUBLISH_ERROR = "publish: "

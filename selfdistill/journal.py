@@ -32,6 +32,9 @@ from selfdistill.paths import ProjectState
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
 LOCK_TIMEOUT = 30.0
+# Journal ids of writes that follow a decision (`lessons approve/reject`, a rollback): they
+# mirror the lesson store, so undoing one would only bring back what the user decided against.
+DECISION_PREFIX = "decision-"
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class RollbackResult:
     run_id: str
     restored: tuple[str, ...]
     kept: tuple[tuple[str, str], ...]  # (path, why it was left as it is)
+    lessons: tuple[str, ...] = ()  # the lessons the run had put in, which the rollback took out
 
 
 def encode(data: bytes | None) -> str | None:
@@ -121,10 +125,21 @@ def runs(state: ProjectState) -> list[dict[str, Any]]:
 
 def _pick(state: ProjectState, run_id: str | None) -> tuple[Path, dict[str, Any]]:
     if run_id is None:
-        pending = [item for item in runs(state) if not item.get("rolledBackAt") and item["entries"]]
+        pending = [
+            item
+            for item in runs(state)
+            if not item.get("rolledBackAt")
+            and item["entries"]
+            and not str(item["run"]).startswith(DECISION_PREFIX)
+        ]
         if not pending:
             raise UserError("nothing to roll back: no run has written to this project")
         run_id = str(pending[-1]["run"])
+    if run_id.startswith(DECISION_PREFIX):
+        raise UserError(
+            f"{run_id} wrote your decision on a lesson, not a run; decide again with "
+            "`selfdistill lessons approve ID` or `selfdistill lessons reject ID`"
+        )
     path = run_path(state, run_id)
     if not path.exists():
         if (state.runs / f"{run_id}.json").exists():
@@ -157,7 +172,20 @@ def rollback_run(state: ProjectState, run_id: str | None) -> RollbackResult:
         current["rolledBackAt"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         current["rollback"] = {"restored": restored, "kept": [list(item) for item in kept]}
         _save(path, current)
-        return RollbackResult(str(current["run"]), tuple(restored), tuple(kept))
+        added = _lessons_added([Entry(**raw) for raw in current["entries"]])
+        return RollbackResult(str(current["run"]), tuple(restored), tuple(kept), added)
+
+
+def _lessons_added(entries: list[Entry]) -> tuple[str, ...]:
+    """The lessons a run put in: lines new in its CLAUDE.md block, skills it created."""
+    added: list[str] = []
+    for entry in entries:
+        if entry.kind == "skill" and entry.before is None and entry.lesson:
+            added.append(entry.lesson)
+        elif entry.kind == "claude_md":
+            before = claudemd.block_ids(decode(entry.before) or b"")
+            added += [x for x in claudemd.block_ids(decode(entry.after) or b"") if x not in before]
+    return tuple(dict.fromkeys(added))
 
 
 def rollback(state: ProjectState, run_id: str | None) -> tuple[str, ...]:

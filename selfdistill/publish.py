@@ -31,12 +31,14 @@ from selfdistill.paths import ProjectState
 class PublishResult:
     changed: tuple[str, ...]  # paths written or removed
     skipped: tuple[tuple[str, str], ...]  # (lesson id, reason it was not published)
+    errors: tuple[str, ...] = ()  # what kept a file from being written: the next run tries again
 
 
 @dataclass(frozen=True)
 class _Outcome:
     changed: tuple[str, ...] = ()
     skipped: tuple[tuple[str, str], ...] = ()
+    errors: tuple[str, ...] = ()
 
 
 def claude_md_path(state: ProjectState) -> Path:
@@ -62,7 +64,8 @@ def publish(state: ProjectState, lessons: Sequence[Lesson], run_id: str) -> Publ
         done = [_publish_skills(state, procedures, run_id), _publish_block(state, lines, run_id)]
     changed = tuple(path for outcome in done for path in outcome.changed)
     skipped += [item for outcome in done for item in outcome.skipped]
-    return PublishResult(changed, tuple(skipped))
+    errors = tuple(error for outcome in done for error in outcome.errors)
+    return PublishResult(changed, tuple(skipped), errors)
 
 
 def _publish_block(state: ProjectState, lessons: Sequence[Lesson], run_id: str) -> _Outcome:
@@ -75,7 +78,7 @@ def _publish_block(state: ProjectState, lessons: Sequence[Lesson], run_id: str) 
             region = claudemd.split(current).region
         except claudemd.MalformedBlock as error:
             log_error("publish: CLAUDE.md refused", str(error))
-            return _Outcome(skipped=tuple((lesson.id, str(error)) for lesson in lessons))
+            return _failed(lessons, str(error))
         if region is None and not lessons:
             return _Outcome()  # nothing to say and no block yet: leave the file alone
         rendered = claudemd.render(lessons, claudemd.line_ending(current))
@@ -96,8 +99,11 @@ def _publish_block(state: ProjectState, lessons: Sequence[Lesson], run_id: str) 
             )
             journal.record(state, run_id, entry)
             return _Outcome((str(path),), left_out)
-    reason = "CLAUDE.md kept changing while publishing; will try again next run"
-    return _Outcome(skipped=tuple((lesson.id, reason) for lesson in lessons))
+    return _failed(lessons, "CLAUDE.md kept changing while publishing; will try again next run")
+
+
+def _failed(lessons: Sequence[Lesson], reason: str) -> _Outcome:
+    return _Outcome(skipped=tuple((lesson.id, reason) for lesson in lessons), errors=(reason,))
 
 
 def _publish_skills(state: ProjectState, lessons: Sequence[Lesson], run_id: str) -> _Outcome:

@@ -6,11 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from selfdistill import journal
+from selfdistill import claudemd, distill, journal, lessons
 from selfdistill.claudemd import BEGIN
 from selfdistill.errors import UserError
 from selfdistill.model import Lesson
@@ -157,21 +158,73 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+A, B = "aaaaaaaaaa", "bbbbbbbbbb"
+
+
+def run_publishes(state: ProjectState, run_id: str, *lessons_in: Lesson) -> None:
+    """What a run does: store the lessons, then write back the active ones."""
+    lessons.update_lessons(state, lambda current: lessons_in)
+    distill.publish(state, lessons_in, run_id)
+
+
+def block(state: ProjectState) -> tuple[str, ...]:
+    return claudemd.block_ids(claudemd.split(claude_md(state).read_bytes()).region or b"")
+
+
 def test_cli_rollback(state: ProjectState) -> None:
     (state.project / ".git").mkdir()  # the project root is found from the working directory
     claude_md(state).write_bytes(b"top\n")
-    publish(state, [active("a")], "run-1")
-    publish(state, [active("b")], "run-2")
+    run_publishes(state, "run-1", active(A))
+    run_publishes(state, "run-2", active(A), active(B))
     done = cli("rollback", "run-2", "--json", cwd=state.project)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {
         "runId": "run-2",
         "restored": [str(claude_md(state))],
         "kept": [],
+        "held": [B],
     }
     done = cli("rollback", "--last", "--project", str(state.project), cwd=state.project.parent)
     assert done.returncode == 0 and "Rolled back run run-1" in done.stdout
+    assert f"held {A}" in done.stdout
     assert claude_md(state).read_bytes() == b"top\n"
+
+
+def test_what_a_rollback_took_out_stays_out(state: ProjectState) -> None:
+    claude_md(state).write_bytes(b"top\n")
+    run_publishes(state, "run-1", active(A))
+    distill.rollback(state, "run-1")
+    [held] = lessons.read_lessons(state)
+    assert held.status == "held" and "rolled back" in (held.hold_reason or "")
+    distill.publish(state, lessons.read_lessons(state), "run-2")  # the next run
+    assert claude_md(state).read_bytes() == b"top\n"
+
+
+def test_rolling_back_an_older_run_keeps_a_later_run_s_lessons(state: ProjectState) -> None:
+    claude_md(state).write_bytes(b"top\n")
+    run_publishes(state, "run-1", active(A))
+    run_publishes(state, "run-2", active(A), active(B))
+    _, held = distill.rollback(state, "run-1")
+    assert held == (A,) and block(state) == (B,)
+    assert claude_md(state).read_bytes().startswith(b"top\n" + BEGIN)
+
+
+def test_a_decision_is_not_rolled_back_and_a_rejected_lesson_stays_out(
+    state: ProjectState,
+) -> None:
+    claude_md(state).write_bytes(b"top\n")
+    run_publishes(state, "run-1", active(A), active(B))
+    lessons.update_lessons(
+        state,
+        lambda current: tuple(replace(x, status="rejected") if x.id == A else x for x in current),
+    )
+    distill.publish(state, lessons.read_lessons(state), journal.DECISION_PREFIX + "r1")
+    assert block(state) == (B,)
+    with pytest.raises(UserError, match="decide again"):
+        distill.rollback(state, journal.DECISION_PREFIX + "r1")
+    result, held = distill.rollback(state, None)  # --last: the run, not the decision after it
+    assert (result.run_id, held) == ("run-1", (B,))
+    assert claude_md(state).read_bytes() == b"top\n"  # A, rejected, did not come back
 
 
 @pytest.mark.parametrize(

@@ -95,3 +95,20 @@ def test_help() -> None:
     done = selfdistill("run", "--help", cwd=REPO)
     assert done.returncode == 0
     assert "--dry-run" in done.stdout and "--transcript" in done.stdout
+
+
+def test_a_claude_md_it_will_not_write_fails_the_run_until_mended(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    mine = b"# Notes\n<!-- selfdistill:begin -->\nwhere does this end?\n"
+    (project / "CLAUDE.md").write_bytes(mine)
+    paths = [write_transcript(tmp_path / f"s{n}.jsonl", f"s{n}", TREE) for n in range(2)]
+    args = [a for p in paths for a in ("--transcript", str(p))]
+    done = selfdistill("run", "--json", *args, cwd=project)
+    assert done.returncode == 1  # the lesson is active, but the agent would never see it
+    assert "will not guess" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert any("will not guess" in e for e in json.loads(done.stdout)["errors"])
+    assert (project / "CLAUDE.md").read_bytes() == mine
+    (project / "CLAUDE.md").write_bytes(b"# Notes\n")  # mended by hand
+    done = selfdistill("run", cwd=project)  # nothing new to read, but the lesson is still owed
+    assert done.returncode == 0, done.stderr
+    assert b"`find`" in (project / "CLAUDE.md").read_bytes()

@@ -46,7 +46,7 @@ def command(action: str, lesson_id: str | None, project: Path | None, as_json: b
     else:
         click.echo(f"{updated.id} is now {updated.status}")
         for path in published:
-            click.echo(f"  wrote {path}")
+            click.echo(f"  updated {path}")
 
 
 def pick(stored: tuple[Lesson, ...], prefix: str) -> Lesson:
@@ -65,7 +65,7 @@ def pick(stored: tuple[Lesson, ...], prefix: str) -> Lesson:
 
 def decide(state: ProjectState, lesson_id: str, status: str) -> tuple[Lesson, tuple[str, ...]]:
     """The user's decision, stored under the lock; then the published set follows it."""
-    from selfdistill import distill, lessons
+    from selfdistill import distill, journal, lessons
 
     guard = distill.load_guard()
     now = distill.utc_now()
@@ -84,10 +84,15 @@ def decide(state: ProjectState, lesson_id: str, status: str) -> tuple[Lesson, tu
 
     before = distill.active_view(lessons.read_lessons(state))
     final = lessons.update_lessons(state, change)
-    published: tuple[str, ...] = ()
-    if distill.active_view(final) != before:
-        published = distill.publish(state, final, distill.new_run_id())
-    return next(x for x in final if x.id == lesson_id), published
+    if distill.active_view(final) == before:
+        return next(x for x in final if x.id == lesson_id), ()
+    result = distill.publish(state, final, journal.DECISION_PREFIX + distill.new_run_id())
+    if result.errors:
+        raise UserError(
+            f"lesson {lesson_id} is now {status}, but not written back: {result.errors[0]}"
+        )
+    final = lessons.read_lessons(state)  # publishing stamped publishedAt
+    return next(x for x in final if x.id == lesson_id), result.changed
 
 
 def show_list(stored: tuple[Lesson, ...], as_json: bool) -> None:

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import click
 
-from selfdistill import journal
 from selfdistill.errors import UserError
 from selfdistill.output import emit_json
 from selfdistill.paths import ProjectState, find_project_root
@@ -29,11 +28,14 @@ def command(run_id: str | None, last: bool, project: Path | None, as_json: bool)
     """
     if run_id and last:
         raise UserError("give either a RUN_ID or --last, not both")
+    from selfdistill import distill
+
     root = find_project_root(project if project is not None else Path.cwd())
-    result = journal.rollback_run(ProjectState.for_project(root), run_id)
+    result, held = distill.rollback(ProjectState.for_project(root), run_id)
     if as_json:
         kept = [{"path": path, "reason": reason} for path, reason in result.kept]
-        emit_json({"runId": result.run_id, "restored": list(result.restored), "kept": kept})
+        restored = list(result.restored)
+        emit_json({"runId": result.run_id, "restored": restored, "kept": kept, "held": list(held)})
         return
     click.echo(f"Rolled back run {result.run_id}.")
     for path in result.restored:
@@ -42,3 +44,7 @@ def command(run_id: str | None, last: bool, project: Path | None, as_json: bool)
         click.echo(f"  left alone {path}: {reason}")
     if not result.restored and not result.kept:
         click.echo("  (it had nothing left to restore)")
+    if held:
+        click.echo(
+            f"  held {', '.join(held)}: `selfdistill lessons approve ID` publishes one again"
+        )

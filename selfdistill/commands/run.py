@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 
+from selfdistill.errors import PUBLISH_ERROR, UserError
 from selfdistill.output import emit_json
 
 MANUAL_WAIT_S = 60.0  # distill.MANUAL_WAIT_S, repeated to keep `--help` free of heavy imports
@@ -69,6 +70,9 @@ def command(
         emit_json(manifest)
     else:
         click.echo(summary(manifest))
+    failed = [e for e in manifest["errors"] if e.startswith(PUBLISH_ERROR)]
+    if failed:  # the lessons are stored, but the agent will not see them: not a success
+        raise UserError(f"{failed[0]} (the lessons are stored; the next run writes them back)")
 
 
 def summary(manifest: dict[str, Any]) -> str:
@@ -91,5 +95,6 @@ def summary(manifest: dict[str, Any]) -> str:
     for path in manifest["published"]:
         lines.append(f"  wrote {path}")
     for error in manifest["errors"]:
-        lines.append(f"  error: {error}")
+        if not error.startswith(PUBLISH_ERROR):  # that one goes to stderr, as the failure
+            lines.append(f"  error: {error}")
     return "\n".join(lines)
