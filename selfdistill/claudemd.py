@@ -23,7 +23,7 @@ FENCE = re.compile(rb"^ {0,3}(`{3,}|~{3,})(.*)$")
 
 # Size budget: the block sits in every session's context, so it must stay small.
 MAX_LESSON_LINES = 40
-MAX_BLOCK_BYTES = 4096
+MAX_BLOCK_BYTES = 4000
 MAX_LINE_CHARS = 300
 
 NOTE = (
@@ -234,16 +234,21 @@ def _region(body: list[str], eol: bytes) -> bytes:
     return text.encode("utf-8")
 
 
-def render(lessons: Sequence[Lesson], eol: bytes = b"\n") -> Rendered:
+def render(
+    lessons: Sequence[Lesson],
+    eol: bytes = b"\n",
+    max_lines: int = MAX_LESSON_LINES,
+    max_bytes: int = MAX_BLOCK_BYTES,
+) -> Rendered:
     """The block for these lessons, best first, within the line and byte budget."""
     chosen: list[Lesson] = []
     dropped: list[Lesson] = []
     for lesson in rank(lessons):
         trial = [*chosen, lesson]
-        fits = len(trial) <= MAX_LESSON_LINES
+        fits = len(trial) <= max_lines
         if fits:
             size = len(_region(_body(trial, len(lessons) - len(trial)), eol))
-            fits = size <= MAX_BLOCK_BYTES
+            fits = size <= max_bytes
         (chosen if fits else dropped).append(lesson)
     region = _region(_body(chosen, len(dropped)), eol)
     return Rendered(region, tuple(item.id for item in chosen), tuple(item.id for item in dropped))

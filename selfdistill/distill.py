@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from selfdistill import claudemd, efficacy, guard, heuristics, journal, lessons, spawn, store
 from selfdistill import publish as publisher
 from selfdistill.atomic import read_bytes, write_atomic
-from selfdistill.config import Config, load_config
+from selfdistill.config import Config, PublishConfig, load_config
 from selfdistill.errors import PUBLISH_ERROR, FatalError, StateError, UserError
 from selfdistill.logs import log_error
 from selfdistill.model import Evidence, Lesson, SessionReport
@@ -547,14 +547,16 @@ def active_view(items: Sequence[Lesson]) -> tuple[tuple[str, str, str], ...]:
     return tuple(sorted((x.id, x.trigger, x.action) for x in items if x.status == "active"))
 
 
-def publish(state: ProjectState, items: Sequence[Lesson], run_id: str) -> publisher.PublishResult:
-    """Write the active lessons back (CLAUDE.md block, skills).
+def publish(
+    state: ProjectState, items: Sequence[Lesson], run_id: str, options: PublishConfig
+) -> publisher.PublishResult:
+    """Write the active lessons back (CLAUDE.md block, skills), as `options` (publish.*) say.
 
     Lessons published for the first time get `publishedAt`: from then on, later sessions say
     whether they help (efficacy.py).
     """
     active = [lesson for lesson in items if lesson.status == "active"]
-    result = publisher.publish(state, active, run_id)
+    result = publisher.publish(state, active, run_id, options)
     held_back = {lesson_id for lesson_id, _ in result.skipped}
     shown = {lesson.id for lesson in active if lesson.id not in held_back}
     stamp_published(state, shown, utc_now())
@@ -591,20 +593,22 @@ def rollback(
         return tuple(lessons.hold(x, reason, now) if x.id in held else x for x in current)
 
     final = lessons.update_lessons(state, change) if result.lessons else lessons.read_lessons(state)
-    if not _block_shows(state, final):
-        publish(state, final, journal.DECISION_PREFIX + new_run_id())
+    options = load_config(state.project).publish
+    if not _block_shows(state, final, options):
+        publish(state, final, journal.DECISION_PREFIX + new_run_id(), options)
     return result, tuple(held)
 
 
-def _block_shows(state: ProjectState, items: Sequence[Lesson]) -> bool:
+def _block_shows(state: ProjectState, items: Sequence[Lesson], options: PublishConfig) -> bool:
     """Does CLAUDE.md's block show the lessons the store has active (the ones that fit)?"""
     data = read_bytes(publisher.claude_md_path(state)) or b""
     try:
         region = claudemd.split(data).region
     except claudemd.MalformedBlock:
         return True  # not ours to mend: publishing would refuse it too
-    active = [x for x in items if x.status == "active" and not x.steps]
-    wanted = claudemd.render(active).included
+    lines = [x for x in items if x.status == "active" and not (x.steps and options.skills)]
+    budget = (options.max_block_lines, options.max_block_bytes)
+    wanted = claudemd.render(lines, b"\n", *budget).included if options.claude_md else ()
     return set(claudemd.block_ids(region or b"")) == set(wanted)
 
 
@@ -741,7 +745,7 @@ def execute(
         owed.unlink(missing_ok=True)
         return
     try:
-        written = publish(state, final, run_id)
+        written = publish(state, final, run_id, config.publish)
     except Exception as error:  # the lessons are stored; the next run publishes them
         log_error(f"run {run_id}: publishing failed", repr(error))
         tally.errors.append(f"{PUBLISH_ERROR}{error}")

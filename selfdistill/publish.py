@@ -22,6 +22,7 @@ from selfdistill.atomic import (
     remove_stale_temps,
     replace_if_unchanged,
 )
+from selfdistill.config import PublishConfig
 from selfdistill.logs import log_error
 from selfdistill.model import Lesson
 from selfdistill.paths import ProjectState
@@ -45,8 +46,18 @@ def claude_md_path(state: ProjectState) -> Path:
     return state.project / "CLAUDE.md"
 
 
-def publish(state: ProjectState, lessons: Sequence[Lesson], run_id: str) -> PublishResult:
-    """Publish exactly the given lessons that are active and pass the safety gate."""
+def publish(
+    state: ProjectState,
+    lessons: Sequence[Lesson],
+    run_id: str,
+    options: PublishConfig | None = None,
+) -> PublishResult:
+    """Publish exactly the given lessons that are active and pass the safety gate.
+
+    With `publish.skills` off, procedures are lines in the block like the other lessons; with
+    `publish.claudeMd` off, the block shows none. What either had published is taken out.
+    """
+    options = options or PublishConfig()
     vetted: list[Lesson] = []
     skipped: list[tuple[str, str]] = []
     for lesson in lessons:
@@ -58,17 +69,27 @@ def publish(state: ProjectState, lessons: Sequence[Lesson], run_id: str) -> Publ
             skipped.append((lesson.id, reason))
         else:
             vetted.append(lesson)
-    procedures = [lesson for lesson in vetted if lesson.steps]
-    lines = [lesson for lesson in vetted if not lesson.steps]
+    procedures = [lesson for lesson in vetted if lesson.steps and options.skills]
+    lines = [lesson for lesson in vetted if lesson not in procedures]
+    if not options.claude_md:
+        skipped += [
+            (lesson.id, "publishing to CLAUDE.md is off (publish.claudeMd)") for lesson in lines
+        ]
+        lines = []
     with journal.locked(state):
-        done = [_publish_skills(state, procedures, run_id), _publish_block(state, lines, run_id)]
+        done = [
+            _publish_skills(state, procedures, run_id),
+            _publish_block(state, lines, run_id, options),
+        ]
     changed = tuple(path for outcome in done for path in outcome.changed)
     skipped += [item for outcome in done for item in outcome.skipped]
     errors = tuple(error for outcome in done for error in outcome.errors)
     return PublishResult(changed, tuple(skipped), errors)
 
 
-def _publish_block(state: ProjectState, lessons: Sequence[Lesson], run_id: str) -> _Outcome:
+def _publish_block(
+    state: ProjectState, lessons: Sequence[Lesson], run_id: str, options: PublishConfig
+) -> _Outcome:
     path = real_target(claude_md_path(state))
     remove_stale_temps(path)  # a run killed mid-write leaves one in the user's project
     for _ in range(MAX_ATTEMPTS):
@@ -81,7 +102,8 @@ def _publish_block(state: ProjectState, lessons: Sequence[Lesson], run_id: str) 
             return _failed(lessons, str(error))
         if region is None and not lessons:
             return _Outcome()  # nothing to say and no block yet: leave the file alone
-        rendered = claudemd.render(lessons, claudemd.line_ending(current))
+        eol = claudemd.line_ending(current)
+        rendered = claudemd.render(lessons, eol, options.max_block_lines, options.max_block_bytes)
         budget = "left out of CLAUDE.md: over its size budget"
         left_out = tuple((item, budget) for item in rendered.left_out)
         if region == rendered.region:

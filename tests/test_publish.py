@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from selfdistill import claudemd, publish
+from selfdistill.config import PublishConfig
 from selfdistill.model import Lesson
 from selfdistill.paths import ProjectState
 from tests.test_guard import PLANTED
@@ -141,6 +142,36 @@ def test_over_budget_lessons_are_reported(state: ProjectState) -> None:
     assert left_out
     block = (state.project / "CLAUDE.md").read_bytes()
     assert len(block) <= claudemd.MAX_BLOCK_BYTES + 10
+
+
+def test_the_block_budget_follows_the_configuration(state: ProjectState) -> None:
+    lessons = [active(f"l{n}") for n in range(5)]
+    result = publish.publish(state, lessons, "run-1", PublishConfig(max_block_lines=2))
+    block = claudemd.split((state.project / "CLAUDE.md").read_bytes()).region or b""
+    assert len(claudemd.block_ids(block)) == 2 and b"3 more lesson(s) left out" in block
+    assert len([ident for ident, reason in result.skipped if "size budget" in reason]) == 3
+    publish.publish(state, lessons, "run-2", PublishConfig(max_block_bytes=400))
+    assert len((state.project / "CLAUDE.md").read_bytes()) <= 400
+
+
+def test_procedures_are_lines_when_skills_are_off(state: ProjectState) -> None:
+    lessons = [active("line"), active("proc", steps=("build it", "test it"))]
+    publish.publish(state, lessons, "run-1")
+    publish.publish(state, lessons, "run-2", PublishConfig(skills=False))
+    block = (state.project / "CLAUDE.md").read_text()
+    assert "remember rule line" in block and "remember rule proc" in block
+    assert not (state.project / ".claude/skills/working-on-proc").exists()  # taken out again
+
+
+def test_with_claude_md_off_the_block_shows_no_lesson(state: ProjectState) -> None:
+    (state.project / "CLAUDE.md").write_text("# Mine\n")
+    off = PublishConfig(claude_md=False)
+    result = publish.publish(state, [active("line")], "run-1", off)
+    assert (state.project / "CLAUDE.md").read_text() == "# Mine\n"  # no block: left alone
+    assert result.skipped == (("line", "publishing to CLAUDE.md is off (publish.claudeMd)"),)
+    publish.publish(state, [active("line")], "run-2")
+    publish.publish(state, [active("line")], "run-3", off)  # turned off later: taken out
+    assert "remember rule line" not in (state.project / "CLAUDE.md").read_text()
 
 
 @pytest.mark.e2e

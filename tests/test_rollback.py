@@ -13,6 +13,7 @@ import pytest
 
 from selfdistill import claudemd, distill, journal, lessons
 from selfdistill.claudemd import BEGIN
+from selfdistill.config import PublishConfig
 from selfdistill.errors import UserError
 from selfdistill.model import Lesson
 from selfdistill.paths import ProjectState
@@ -164,7 +165,7 @@ A, B = "aaaaaaaaaa", "bbbbbbbbbb"
 def run_publishes(state: ProjectState, run_id: str, *lessons_in: Lesson) -> None:
     """What a run does: store the lessons, then write back the active ones."""
     lessons.update_lessons(state, lambda current: lessons_in)
-    distill.publish(state, lessons_in, run_id)
+    distill.publish(state, lessons_in, run_id, PublishConfig())
 
 
 def block(state: ProjectState) -> tuple[str, ...]:
@@ -196,7 +197,7 @@ def test_what_a_rollback_took_out_stays_out(state: ProjectState) -> None:
     distill.rollback(state, "run-1")
     [held] = lessons.read_lessons(state)
     assert held.status == "held" and "rolled back" in (held.hold_reason or "")
-    distill.publish(state, lessons.read_lessons(state), "run-2")  # the next run
+    distill.publish(state, lessons.read_lessons(state), "run-2", PublishConfig())  # the next run
     assert claude_md(state).read_bytes() == b"top\n"
 
 
@@ -218,7 +219,9 @@ def test_a_decision_is_not_rolled_back_and_a_rejected_lesson_stays_out(
         state,
         lambda current: tuple(replace(x, status="rejected") if x.id == A else x for x in current),
     )
-    distill.publish(state, lessons.read_lessons(state), journal.DECISION_PREFIX + "r1")
+    distill.publish(
+        state, lessons.read_lessons(state), journal.DECISION_PREFIX + "r1", PublishConfig()
+    )
     assert block(state) == (B,)
     with pytest.raises(UserError, match="decide again"):
         distill.rollback(state, journal.DECISION_PREFIX + "r1")

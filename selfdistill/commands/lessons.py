@@ -66,6 +66,7 @@ def pick(stored: tuple[Lesson, ...], prefix: str) -> Lesson:
 def decide(state: ProjectState, lesson_id: str, status: str) -> tuple[Lesson, tuple[str, ...]]:
     """The user's decision, stored under the lock; then the published set follows it."""
     from selfdistill import distill, journal, lessons
+    from selfdistill.config import load_config
 
     guard = distill.load_guard()
     now = distill.utc_now()
@@ -86,7 +87,8 @@ def decide(state: ProjectState, lesson_id: str, status: str) -> tuple[Lesson, tu
     final = lessons.update_lessons(state, change)
     if distill.active_view(final) == before:
         return next(x for x in final if x.id == lesson_id), ()
-    result = distill.publish(state, final, journal.DECISION_PREFIX + distill.new_run_id())
+    options = load_config(state.project).publish
+    result = distill.publish(state, final, journal.DECISION_PREFIX + distill.new_run_id(), options)
     if result.errors:
         raise UserError(
             f"lesson {lesson_id} is now {status}, but not written back: {result.errors[0]}"
