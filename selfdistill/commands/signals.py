@@ -26,6 +26,9 @@ def command(paths: tuple[Path, ...], as_json: bool) -> None:
             report = analyze(path)
         except OSError as error:  # unreadable file: say which, not a traceback
             raise UserError(f"cannot read {path}: {error.strerror or error}") from error
+        if report.entries == 0:  # said on stderr: --json keeps stdout to signals alone
+            click.echo(f"selfdistill: no Claude Code entries could be read from {path}", err=True)
+            continue
         if as_json:
             for signal in report.signals:
                 emit_json(signal.to_json())
