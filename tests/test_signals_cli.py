@@ -110,3 +110,14 @@ def test_a_file_with_no_readable_entry_is_said_on_stderr(tmp_path):
             assert done.stderr == (
                 f"selfdistill: no Claude Code entries could be read from {path}\n"
             )
+
+
+def test_a_directory_without_transcripts_is_a_one_line_error(tmp_path):
+    empty = tmp_path / "emptydir"
+    (empty / "sub").mkdir(parents=True)
+    (empty / "notes.txt").write_text("not a transcript")
+    done = run(empty)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        f"selfdistill: no Claude Code transcripts (.jsonl, .jsonl.gz) under {empty}\n"
+    )

@@ -37,11 +37,15 @@ def command(paths: tuple[Path, ...], as_json: bool) -> None:
 
 
 def transcript_files(paths: tuple[Path, ...]) -> list[Path]:
-    """The transcripts named, directories searched recursively; a bad path is a user error."""
+    """The transcripts named, directories searched recursively; a bad path, or a directory with
+    no transcript in it, is a user error."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(_transcripts_in(path)))
+            inside = sorted(_transcripts_in(path))
+            if not inside:
+                raise UserError(f"no Claude Code transcripts (.jsonl, .jsonl.gz) under {path}")
+            found.extend(inside)
         elif path.is_file():
             found.append(path)
         else:
