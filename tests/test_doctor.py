@@ -197,6 +197,16 @@ def test_a_state_home_that_cannot_be_written_is_reported(
     assert "SELFDISTILL_HOME" in check.fix
 
 
+def test_a_broken_lesson_store_is_reported_with_a_fix(installed: Path) -> None:
+    lessons_file = ProjectState.for_project(installed).lessons
+    lessons_file.write_text("{garbage\n")
+
+    check = checks_of(installed)["store"]
+
+    assert not check.ok and "is not valid JSON" in check.detail
+    assert str(lessons_file) in check.detail and str(lessons_file) in check.fix
+
+
 def test_the_store_size_is_shown(installed: Path) -> None:
     state = ProjectState.for_project(installed)
     state.root.mkdir(parents=True, exist_ok=True)
