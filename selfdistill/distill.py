@@ -179,7 +179,7 @@ def write_watermarks(state: ProjectState, marks: Watermarks) -> None:
             for path, p in sorted(marks.transcripts.items())
         },
     }
-    write_atomic(state.watermarks, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
+    write_atomic(state.watermarks, (json.dumps(data, indent=1) + "\n").encode("utf-8"), mode=0o600)
 
 
 def progress_of(path: str) -> Progress | None:
@@ -767,7 +767,9 @@ def manifest(
 
 def write_manifest(state: ProjectState, data: dict[str, Any]) -> Path:
     path = state.runs / f"{data['id']}.json"
-    write_atomic(path, (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+    state.runs.mkdir(parents=True, exist_ok=True, mode=0o700)  # the state is the user's alone
+    text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+    write_atomic(path, text.encode("utf-8"), mode=0o600)
     return path
 
 
@@ -829,12 +831,13 @@ def run(options: RunOptions) -> dict[str, Any] | None:
     import filelock
 
     store.ensure_state(state)  # 0700 directories: the state is the user's alone
-    lock = filelock.FileLock(str(state.run_lock), timeout=0 if options.spawned else options.wait_s)
+    wait = 0 if options.spawned else options.wait_s
+    lock = filelock.FileLock(str(state.run_lock), timeout=wait, mode=0o600)
     try:
         lock.acquire()
     except filelock.Timeout:
         if options.spawned:
-            pending_path(state).touch()
+            pending_path(state).touch(mode=0o600)
             return None
         raise UserError("a run is in progress for this project; try again when it ends") from None
     started = time.time() - NOTE_SLACK_S

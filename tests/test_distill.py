@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -404,9 +405,13 @@ def test_hook_spawned_run_leaves_a_note_when_a_run_holds_the_lock(project: Path)
     state: ProjectState = distill.project_state(project)
     state.root.mkdir(parents=True)
     with filelock.FileLock(str(state.run_lock), timeout=0):
-        spawned = cli("run", "--project", str(project), env={"SELFDISTILL_INTERNAL": "1"})
+        umask = os.umask(0o022)  # the note is the user's alone even so
+        try:
+            spawned = cli("run", "--project", str(project), env={"SELFDISTILL_INTERNAL": "1"})
+        finally:
+            os.umask(umask)
         assert spawned.wait(timeout=60) == 0
-        assert (state.root / "pending").exists()
+        assert stat.S_IMODE((state.root / "pending").stat().st_mode) == 0o600
         manual = cli("run", "--project", str(project), "--wait", "1")
         started = time.monotonic()
         assert manual.wait(timeout=60) == 1
