@@ -17,6 +17,10 @@ unset CDPATH  # else `cd` prints where it went, and that would end up in the pat
 source_dir=$(cd -- "$(dirname -- "$0")" && pwd)
 project=${1:-.}
 [ -d "$project" ] || fail "no such project directory: $project"
+case ${SELFDISTILL_HOME:-/} in
+/*) ;;
+*) fail "SELFDISTILL_HOME must be an absolute path, not '$SELFDISTILL_HOME' (hooks and commands run in different folders)" ;;
+esac
 project=$(cd -- "$project" && pwd)
 
 # The user's own Python set-up must neither leak into our environment nor be changed by it.

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     import filelock
 
 WATERMARK_VERSION = 1
+NO_ENTRIES = "no Claude Code entries could be read"
 MANUAL_WAIT_S = 60.0  # a manual run waits this long for a run in progress
 
 
@@ -96,7 +97,7 @@ class Target:
 @dataclass(frozen=True)
 class Skip:
     path: str
-    reason: str  # missing | unreadable | ignored | over-limit | analysis-failed
+    reason: str  # missing | unreadable | ignored | over-limit | analysis-failed | no-entries
     detail: str = ""
     first_index: int = -1
 
@@ -123,6 +124,7 @@ class Analysed(NamedTuple):
 class Analysis:
     reports: tuple[Analysed, ...]
     failed: tuple[Skip, ...]
+    unread: tuple[Skip, ...] = ()  # read, but not one Claude Code entry in them: no session
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,7 @@ def write_watermarks(state: ProjectState, marks: Watermarks) -> None:
             for path, p in sorted(marks.transcripts.items())
         },
     }
-    write_atomic(state.watermarks, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
+    write_atomic(state.watermarks, (json.dumps(data, indent=1) + "\n").encode("utf-8"), mode=0o600)
 
 
 def progress_of(path: str) -> Progress | None:
@@ -308,6 +310,7 @@ def analyze_targets(
 ) -> Analysis:
     done: list[Analysed] = []
     failed: list[Skip] = []
+    unread: list[Skip] = []
     for index, target in enumerate(targets):
         if on_progress is not None:
             on_progress(index, len(targets))
@@ -323,11 +326,13 @@ def analyze_targets(
                 Skip(target.path, "analysis-failed", trim(repr(error)), target.first_index)
             )
             continue
-        if before is not None:
+        if report.entries == 0:  # corrupt, empty or not a transcript: no session was read
+            unread.append(Skip(target.path, "no-entries", NO_ENTRIES, target.first_index))
+        elif before is not None:
             done.append(Analysed(target, report, before, steps))
     if on_progress is not None and targets:
         on_progress(len(targets), len(targets))
-    return Analysis(tuple(done), tuple(failed))
+    return Analysis(tuple(done), tuple(failed), tuple(unread))
 
 
 def signal_counts(report: SessionReport) -> dict[str, Any]:
@@ -707,7 +712,7 @@ def execute(
     wanted = wants_model(config, options.model)
     analysis = analyze_targets(plan.targets, options.on_progress, keep_open=wanted)
     tally.session_signals = [signal_counts(item.report) for item in analysis.reports]
-    tally.skipped.extend(analysis.failed)
+    tally.skipped.extend(analysis.failed + analysis.unread)
     tally.errors.extend(f"{s.path}: {s.detail}" for s in analysis.failed)
     tally.processed = len(analysis.reports)
     tally.log_paths = [item.target.path for item in analysis.reports]
@@ -803,7 +808,9 @@ def manifest(
 
 def write_manifest(state: ProjectState, data: dict[str, Any]) -> Path:
     path = state.runs / f"{data['id']}.json"
-    write_atomic(path, (json.dumps(data, indent=1, ensure_ascii=False) + "\n").encode("utf-8"))
+    state.runs.mkdir(parents=True, exist_ok=True, mode=0o700)  # the state is the user's alone
+    text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
+    write_atomic(path, text.encode("utf-8"), mode=0o600)
     return path
 
 
@@ -865,12 +872,13 @@ def run(options: RunOptions) -> dict[str, Any] | None:
     import filelock
 
     store.ensure_state(state)  # 0700 directories: the state is the user's alone
-    lock = filelock.FileLock(str(state.run_lock), timeout=0 if options.spawned else options.wait_s)
+    wait = 0 if options.spawned else options.wait_s
+    lock = filelock.FileLock(str(state.run_lock), timeout=wait, mode=0o600)
     try:
         lock.acquire()
     except filelock.Timeout:
         if options.spawned:
-            pending_path(state).touch()
+            pending_path(state).touch(mode=0o600)
             return None
         raise UserError("a run is in progress for this project; try again when it ends") from None
     started = time.time() - NOTE_SLACK_S

@@ -382,6 +382,17 @@ def plugin_homes(setup: Setup) -> list[Path]:
     return [path for path in found if (path / "projects").is_dir() and path != setup.home]
 
 
+def lesson_store_problem(state: ProjectState) -> str | None:
+    """Why the project's lesson store cannot be read (runs, `lessons`, `status` would fail)."""
+    from selfdistill.lessons import read_lessons
+
+    try:
+        read_lessons(state)
+    except FatalError as error:
+        return str(error)
+    return None
+
+
 def check_store(setup: Setup) -> Check:
     problem = writable_problem(setup.home)
     if problem:
@@ -395,6 +406,11 @@ def check_store(setup: Setup) -> Check:
             f"state is split between {setup.home} and the plugin's {others[0]}",
             f"move the folders in {others[0] / 'projects'} into {setup.home / 'projects'}",
         )
+    broken = lesson_store_problem(setup.state)
+    if broken:
+        where = setup.state.lessons
+        fix = f"repair {where} by hand, or move it aside to start again: mv {where} {where}.bad"
+        return Check("store", False, broken, fix)
     plugin = f"; the plugin keeps its state in {others[0]}" if others else ""
     if not setup.home.exists():
         return Check("store", True, f"{setup.home} (not created yet; writable){plugin}")

@@ -41,7 +41,8 @@ def forget(state: ProjectState) -> Forgotten:
         return Forgotten(str(state.project), str(state.root), False, 0)
     tombstone = state.root.with_name(f"{TOMBSTONE_PREFIX}{state.root.name}-{secrets.token_hex(4)}")
     try:
-        with filelock.FileLock(str(state.run_lock), timeout=0), store.store_lock(state, wait=10):
+        run_lock = filelock.FileLock(str(state.run_lock), timeout=0, mode=0o600)
+        with run_lock, store.store_lock(state, wait=10):
             files = count_files(state.root)
             os.rename(state.root, tombstone)
     except filelock.Timeout:

@@ -118,7 +118,7 @@ def _read() -> Users:
 def _write(users: Users) -> None:
     body = json.dumps({"hooks": users}, indent=2, sort_keys=True) + "\n"
     try:
-        write_atomic(record_path(), body.encode("utf-8"))
+        write_atomic(record_path(), body.encode("utf-8"), mode=0o600)
     except OSError as error:
         raise FatalError(f"cannot write {record_path()}: {error.strerror}") from error
 
@@ -128,7 +128,7 @@ def _locked() -> Iterator[None]:
     import filelock  # here: the git hook imports this module only for is_registered
 
     path = record_path()
-    lock = filelock.FileLock(f"{path}.lock", timeout=LOCK_WAIT_S)
+    lock = filelock.FileLock(f"{path}.lock", timeout=LOCK_WAIT_S, mode=0o600)
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         lock.acquire()

@@ -224,7 +224,8 @@ def _save_record(project: Path, text: str | None, created: tuple[str, ...], made
     }
     try:
         ensure_state(ProjectState.for_project(project))  # 0700: the state is the user's alone
-        write_atomic(record_path(project), (json.dumps(body, indent=2) + "\n").encode("utf-8"))
+        text = json.dumps(body, indent=2) + "\n"
+        write_atomic(record_path(project), text.encode("utf-8"), mode=0o600)
     except OSError as error:
         raise FatalError(f"cannot write {record_path(project)}: {error.strerror}") from error
 

@@ -77,7 +77,7 @@ def registry_path(state: ProjectState) -> Path:
 def locked(state: ProjectState) -> Iterator[None]:
     """One publish or rollback at a time per project."""
     state.journal.mkdir(parents=True, exist_ok=True, mode=0o700)
-    lock = FileLock(str(state.journal / ".lock"), timeout=LOCK_TIMEOUT)
+    lock = FileLock(str(state.journal / ".lock"), timeout=LOCK_TIMEOUT, mode=0o600)
     try:
         lock.acquire()
     except Timeout as error:

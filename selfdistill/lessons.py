@@ -494,13 +494,13 @@ def update_lessons(
     from selfdistill.store import ensure_state
 
     ensure_state(state)  # 0700 directories: the state is the user's alone
-    lock = filelock.FileLock(str(state.lessons_lock), timeout=LOCK_TIMEOUT_S)
+    lock = filelock.FileLock(str(state.lessons_lock), timeout=LOCK_TIMEOUT_S, mode=0o600)
     try:
         with lock:
             current = read_lessons(state)
             updated = change(current)
             if updated != current:
-                write_atomic(state.lessons, dump_store(updated).encode("utf-8"))
+                write_atomic(state.lessons, dump_store(updated).encode("utf-8"), mode=0o600)
             return updated
     except filelock.Timeout as error:
         raise StateError(f"the lesson store {state.lessons} stayed locked; try again") from error

@@ -158,7 +158,7 @@ def propose_lessons(
     clock: Callable[[], float] = time.time,
 ) -> LLMOutcome:
     """Lesson proposals for these sessions; `ok=False` means: use the heuristics instead."""
-    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     opened_until = breaker_open_until(state_dir, clock())
     if opened_until is not None:
         return failed(f"circuit breaker open until {iso(opened_until)}", Usage())
@@ -596,7 +596,8 @@ def update_ledger(
 ) -> bool:
     import filelock
 
-    with filelock.FileLock(str(state_dir / "llm-ledger.lock"), timeout=LOCK_TIMEOUT_S):
+    lock = filelock.FileLock(str(state_dir / "llm-ledger.lock"), timeout=LOCK_TIMEOUT_S, mode=0o600)
+    with lock:
         days = ledger_days(state_dir)
         entry = dict(days.get(day, {}))
         spent = float(entry.get("cost_usd", 0.0))

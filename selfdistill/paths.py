@@ -33,9 +33,22 @@ def _path(text: str) -> Path:
 
 
 def state_home_dir() -> str:
-    """SELFDISTILL_HOME, else $XDG_DATA_HOME/selfdistill, else ~/.local/share/selfdistill."""
+    """SELFDISTILL_HOME, else $XDG_DATA_HOME/selfdistill, else ~/.local/share/selfdistill.
+
+    A relative SELFDISTILL_HOME is refused: hooks run in the session's folder, the git hook at the
+    top of the repository and commands wherever the user is, so it would name a different store
+    for each (and put one inside the project). Commands say so; hooks record nothing, since their
+    catch-all has no log left to write to.
+    """
     explicit = os.environ.get("SELFDISTILL_HOME")
     if explicit:
+        if not os.path.isabs(explicit):
+            from selfdistill.errors import UserError  # only then: the hook imports nothing more
+
+            raise UserError(
+                f"SELFDISTILL_HOME must be an absolute path, not '{explicit}' "
+                "(hooks and commands run in different folders)"
+            )
         return explicit
     xdg = os.environ.get("XDG_DATA_HOME")
     base = xdg if xdg else os.path.join(os.path.expanduser("~"), ".local", "share")

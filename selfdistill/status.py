@@ -2,7 +2,8 @@
 
 Reads run manifests (state.runs/<id>.json), the lesson store (state.lessons), the observation
 store and the run lock. Any of them may be missing (nothing ran yet): zeros and nulls then.
-Unreadable files are skipped, never fatal: status is what people run when something is wrong.
+Unreadable manifests are skipped, never fatal: status is what people run when something is wrong.
+A broken lesson store is an error, as in `lessons` and `report`: counting no lessons would hide it.
 """
 
 from __future__ import annotations
@@ -35,11 +36,10 @@ def load_runs(state: ProjectState) -> list[dict[str, Any]]:
 
 
 def load_lessons(state: ProjectState) -> list[dict[str, Any]]:
-    data = _read_json(state.lessons)
-    lessons = data.get("lessons") if isinstance(data, dict) else None
-    if not isinstance(lessons, list):
-        return []
-    return [lesson for lesson in lessons if isinstance(lesson, dict)]
+    """The stored lessons as records; StateError when the store is unreadable or invalid."""
+    from selfdistill.lessons import read_lessons, to_dict
+
+    return [to_dict(lesson) for lesson in read_lessons(state)]
 
 
 def _error_text(run: dict[str, Any]) -> str | None:

@@ -259,7 +259,9 @@ def _record_loss(state: ProjectState, lost: int, dropped_segments: int) -> None:
         "lastDroppedAt": now_iso(),
     }
     tmp = dropped_path(state).with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(jsonfast.dumps(info, separators=(", ", ": ")) + "\n", encoding="utf-8")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(jsonfast.dumps(info, separators=(", ", ": ")) + "\n")
     os.replace(tmp, dropped_path(state))
     log_error(
         f"observation store for {state.project}: over the size cap, dropped {lost} observations "

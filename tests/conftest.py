@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+REPO = Path(__file__).resolve().parents[1]
 REAL_HOME = Path(os.path.expanduser("~"))
 GUARDED = (REAL_HOME / ".claude", REAL_HOME / ".local" / "share" / "selfdistill")
 
@@ -44,6 +45,9 @@ def isolated_home(
     monkeypatch.delenv("XDG_DATA_HOME", raising=False)
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("CLAUDE_PROJECT_DIR", raising=False)
+    # Processes the tests start run this checkout's code, whatever checkout (a worktree) the
+    # environment's editable install points at.
+    monkeypatch.setenv("PYTHONPATH", str(REPO))
     yield home
     for root in GUARDED:
         after = _snapshot(root)

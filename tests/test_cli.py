@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -41,3 +42,24 @@ def test_no_arguments_prints_the_help() -> None:
     done = cli()
     assert done.returncode == 0
     assert "Commands:" in done.stdout and done.stderr == ""
+
+
+@pytest.mark.parametrize("args", [("status",), ("run", "--dry-run"), ("install",), ("doctor",)])
+def test_a_relative_state_home_is_one_line_and_creates_nothing(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    (tmp_path / ".git").mkdir()
+    done = subprocess.run(
+        [str(SELFDISTILL), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={**os.environ, "SELFDISTILL_HOME": "relhome"},
+    )
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        "selfdistill: SELFDISTILL_HOME must be an absolute path, not 'relhome' "
+        "(hooks and commands run in different folders)\n"
+    )
+    assert [path.name for path in tmp_path.iterdir()] == [".git"]

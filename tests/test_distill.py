@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
+import stat
 import subprocess
 import sys
 import time
@@ -249,6 +251,33 @@ def test_failed_analysis_is_reported_and_not_marked_processed(
     assert str(bad) not in marks.transcripts
 
 
+def test_a_transcript_with_no_readable_entry_is_skipped_not_processed(
+    project: Path, tmp_path: Path
+) -> None:
+    bad = {
+        "random.jsonl.gz": b"\x1f\x8b" + os.urandom(3000),
+        "binary.jsonl": os.urandom(3000),
+        "empty.jsonl": b"",
+        "array.jsonl": b"[1,2,3]\n",
+        "text.jsonl": b"hello, not JSON\n",
+    }
+    for name, data in bad.items():
+        (tmp_path / name).write_bytes(data)
+    [good] = sessions(tmp_path, TREE, 1)
+    whole = gzip.compress(good.read_bytes())
+    (tmp_path / "cut.jsonl.gz").write_bytes(whole[: len(whole) * 3 // 4])  # some lines survive
+    paths = [tmp_path / name for name in bad] + [good, tmp_path / "cut.jsonl.gz"]
+    manifest = run(project, *paths, dry_run=True)
+    validate("manifest", manifest)
+    assert manifest["sessionsProcessed"] == 2
+    assert manifest["sessionsSkipped"] == len(bad)
+    assert manifest["skipped"] == [
+        {"path": str(tmp_path / name), "reason": "no-entries", "detail": distill.NO_ENTRIES}
+        for name in bad
+    ]
+    assert manifest["errors"] == []
+
+
 def test_manifest_is_written_even_when_the_run_fails(project: Path, tmp_path: Path) -> None:
     state = distill.project_state(project)
     state.root.mkdir(parents=True)
@@ -376,9 +405,13 @@ def test_hook_spawned_run_leaves_a_note_when_a_run_holds_the_lock(project: Path)
     state: ProjectState = distill.project_state(project)
     state.root.mkdir(parents=True)
     with filelock.FileLock(str(state.run_lock), timeout=0):
-        spawned = cli("run", "--project", str(project), env={"SELFDISTILL_INTERNAL": "1"})
+        umask = os.umask(0o022)  # the note is the user's alone even so
+        try:
+            spawned = cli("run", "--project", str(project), env={"SELFDISTILL_INTERNAL": "1"})
+        finally:
+            os.umask(umask)
         assert spawned.wait(timeout=60) == 0
-        assert (state.root / "pending").exists()
+        assert stat.S_IMODE((state.root / "pending").stat().st_mode) == 0o600
         manual = cli("run", "--project", str(project), "--wait", "1")
         started = time.monotonic()
         assert manual.wait(timeout=60) == 1

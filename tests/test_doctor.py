@@ -16,13 +16,11 @@ from tests.test_git import git_identity, make_repo
 
 __all__ = ["git_identity"]  # the autouse fixture, imported to apply here too
 
-DOCTOR = "from selfdistill.commands.doctor import command; command(prog_name='selfdistill doctor')"
-
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The doctor command in a process of its own, as a user would run it."""
     return subprocess.run(
-        [sys.executable, "-c", DOCTOR, *args],
+        [sys.executable, "-m", "selfdistill", "doctor", *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -90,7 +88,26 @@ def test_the_readable_view_gives_a_fix_line_for_each_problem(tmp_path: Path) -> 
     hooks_line = next(i for i, line in enumerate(lines) if line.startswith("FAIL  hooks"))
     assert "fix: run 'selfdistill install --project" in lines[hooks_line + 1]
     assert lines[-1].endswith("problem(s) found")
-    assert done.stderr == ""
+    failed = sum(line.startswith("FAIL") for line in lines)
+    assert done.stderr == f"selfdistill: doctor found {failed} problem(s)\n"
+
+
+def test_json_keeps_stdout_to_the_checks_and_says_the_problems_on_stderr(tmp_path: Path) -> None:
+    project = tmp_path / "bare"
+    project.mkdir()
+
+    done = cli("--project", str(project), "--json")
+
+    assert done.returncode == 1
+    failed = sum(not check["ok"] for check in json.loads(done.stdout))
+    assert failed and done.stderr == f"selfdistill: doctor found {failed} problem(s)\n"
+
+
+def test_a_project_that_does_not_exist_is_a_user_error(tmp_path: Path) -> None:
+    done = cli("--project", str(tmp_path / "nonexistent" / "x"))
+
+    assert (done.returncode, done.stdout) == (1, "")
+    assert len(done.stderr.splitlines()) == 1 and "does not exist" in done.stderr
 
 
 def test_hooks_pointing_at_a_missing_interpreter_are_reported(installed: Path) -> None:
@@ -178,6 +195,16 @@ def test_a_state_home_that_cannot_be_written_is_reported(
 
     assert not check.ok and "not a directory" in check.detail
     assert "SELFDISTILL_HOME" in check.fix
+
+
+def test_a_broken_lesson_store_is_reported_with_a_fix(installed: Path) -> None:
+    lessons_file = ProjectState.for_project(installed).lessons
+    lessons_file.write_text("{garbage\n")
+
+    check = checks_of(installed)["store"]
+
+    assert not check.ok and "is not valid JSON" in check.detail
+    assert str(lessons_file) in check.detail and str(lessons_file) in check.fix
 
 
 def test_the_store_size_is_shown(installed: Path) -> None:

@@ -315,6 +315,24 @@ def test_privacy_switches_record_nothing(project: Path, switch: str) -> None:
     assert not ProjectState.for_project(project).root.exists()
 
 
+@pytest.mark.parametrize("event", ["UserPromptSubmit", "Stop"])
+def test_a_relative_state_home_records_nothing_anywhere(project: Path, event: str) -> None:
+    """It names no one store (hooks, the git hook and commands run in different folders), and
+    falling back to the default home would put data where the user said not to."""
+    env = {**os.environ, "SELFDISTILL_HOME": "relhome", "CLAUDE_PROJECT_DIR": str(project)}
+    done = subprocess.run(
+        [str(SCRIPT), "hook", event],
+        input=payload(event, prompt="hi", cwd=str(project)),
+        capture_output=True,
+        env=env,
+        cwd=project,
+        check=False,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+    assert [path.name for path in project.iterdir()] == [".git"]
+    assert not (Path.home() / ".local" / "share" / "selfdistill").exists()
+
+
 def test_project_is_found_from_the_payload_cwd_when_claude_does_not_say(project: Path) -> None:
     sub = project / "src" / "pkg"
     sub.mkdir(parents=True)

@@ -157,6 +157,16 @@ def test_install_sh_explains_a_missing_python(tmp_path: Path) -> None:
     assert list(home.iterdir()) == []
 
 
+def test_install_sh_refuses_a_relative_state_home(tmp_path: Path) -> None:
+    done = run_install_sh(tmp_path, clean_env(tmp_path, SELFDISTILL_HOME="relhome"))
+    assert done.returncode == 1
+    assert done.stderr == (
+        "install.sh: SELFDISTILL_HOME must be an absolute path, not 'relhome' "
+        "(hooks and commands run in different folders)\n"
+    )
+    assert not (tmp_path / "relhome").exists()
+
+
 def test_install_sh_refuses_a_missing_project(tmp_path: Path) -> None:
     done = run_install_sh(tmp_path, clean_env(tmp_path), str(tmp_path / "nope"))
     assert done.returncode == 1

@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from selfdistill import paths
+from selfdistill.errors import UserError
 from selfdistill.paths import ProjectState, find_project_root, project_key, state_home
 
 
@@ -133,3 +134,9 @@ def test_state_strings_need_no_pathlib() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_a_relative_state_home_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SELFDISTILL_HOME", "relhome")
+    with pytest.raises(UserError, match="SELFDISTILL_HOME must be an absolute path, not 'relhome'"):
+        state_home()

@@ -262,6 +262,7 @@ def test_command_prints_text_json_and_writes_html(tmp_path: Path) -> None:
     assert data["signalSource"] == "runs" and len(data["lessons"]) == 2
     assert {x["verdict"] for x in data["lessons"]} == {"mixed", "unpublished"}
     page = tmp_path / "out" / "report.html"
+    page.parent.mkdir()
     written = selfdistill("report", "--project", str(project), "--html", str(page), cwd=tmp_path)
     assert written.returncode == 0, written.stderr
     assert written.stdout.strip() == str(page)
@@ -278,6 +279,15 @@ def test_command_errors_are_one_line(tmp_path: Path) -> None:
     )
     assert done.returncode == 1 and done.stdout == ""
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+def test_a_page_in_a_folder_that_does_not_exist_is_a_user_error(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    page = tmp_path / "nonexistent" / "dir" / "r.html"
+    done = selfdistill("report", "--project", str(project), "--html", str(page), cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == f"selfdistill: cannot write {page}: no folder {page.parent}\n"
+    assert not (tmp_path / "nonexistent").exists()
 
 
 @pytest.mark.parametrize("args", [["--json"], []])

@@ -86,3 +86,38 @@ def test_an_unreadable_transcript_is_a_one_line_error(tmp_path):
         assert "Traceback" not in done.stderr
     finally:
         path.chmod(0o644)
+
+
+def _unreadable_transcripts(tmp_path: Path) -> list[Path]:
+    """Files named like transcripts in which not one Claude Code entry can be read."""
+    files = {
+        "random.jsonl.gz": b"\x1f\x8b" + os.urandom(3000),
+        "binary.jsonl": os.urandom(3000),
+        "empty.jsonl": b"",
+        "array.jsonl": b"[1,2,3]\n",
+        "text.jsonl": b"hello, not JSON at all\n",
+    }
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    return [tmp_path / name for name in files]
+
+
+def test_a_file_with_no_readable_entry_is_said_on_stderr(tmp_path):
+    for path in _unreadable_transcripts(tmp_path):
+        for args in ((path,), (path, "--json")):
+            done = run(*args)
+            assert (done.returncode, done.stdout) == (0, ""), done
+            assert done.stderr == (
+                f"selfdistill: no Claude Code entries could be read from {path}\n"
+            )
+
+
+def test_a_directory_without_transcripts_is_a_one_line_error(tmp_path):
+    empty = tmp_path / "emptydir"
+    (empty / "sub").mkdir(parents=True)
+    (empty / "notes.txt").write_text("not a transcript")
+    done = run(empty)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (
+        f"selfdistill: no Claude Code transcripts (.jsonl, .jsonl.gz) under {empty}\n"
+    )

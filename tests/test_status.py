@@ -6,12 +6,14 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import filelock
 import pytest
 
-from selfdistill import store
+from selfdistill import lessons, store
+from selfdistill.model import Evidence, Lesson
 from selfdistill.paths import ProjectState
 from selfdistill.status import project_status
 
@@ -32,6 +34,18 @@ def project(tmp_path: Path) -> Path:
     root = tmp_path / "project"
     (root / ".git").mkdir(parents=True)
     return root
+
+
+def lesson_about(tool: str) -> Lesson:
+    return lessons.new_lesson(
+        "fact",
+        f"Using `{tool}`",
+        f"it is not installed here; do without `{tool}`",
+        evidence=(Evidence("s1", "u1", signal="tool_error"),),
+        signal="tool_error",
+        confidence=0.6,
+        now="2026-01-01T00:00:00Z",
+    )
 
 
 def write_run(
@@ -65,12 +79,11 @@ def test_runs_lessons_observations_and_losses_are_counted(project: Path) -> None
     )
     write_run(state, "r3", "2026-01-03T00:00:00Z", "2026-01-03T00:01:00Z")
     (state.runs / "broken.json").write_text("{not json")
-    lessons = [
-        {"id": "a", "status": "active"},
-        {"id": "b", "status": "candidate"},
-        {"id": "c", "status": "active"},
+    stored = [
+        replace(lesson_about(tool), status=status)
+        for tool, status in (("tree", "active"), ("fd", "candidate"), ("rg", "active"))
     ]
-    state.lessons.write_text(json.dumps({"version": 1, "lessons": lessons}))
+    state.lessons.write_text(lessons.dump_store(stored))
     for i in range(4):
         store.append(state, {"v": 1, "ts": "t", "event": "E", "session_id": str(i)})
     (state.root / "dropped.json").write_text(json.dumps({"droppedObservations": 17}))
@@ -128,3 +141,19 @@ def test_status_of_a_missing_directory_is_a_user_error(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert done.stdout == "" and "does not exist" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_broken_lesson_store_is_the_same_error_as_in_lessons(project: Path) -> None:
+    state = ProjectState.for_project(project)
+    store.append(state, {"v": 1, "ts": "t", "event": "E"})
+    state.lessons.write_text("{garbage\n")
+    status = status_cli("--json", "--project", str(project), cwd=project)
+    listed = subprocess.run(
+        [str(SCRIPT), "lessons", "--project", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (status.returncode, status.stdout) == (1, "")
+    assert status.stderr.startswith(f"selfdistill: lesson store {state.lessons} is not valid JSON")
+    assert len(status.stderr.splitlines()) == 1 and status.stderr == listed.stderr

@@ -78,10 +78,15 @@ def test_the_cap_drops_oldest_segments_and_records_the_loss(
 ) -> None:
     monkeypatch.setenv(store.SEGMENT_ENV, "1000")
     monkeypatch.setenv(store.CAP_ENV, "3000")
-    add(state, 60, pad=100)
+    umask = os.umask(0o022)  # the record of the loss is the user's alone even so
+    try:
+        add(state, 60, pad=100)
+    finally:
+        os.umask(umask)
     kept = sessions(state)
     dropped = store.read_dropped(state)["droppedObservations"]
     assert dropped > 0
+    assert stat.S_IMODE(store.dropped_path(state).stat().st_mode) == 0o600
     assert dropped + len(kept) == 60
     assert kept == [str(i) for i in range(dropped, 60)]  # the oldest went, in order
     assert sum(path.stat().st_size for _, path in store.segments(state)) <= 3000 + 1400

@@ -6,13 +6,14 @@ from pathlib import Path
 
 import click
 
+from selfdistill.errors import FatalError
 from selfdistill.output import emit_json
 
 
 @click.command(name="doctor")
 @click.option(
     "--project",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Project directory (default: the current one).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the checks as a JSON list.")
@@ -25,5 +26,6 @@ def command(project: Path | None, as_json: bool) -> None:
         emit_json(doctor.as_json(checks))
     else:
         click.echo(doctor.render(checks))
-    if not all(check.ok for check in checks):
-        raise click.exceptions.Exit(1)
+    failed = sum(not check.ok for check in checks)
+    if failed:  # the report stays on stdout; stderr gets the one line every failure gives
+        raise FatalError(f"doctor found {failed} problem(s)")

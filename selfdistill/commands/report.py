@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     "html_path",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write a self-contained HTML page here (open it in a browser) and print its path.",
+    help="Write a self-contained HTML page here (the folder must exist) and print its path.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the gathered data as one JSON object.")
 def command(project: Path | None, html_path: Path | None, as_json: bool) -> None:
@@ -54,6 +54,8 @@ def write_page(path: Path, report: Report) -> Path:
     from selfdistill.report_html import render
 
     target = path.expanduser().absolute()
+    if not target.parent.is_dir():  # a mistyped folder is an error, not a folder to create
+        raise UserError(f"cannot write {target}: no folder {target.parent}")
     try:
         write_atomic(target, render(report).encode("utf-8"))
     except OSError as error:

@@ -26,6 +26,9 @@ def command(paths: tuple[Path, ...], as_json: bool) -> None:
             report = analyze(path)
         except OSError as error:  # unreadable file: say which, not a traceback
             raise UserError(f"cannot read {path}: {error.strerror or error}") from error
+        if report.entries == 0:  # said on stderr: --json keeps stdout to signals alone
+            click.echo(f"selfdistill: no Claude Code entries could be read from {path}", err=True)
+            continue
         if as_json:
             for signal in report.signals:
                 emit_json(signal.to_json())
@@ -34,11 +37,15 @@ def command(paths: tuple[Path, ...], as_json: bool) -> None:
 
 
 def transcript_files(paths: tuple[Path, ...]) -> list[Path]:
-    """The transcripts named, directories searched recursively; a bad path is a user error."""
+    """The transcripts named, directories searched recursively; a bad path, or a directory with
+    no transcript in it, is a user error."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found.extend(sorted(_transcripts_in(path)))
+            inside = sorted(_transcripts_in(path))
+            if not inside:
+                raise UserError(f"no Claude Code transcripts (.jsonl, .jsonl.gz) under {path}")
+            found.extend(inside)
         elif path.is_file():
             found.append(path)
         else:

@@ -18,8 +18,17 @@ import pytest
 from selfdistill import privacy, signals
 from selfdistill.paths import ProjectState
 from selfdistill.store import iter_observations
-from tests.adversarial.harness import cli, files_under, hook_env, make_repo, run_hook
+from tests.adversarial.harness import (
+    cli,
+    enable_llm,
+    files_under,
+    git,
+    hook_env,
+    make_repo,
+    run_hook,
+)
 from tests.adversarial.harness import transcript as write_transcript
+from tests.support.llm_stub import LLMStub, tool_reply
 
 # Runs `selfdistill` with the forget command registered, whether or not cli.py lists it yet.
 FORGET_CLI = """
@@ -65,24 +74,48 @@ def populated(tmp_path: Path) -> tuple[Path, ProjectState]:
     return project, ProjectState.for_project(project)
 
 
-def exposed(home: Path, path: Path) -> bool:
-    """Whether another user could read `path`: it is readable and every directory above lets
-    them through (down from SELFDISTILL_HOME)."""
-    parts = path.relative_to(home).parts
-    above = [home.joinpath(*parts[:n]) for n in range(len(parts))]
-    through = all(stat.S_IMODE(directory.stat().st_mode) & 0o011 for directory in above)
-    return through and bool(stat.S_IMODE(path.stat().st_mode) & 0o044)
+def loose_modes(home: Path) -> list[str]:
+    """What under `home` another user could read or enter: a file not 0600, a folder not 0700."""
+    loose = []
+    for folder, _dirs, files in os.walk(home):
+        wanted = [(Path(folder), 0o700)] + [(Path(folder) / name, 0o600) for name in files]
+        loose += [
+            f"{oct(mode)} {path}"
+            for path, want in wanted
+            if (mode := stat.S_IMODE(path.lstat().st_mode)) != want
+        ]
+    return loose
 
 
-def test_state_files_are_readable_only_by_the_user(tmp_path: Path, figures: Any) -> None:
-    populated(tmp_path)
+def test_state_files_are_readable_only_by_the_user_whatever_the_umask(
+    tmp_path: Path, figures: Any
+) -> None:
+    """Under umask 022, which would leave new files readable by everyone: install, hooks, a git
+    commit, a heuristic run that publishes, a run with the model, then a rollback."""
+    before = os.umask(0o022)
+    try:
+        project, state = populated(tmp_path)
+        git(project, "commit", "-q", "--allow-empty", "-m", "later")  # the post-commit hook
+        with LLMStub(tool_reply({"lessons": []})) as stub:
+            enable_llm(project, stub.url)
+            env = {"ANTHROPIC_API_KEY": "test-key", **hook_env(project)}
+            args = ("run", "--project", str(project), "--transcript", str(tmp_path / "t/p0.jsonl"))
+            done = cli(*args, env=env)
+        assert done.returncode == 0, done.stderr
+        assert cli("rollback", "--project", str(project)).returncode == 0
+    finally:
+        os.umask(before)
     home = Path(os.environ["SELFDISTILL_HOME"])
     paths = list(files_under(home))
-    loose = [str(path) for path in paths if exposed(home, path)]
+    loose = loose_modes(home)
     figures("privacy-modes", files_checked=len(paths), readable_by_others=len(loose))
+    made = {path.relative_to(home).as_posix() for path in paths}
+    for name in ("git-hooks.json", "llm/llm-ledger.json", "llm/llm-ledger.lock"):
+        assert name in made, sorted(made)
+    for path in (state.lessons, state.lessons_lock, state.watermarks, state.run_lock):
+        assert path.is_file(), path
+    assert any(state.runs.glob("*.json")) and any(state.journal.glob("*.json"))
     assert loose == [], "\n".join(loose)
-    for directory in (home / "projects", ProjectState.for_project(tmp_path / "project").root):
-        assert stat.S_IMODE(directory.stat().st_mode) == 0o700, directory
 
 
 @pytest.mark.parametrize("variable", ["SELFDISTILL_DISABLE", "SELFDISTILL_INTERNAL"])
