@@ -21,7 +21,7 @@ from selfdistill.distill import Mark, Plan, Progress, RunOptions, Skip, Target, 
 from selfdistill.errors import FatalError
 from selfdistill.paths import ProjectState
 from selfdistill.schemas import validate
-from tests.support.transcripts import Step, write_transcript
+from tests.support.transcripts import Step, unreadable_transcripts, write_transcript
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -254,26 +254,17 @@ def test_failed_analysis_is_reported_and_not_marked_processed(
 def test_a_transcript_with_no_readable_entry_is_skipped_not_processed(
     project: Path, tmp_path: Path
 ) -> None:
-    bad = {
-        "random.jsonl.gz": b"\x1f\x8b" + os.urandom(3000),
-        "binary.jsonl": os.urandom(3000),
-        "empty.jsonl": b"",
-        "array.jsonl": b"[1,2,3]\n",
-        "text.jsonl": b"hello, not JSON\n",
-    }
-    for name, data in bad.items():
-        (tmp_path / name).write_bytes(data)
+    bad = unreadable_transcripts(tmp_path)
     [good] = sessions(tmp_path, TREE, 1)
     whole = gzip.compress(good.read_bytes())
     (tmp_path / "cut.jsonl.gz").write_bytes(whole[: len(whole) * 3 // 4])  # some lines survive
-    paths = [tmp_path / name for name in bad] + [good, tmp_path / "cut.jsonl.gz"]
+    paths = [*bad, good, tmp_path / "cut.jsonl.gz"]
     manifest = run(project, *paths, dry_run=True)
     validate("manifest", manifest)
     assert manifest["sessionsProcessed"] == 2
     assert manifest["sessionsSkipped"] == len(bad)
     assert manifest["skipped"] == [
-        {"path": str(tmp_path / name), "reason": "no-entries", "detail": distill.NO_ENTRIES}
-        for name in bad
+        {"path": str(path), "reason": "no-entries", "detail": distill.NO_ENTRIES} for path in bad
     ]
     assert manifest["errors"] == []
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.data.transcripts.builder import REJECTED, Transcript
+from tests.support.transcripts import unreadable_transcripts
 
 
 def run(*args: object) -> subprocess.CompletedProcess[str]:
@@ -88,22 +89,8 @@ def test_an_unreadable_transcript_is_a_one_line_error(tmp_path):
         path.chmod(0o644)
 
 
-def _unreadable_transcripts(tmp_path: Path) -> list[Path]:
-    """Files named like transcripts in which not one Claude Code entry can be read."""
-    files = {
-        "random.jsonl.gz": b"\x1f\x8b" + os.urandom(3000),
-        "binary.jsonl": os.urandom(3000),
-        "empty.jsonl": b"",
-        "array.jsonl": b"[1,2,3]\n",
-        "text.jsonl": b"hello, not JSON at all\n",
-    }
-    for name, data in files.items():
-        (tmp_path / name).write_bytes(data)
-    return [tmp_path / name for name in files]
-
-
 def test_a_file_with_no_readable_entry_is_said_on_stderr(tmp_path):
-    for path in _unreadable_transcripts(tmp_path):
+    for path in unreadable_transcripts(tmp_path):
         for args in ((path,), (path, "--json")):
             done = run(*args)
             assert (done.returncode, done.stdout) == (0, ""), done

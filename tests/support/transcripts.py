@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -50,3 +51,17 @@ def write_transcript(
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
     return path
+
+
+def unreadable_transcripts(folder: Path) -> list[Path]:
+    """Files named like transcripts in which not one Claude Code entry can be read."""
+    files = {
+        "random.jsonl.gz": b"\x1f\x8b" + os.urandom(3000),
+        "binary.jsonl": os.urandom(3000),
+        "empty.jsonl": b"",
+        "array.jsonl": b"[1,2,3]\n",
+        "text.jsonl": b"hello, not JSON at all\n",
+    }
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return [folder / name for name in files]
