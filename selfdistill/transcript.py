@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import json
 import re
+import zlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -141,7 +142,7 @@ def _lines(stream: IO[bytes]) -> Iterator[bytes]:
                 yield line
             else:
                 yield _shrunk_line(line, stream)
-    except (EOFError, OSError, gzip.BadGzipFile):
+    except (EOFError, OSError, zlib.error):  # a cut or corrupt gzip stream ends the reading
         return
 
 

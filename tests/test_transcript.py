@@ -111,6 +111,14 @@ def test_a_gzip_file_cut_short_yields_what_was_readable(tmp_path):
     assert 0 < len(entries) < 400
 
 
+def test_a_corrupt_gzip_stream_ends_the_reading_without_an_error(tmp_path):
+    header = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"  # a valid gzip header
+    path = tmp_path / "corrupt.jsonl.gz"
+    path.write_bytes(header + b"\x07" + b"garbage" * 10)  # deflate block type 3: invalid
+    counts = ReadCounts()
+    assert list(iter_entries(path, counts)) == [] and counts.entries == 0
+
+
 def test_unknown_entry_types_are_skipped_and_counted(tmp_path):
     t = _small()
     t.raw({"type": "hologram", "uuid": "h1", "payload": {"x": 1}})
