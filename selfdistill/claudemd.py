@@ -17,8 +17,8 @@ from selfdistill.model import Lesson
 BEGIN = b"<!-- selfdistill:begin -->"
 END = b"<!-- selfdistill:end -->"
 BOM = b"\xef\xbb\xbf"
-# A Markdown code fence: up to three spaces, then ``` or ~~~ (what follows opens an info string).
 LESSON_ID = re.compile(rb"^- .*\(`([^`\r\n]+)`\)\r?$", re.M)  # a lesson line ends with its id
+# A Markdown code fence: up to three spaces, then ``` or ~~~ (what follows opens an info string).
 FENCE = re.compile(rb"^ {0,3}(`{3,}|~{3,})(.*)$")
 
 # Size budget: the block sits in every session's context, so it must stay small.

@@ -25,9 +25,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from selfdistill import claudemd, efficacy, guard, heuristics, journal, lessons, spawn, store
+from selfdistill import efficacy, guard, heuristics, journal, lessons, spawn, store
 from selfdistill import publish as publisher
-from selfdistill.atomic import read_bytes, write_atomic
+from selfdistill.atomic import write_atomic
 from selfdistill.config import Config, PublishConfig, load_config
 from selfdistill.errors import PUBLISH_ERROR, FatalError, StateError, UserError
 from selfdistill.logs import log_error
@@ -599,22 +599,9 @@ def rollback(
 
     final = lessons.update_lessons(state, change) if result.lessons else lessons.read_lessons(state)
     options = load_config(state.project).publish
-    if not _block_shows(state, final, options):
+    if not publisher.block_shows(state, final, options):
         publish(state, final, journal.DECISION_PREFIX + new_run_id(), options)
     return result, tuple(held)
-
-
-def _block_shows(state: ProjectState, items: Sequence[Lesson], options: PublishConfig) -> bool:
-    """Does CLAUDE.md's block show the lessons the store has active (the ones that fit)?"""
-    data = read_bytes(publisher.claude_md_path(state)) or b""
-    try:
-        region = claudemd.split(data).region
-    except claudemd.MalformedBlock:
-        return True  # not ours to mend: publishing would refuse it too
-    lines = [x for x in items if x.status == "active" and not (x.steps and options.skills)]
-    budget = (options.max_block_lines, options.max_block_bytes)
-    wanted = claudemd.render(lines, b"\n", *budget).included if options.claude_md else ()
-    return set(claudemd.block_ids(region or b"")) == set(wanted)
 
 
 # --- the run -------------------------------------------------------------------------------------

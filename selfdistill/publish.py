@@ -42,6 +42,9 @@ class _Outcome:
     errors: tuple[str, ...] = ()
 
 
+CLAUDE_MD_OFF = "publishing to CLAUDE.md is off (publish.claudeMd)"
+
+
 def claude_md_path(state: ProjectState) -> Path:
     return state.project / "CLAUDE.md"
 
@@ -58,6 +61,22 @@ def publish(
     `publish.claudeMd` off, the block shows none. What either had published is taken out.
     """
     options = options or PublishConfig()
+    procedures, lines, skipped = _placed(lessons, options)
+    with journal.locked(state):
+        done = [
+            _publish_skills(state, procedures, run_id),
+            _publish_block(state, lines, run_id, options),
+        ]
+    changed = tuple(path for outcome in done for path in outcome.changed)
+    skipped += [item for outcome in done for item in outcome.skipped]
+    errors = tuple(error for outcome in done for error in outcome.errors)
+    return PublishResult(changed, tuple(skipped), errors)
+
+
+def _placed(
+    lessons: Sequence[Lesson], options: PublishConfig
+) -> tuple[list[Lesson], list[Lesson], list[tuple[str, str]]]:
+    """Where each active lesson goes: (skills, block lines, skipped with the reason)."""
     vetted: list[Lesson] = []
     skipped: list[tuple[str, str]] = []
     for lesson in lessons:
@@ -70,21 +89,24 @@ def publish(
         else:
             vetted.append(lesson)
     procedures = [lesson for lesson in vetted if lesson.steps and options.skills]
-    lines = [lesson for lesson in vetted if lesson not in procedures]
+    lines = [lesson for lesson in vetted if not (lesson.steps and options.skills)]
     if not options.claude_md:
-        skipped += [
-            (lesson.id, "publishing to CLAUDE.md is off (publish.claudeMd)") for lesson in lines
-        ]
+        skipped += [(lesson.id, CLAUDE_MD_OFF) for lesson in lines]
         lines = []
-    with journal.locked(state):
-        done = [
-            _publish_skills(state, procedures, run_id),
-            _publish_block(state, lines, run_id, options),
-        ]
-    changed = tuple(path for outcome in done for path in outcome.changed)
-    skipped += [item for outcome in done for item in outcome.skipped]
-    errors = tuple(error for outcome in done for error in outcome.errors)
-    return PublishResult(changed, tuple(skipped), errors)
+    return procedures, lines, skipped
+
+
+def block_shows(state: ProjectState, lessons: Sequence[Lesson], options: PublishConfig) -> bool:
+    """Does CLAUDE.md's block show the lessons a publish would put there (the ones that fit)?"""
+    data = read_bytes(real_target(claude_md_path(state))) or b""
+    try:
+        region = claudemd.split(data).region
+    except claudemd.MalformedBlock:
+        return True  # not ours to mend: publishing would refuse it too
+    lines = _placed(lessons, options)[1]
+    budget = (options.max_block_lines, options.max_block_bytes)
+    wanted = claudemd.render(lines, claudemd.line_ending(data), *budget).included
+    return set(claudemd.block_ids(region or b"")) == set(wanted)
 
 
 def _publish_block(
