@@ -1,12 +1,15 @@
 """Does a published lesson help? Later sessions decide, not the lesson's author.
 
 A lesson that targets a failure carries that failure's signature (`Lesson.target`, e.g.
-`python3 -m pytest|not-installed`). Every session that starts after the lesson was published is
-judged once for it:
+`python3 -m pytest|not-installed`; `Read docs/spec.md|too-large` for a file too large to read at
+once, `<the hook's rule>|hook-rule`, `agent reviewer|missing`, `running `jq`|rejected` for an
+ask-first preference). Every session that starts after the lesson was published is judged once
+for it:
 - hurt: the targeted failure happened again, with the lesson in the agent's context;
-- helped: the session did the kind of work the lesson is about (ran the same program) and the
-  failure did not recur;
-- otherwise the session says nothing about the lesson.
+- helped: the session did the kind of work the lesson is about (ran the same program, read the
+  same file) and the failure did not recur;
+- otherwise the session says nothing about the lesson (nothing marks a session that needed a
+  hook's rule or a missing tool and did without, so those lessons are only ever hurt).
 A lesson whose failure keeps recurring is demoted (lower confidence, so it yields its place in the
 CLAUDE.md budget) and then retired, which takes it out of CLAUDE.md at the next publish.
 Measured this way, a lesson is kept only while the evidence says it is worth its context.
@@ -18,7 +21,19 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
-from selfdistill.heuristics import clean_command, failure_of, program
+from selfdistill.heuristics import (
+    HOOK_RULE,
+    MISSING,
+    REJECTED,
+    TOO_LARGE,
+    clean_command,
+    failure_of,
+    program,
+    project_path,
+    rejected_command,
+    rejection_signature,
+    tool_fact,
+)
 from selfdistill.model import Evidence, Lesson, SessionReport, Signal
 
 HELPED = "efficacy:helped"
@@ -31,16 +46,33 @@ class Policy:
     demote_factor: float = 0.5  # confidence multiplier at each recurrence
 
 
-def failure_signature(signal: Signal) -> str | None:
-    """`<program>|<cause class>` for an environment failure of a command, else None."""
+def failure_signature(signal: Signal, cwd: str | None = None) -> str | None:
+    """The target a lesson about this signal would carry: `<program>|<cause class>` for an
+    environment failure of a command, the fact's or the rejection's target (see heuristics.py;
+    `cwd` makes their paths relative), else None."""
+    if signal.kind == "rejection":
+        return rejection_signature(signal, cwd)
+    fact = tool_fact(signal, cwd, now="")
+    if fact is not None:
+        return fact.target
     failure = failure_of(signal)
     if failure is None:
         return None
     return f"{program(failure.command)}|{failure.cause_class}"
 
 
-def target_program(target: str) -> str:
-    return target.split("|", 1)[0]
+def did_the_work(report: SessionReport, target: str) -> bool:
+    """Did the session do what the lesson is about, so that its failure could have come back?"""
+    subject, _, cause = target.rpartition("|")
+    tail = "|" + cause
+    if tail == TOO_LARGE:
+        path = subject.removeprefix("Read ")
+        return any(project_path(read, report.cwd) == path for read in report.reads)
+    if tail == REJECTED:
+        return any(f"running {rejected_command(c)}" == subject for c in report.commands)
+    if tail in (HOOK_RULE, MISSING):
+        return False
+    return ran_program(report, subject)
 
 
 def parse_time(stamp: str | None) -> datetime | None:
@@ -71,9 +103,9 @@ def verdict(lesson: Lesson, report: SessionReport) -> str | None:
     """HELPED, HURT, or None when the session says nothing about this lesson."""
     if lesson.target is None or not after_publication(lesson, report):
         return None
-    if any(failure_signature(signal) == lesson.target for signal in report.signals):
+    if any(failure_signature(signal, report.cwd) == lesson.target for signal in report.signals):
         return HURT
-    if ran_program(report, target_program(lesson.target)):
+    if did_the_work(report, lesson.target):
         return HELPED
     return None
 

@@ -136,6 +136,13 @@ SETUP = re.compile(
 LOOKAHEAD = 6
 # "PreToolUse:Bash hook error: [uv run ~/.claude/hooks/pre_tool_use.py]: " before a hook's message
 HOOK_FACT = "a hook in this project blocks it ({}); follow what the hook says, or ask the user"
+HOOK_RULE_FACT = (
+    "a hook in this project blocks some ({said}), `{path}` for one; follow what the hook says, "
+    "or ask the user"
+)
+# What a lesson's target ends with when it watches something other than a command's failure
+# (efficacy.py): the signal that would show the lesson did not help.
+TOO_LARGE, HOOK_RULE, MISSING, REJECTED = "|too-large", "|hook-rule", "|missing", "|rejected"
 HOOK_PREFIX = re.compile(r"\bhook (?:error|blocked|denied):\s*(?:\[[^\]\n]*\]:?\s*)?", re.I)
 TAIL = re.compile(
     r"\s*(2>&1|2>/dev/null)?\s*(\|\s*(head|tail)(\s+-n)?(\s+-?\d+)?\s*)*"
@@ -475,6 +482,7 @@ def rejection_lesson(signal: Signal, cwd: str | None, now: str) -> Lesson | None
         signal="rejection",
         confidence=0.6,
         now=now,
+        target=target + REJECTED,
     )
 
 
@@ -523,6 +531,12 @@ def project_path(path: str | None, cwd: str | None) -> str | None:
     return path[len(root) + 1 :]
 
 
+def rejection_signature(signal: Signal, cwd: str | None) -> str | None:
+    """`<what was stopped>|rejected`: what efficacy.py watches for after an ask-first lesson."""
+    target = rejected_target(signal, cwd) if signal.kind == "rejection" else None
+    return target + REJECTED if target else None
+
+
 def rejected_target(signal: Signal, cwd: str | None) -> str | None:
     """What a rejected tool use was about to do, normalised so that sessions meet on it."""
     if signal.tool_name in (None, "Bash"):
@@ -554,6 +568,7 @@ def unexplained_rejection_lesson(signal: Signal, cwd: str | None, now: str) -> L
         signal="rejection",
         confidence=0.5,
         now=now,
+        target=target + REJECTED,
     )
 
 
@@ -690,6 +705,7 @@ def large_read_lesson(signal: Signal, cwd: str | None, now: str) -> Lesson | Non
         f"Reading `{relative}`",
         "it is too large for one Read; read it in parts with offset/limit, or search it with Grep",
         now,
+        target=f"Read {relative}{TOO_LARGE}",
     )
 
 
@@ -703,10 +719,17 @@ def blocked_file_lesson(signal: Signal, cwd: str | None, now: str) -> Lesson | N
     said = hook_message(text) or trim(ANSI.sub("", text), MAX_CAUSE)
     return _tool_fact(
         signal,
-        f"{verb} `{relative}`",
-        HOOK_FACT.format(said),
+        f"{verb} files",
+        HOOK_RULE_FACT.format(said=said, path=relative),
         now,
+        target=hook_rule(said) + HOOK_RULE,
     )
+
+
+def hook_rule(said: str) -> str:
+    """The rule behind a hook's message, the same whichever file it stopped: "File too large:
+    1043 lines (limit: 500 lines)" and "...: 603 lines (...)" are one rule of the user's."""
+    return " ".join(re.sub(r"\d+", "#", said.lower()).split())
 
 
 def missing_lesson(signal: Signal, now: str) -> Lesson | None:
@@ -720,20 +743,23 @@ def missing_lesson(signal: Signal, now: str) -> Lesson | None:
     if agent:
         trigger = f"Starting the `{agent[1]}` subagent"
         action = "no such agent type is defined here; start one of the types the Task tool lists"
+        target = f"agent {agent[1]}"
     elif server:
         trigger = f"Using the `{server[1] or server[2]}` MCP server"
         action = "it is not connected in this project; ask the user to connect it, or do without"
+        target = f"mcp {server[1] or server[2]}"
     elif command:
         trigger = f"Running `/{command[1]}`"
         action = (
             "the agent cannot run this slash command here; do its steps directly, or ask the user"
         )
+        target = f"/{command[1]}"
     else:
         return None
-    return _tool_fact(signal, trigger, action, now)
+    return _tool_fact(signal, trigger, action, now, target=target + MISSING)
 
 
-def _tool_fact(signal: Signal, trigger: str, action: str, now: str) -> Lesson:
+def _tool_fact(signal: Signal, trigger: str, action: str, now: str, target: str) -> Lesson:
     return new_lesson(
         "fact",
         trigger,
@@ -742,6 +768,7 @@ def _tool_fact(signal: Signal, trigger: str, action: str, now: str) -> Lesson:
         signal="tool_error",
         confidence=0.6,
         now=now,
+        target=target,
     )
 
 

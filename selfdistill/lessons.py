@@ -2,10 +2,10 @@
 
 Merging is ACE-style: a new candidate that says the same thing as a stored lesson adds evidence to
 it instead of becoming a duplicate. "The same thing" means the same canonical key (identical id),
-the same missing tool (see `missing_tool`) or a similarity above the configured threshold, with
-deterministic tie-breaks. Evidence counts once per session, and a transcript entry once (a resumed
-session repeats its parent's entries). Opposite advice about the same thing is a contradiction:
-both sides are held, never published.
+the same missing tool (see `missing_tool`), the same hook rule (`hook_rule`) or a similarity above
+the configured threshold, with deterministic tie-breaks. Evidence counts once per session, and a
+transcript entry once (a resumed session repeats its parent's entries). Opposite advice about the
+same thing is a contradiction: both sides are held, never published.
 A candidate matching a rejected lesson stays rejected: the user said no once, that is remembered.
 """
 
@@ -241,7 +241,7 @@ Guard = Callable[[Lesson], "str | None"]
 
 def best_match(candidate: Lesson, stored: Sequence[Lesson], threshold: float) -> Lesson | None:
     """The stored lesson this candidate says again: same id, else the most similar one (the same
-    missing tool's fact is as similar as can be).
+    missing tool's or hook rule's fact is as similar as can be).
 
     Ties go to the lesson with more sessions, then the older one, then the smaller id.
     """
@@ -260,7 +260,16 @@ def match_score(candidate: Lesson, lesson: Lesson) -> float:
     tool = missing_tool(candidate)
     if tool is not None and missing_tool(lesson) == tool:
         return 1.0
+    if hook_rule(candidate) is not None and hook_rule(candidate) == hook_rule(lesson):
+        return 1.0
     return similarity(candidate, lesson)
+
+
+def hook_rule(lesson: Lesson) -> str | None:
+    """The rule of the user's a hook enforces, for a fact about it: one lesson per rule, whatever
+    file each session ran into it with (its target, `<rule>|hook-rule`, see heuristics.py)."""
+    target = lesson.target or ""
+    return target if lesson.kind == "fact" and target.endswith("|hook-rule") else None
 
 
 def contradicts(a: Lesson, b: Lesson) -> bool:

@@ -61,6 +61,7 @@ class SessionReport:
     entries: int = 0
     version: str | None = None  # Claude Code version that wrote it
     commands: tuple[str, ...] = ()  # Bash commands the session ran, in order (for efficacy)
+    reads: tuple[str, ...] = ()  # files the agent read with Read, in order (for efficacy)
     # Prompts typed after the agent worked that no cue labelled (kind "prompt", not a signal; the
     # detail holds the agent's last words). Wording rules miss corrections phrased without a cue
     # ("one banner per page"): the model backend reads these in context and may take them as such.

@@ -203,6 +203,7 @@ class Walk:
     last_interruption: Signal | None = None  # the user's last stop: an interruption or a rejection
     awaiting: TypedPrompt | None = None
     commands: list[str] = field(default_factory=list)  # Bash commands run, for efficacy
+    reads: list[str] = field(default_factory=list)  # files read, for efficacy
     open_prompts: list[Signal] = field(default_factory=list)  # see SessionReport.open_prompts
     cwd: str | None = None
     version: str | None = None
@@ -242,6 +243,7 @@ def analyze(path: Path, keep_open: bool = False) -> SessionReport:
         entries=counts.entries,
         version=walk.version,
         commands=tuple(walk.commands),
+        reads=tuple(walk.reads),
         open_prompts=open_prompts,
     )
 
@@ -283,6 +285,8 @@ def _visit_assistant(walk: Walk, entry: Entry) -> None:
         walk.pending[use.id] = attempt
         if use.name == "Bash" and len(walk.commands) < MAX_COMMANDS:
             walk.commands.append(attempt.subject)
+        elif use.name == "Read" and len(walk.reads) < MAX_COMMANDS:
+            walk.reads.append(attempt.subject)
     while len(walk.pending) > MAX_PENDING:  # calls whose result never came (a killed session)
         del walk.pending[next(iter(walk.pending))]
     if entry.is_sidechain:

@@ -27,7 +27,9 @@ def failing_pytest(session: str) -> Signal:
     )
 
 
-def report(session: str, started: str, signals: tuple[Signal, ...], commands: tuple[str, ...]):
+def report(
+    session: str, started: str, signals: tuple[Signal, ...], commands: tuple[str, ...]
+) -> SessionReport:
     return SessionReport(
         file="t.jsonl",
         session_id=session,
@@ -102,3 +104,64 @@ def test_only_active_lessons_are_judged() -> None:
     later = report("s2", "2026-11-02T09:00:00Z", (failing_pytest("s2"),), ())
     retired = lesson(status="candidate")
     assert assess([retired], [later], Policy(), "now") == [retired]
+
+
+def tool_error(session: str, tool: str, subject: str, error: str, category: str) -> Signal:
+    return Signal(
+        kind="tool_error",
+        file="t.jsonl",
+        session_id=session,
+        uuid=f"{session}-t",
+        excerpt=error,
+        tool_name=tool,
+        subject=subject,
+        detail=error,
+        category=category,
+    )
+
+
+def later(signals: tuple[Signal, ...] = (), **fields: Any) -> SessionReport:
+    return replace(report("s2", "2026-11-02T09:00:00Z", signals, ()), cwd="/proj", **fields)
+
+
+TOO_BIG = "File content (31000 tokens) exceeds maximum allowed tokens (25000)."
+
+
+def test_a_file_too_large_to_read_hurts_when_read_whole_again_and_helps_when_read_in_parts() -> (
+    None
+):
+    fact = lesson(target="Read docs/spec.md|too-large")
+    again = tool_error("s2", "Read", "/proj/docs/spec.md", TOO_BIG, "too_large")
+    other = tool_error("s2", "Read", "/proj/docs/other.md", TOO_BIG, "too_large")
+    assert verdict(fact, later((again,), reads=("/proj/docs/spec.md",))) == HURT
+    assert verdict(fact, later((other,), reads=("/proj/docs/spec.md",))) == HELPED
+    assert verdict(fact, later(reads=("/proj/docs/other.md",))) is None
+
+
+def test_a_hook_rule_hurts_whichever_file_it_stops_and_never_counts_as_helped() -> None:
+    rule = lesson(target="file too large: # lines (limit: # lines)|hook-rule")
+    said = "PreToolUse:Read hook error: [guard.py]: File too large: 803 lines (limit: 500 lines)"
+    blocked = tool_error("s2", "Read", "/proj/notes/big.md", said, "hook_blocked")
+    assert verdict(rule, later((blocked,))) == HURT
+    assert verdict(rule, later(reads=("/proj/notes/big.md",))) is None
+
+
+def test_a_missing_subagent_hurts_only_when_asked_for_again() -> None:
+    fact = lesson(target="agent code-reviewer|missing")
+    said = "Agent type 'code-reviewer' not found. Available agents: general-purpose"
+    again = tool_error("s2", "Task", "code-reviewer: review", said, "tool_unavailable")
+    elsewhere = tool_error(
+        "s2", "Task", "planner: plan", said.replace("code-", ""), "tool_unavailable"
+    )
+    assert verdict(fact, later((again,))) == HURT
+    assert verdict(fact, later((elsewhere,))) is None
+
+
+def test_an_ask_first_preference_hurts_when_stopped_again_and_helps_when_run_unstopped() -> None:
+    ask = lesson(kind="preference", target="running `dev` with npm, pnpm, yarn or bun|rejected")
+    stopped = Signal(
+        "rejection", "t.jsonl", "s2", "s2-r", "", tool_name="Bash", subject="npm run dev"
+    )
+    assert verdict(ask, later((stopped,), commands=("npm run dev",))) == HURT
+    assert verdict(ask, later(commands=("cd web && pnpm dev",))) == HELPED
+    assert verdict(ask, later(commands=("pnpm build",))) is None

@@ -310,6 +310,10 @@ def test_rejections_without_a_reason_ask_first_once_per_decision() -> None:
     ]
     assert [lesson.sessions_seen for lesson in found] == [1, 1]
     assert all(guard.check_lesson(lesson) is None for lesson in found)
+    assert [lesson.target for lesson in found] == [
+        "running `dev` with npm, pnpm, yarn or bun|rejected",
+        "changing `src/App.vue`|rejected",
+    ]
 
 
 def correction(text: str) -> Signal:
@@ -439,6 +443,7 @@ def test_a_project_file_too_large_to_read_at_once_is_a_fact() -> None:
         report(tool_failure("Read", "/proj/docs/spec.md", big, "too_large")), NOW
     )
     assert lesson.kind == "fact" and lesson.trigger == "Reading `docs/spec.md`"
+    assert lesson.target == "Read docs/spec.md|too-large"
     assert "offset/limit" in lesson.action
     outside = tool_failure("Read", "/tmp/dump.json", big, "too_large")
     assert heuristics.lessons_from_report(report(outside), NOW) == []
@@ -451,13 +456,32 @@ def test_a_file_a_hook_blocks_is_a_fact_to_follow_never_a_way_around() -> None:
         report(tool_failure("Read", "/proj/.env", error, "hook_blocked")), NOW
     )
     assert lesson.text() == (
-        f"Reading `.env`: a hook in this project blocks it ({said}); follow what the hook says,"
-        " or ask the user"
+        f"Reading files: a hook in this project blocks some ({said}), `.env` for one; follow what"
+        " the hook says, or ask the user"
     )
     assert guard.check_lesson(lesson) is None
     written = tool_failure("Write", "/proj/.env.example", said, "hook_blocked")  # no prefix kept
-    [lesson] = heuristics.lessons_from_report(report(written), NOW)
-    assert lesson.trigger == "Writing `.env.example`" and said in lesson.action
+    [other] = heuristics.lessons_from_report(report(written), NOW)
+    assert other.trigger == "Writing files" and said in other.action
+    assert "`.env.example`" in other.action
+    assert other.target == lesson.target  # one rule of the user's: merged as one lesson
+
+
+def test_a_hook_rule_with_figures_is_one_rule_whatever_file_it_stopped() -> None:
+    big, bigger = (
+        f"PreToolUse:Read hook error: [python3 ~/.claude/hooks/guard.py]: File too large: {n} "
+        "lines (main agent limit: 500 lines)"
+        for n in (1043, 603)
+    )
+    [a] = heuristics.lessons_from_report(
+        report(tool_failure("Read", "/proj/plans/main.md", big, "hook_blocked")), NOW
+    )
+    [b] = heuristics.lessons_from_report(
+        report(tool_failure("Read", "/proj/plans/flow.md", bigger, "hook_blocked")), NOW
+    )
+    assert a.id != b.id and a.target == b.target
+    assert a.target == "file too large: # lines (main agent limit: # lines)|hook-rule"
+    assert "1043 lines" in a.action
 
 
 def test_a_missing_mcp_server_is_one_fact_whichever_tool_found_it_missing() -> None:
@@ -476,7 +500,7 @@ def test_a_missing_mcp_server_is_one_fact_whichever_tool_found_it_missing() -> N
     )
     [first] = heuristics.lessons_from_report(report(listed), NOW)
     [second] = heuristics.lessons_from_report(report(called), NOW)
-    assert first.id == second.id
+    assert first.id == second.id and first.target == second.target == "mcp supabase|missing"
     assert first.trigger == "Using the `supabase` MCP server"
     assert "not connected" in first.action
 
@@ -495,6 +519,10 @@ def test_a_missing_subagent_or_slash_command_is_a_fact_without_the_session_s_lis
     assert [lesson.trigger for lesson in lessons] == [
         "Starting the `code-reviewer` subagent",
         "Running `/tools`",
+    ]
+    assert [lesson.target for lesson in lessons] == [
+        "agent code-reviewer|missing",
+        "/tools|missing",
     ]
     assert not any("Explore" in lesson.action for lesson in lessons)
 

@@ -325,3 +325,27 @@ def test_every_lesson_field_is_in_the_schema() -> None:
     properties = schema["properties"]
     for field in dataclasses.fields(Lesson):
         assert lessons.camel(field.name) in properties, field.name
+
+
+def hook_fact(path: str, lines: int, session: str, rule: str = "file too large") -> Lesson:
+    """A fact about a hook's rule, as heuristics.blocked_file_lesson makes it."""
+    said = f"{rule.capitalize()}: {lines} lines (limit: 500 lines)"
+    return lessons.new_lesson(
+        "fact",
+        "Reading files",
+        f"a hook in this project blocks some ({said}), `{path}` for one; follow what the hook "
+        "says, or ask the user",
+        evidence=(Evidence(session, f"{session}-u", signal="tool_error"),),
+        signal="tool_error",
+        confidence=0.6,
+        now=NOW,
+        target=f"{rule}: # lines (limit: # lines)|hook-rule",
+    )
+
+
+def test_facts_about_one_hook_rule_merge_whatever_file_each_session_ran_into() -> None:
+    facts = [hook_fact("plans/main.md", 1043, "s1"), hook_fact("notes/flow.md", 603, "s2")]
+    [lesson] = lessons.merge([], facts, POLICY, NOW).lessons
+    assert (lesson.sessions_seen, lesson.status) == (2, "active")
+    other = hook_fact("notes/flow.md", 603, "s2", rule="file too long")
+    assert len(lessons.merge([], [facts[0], other], POLICY, NOW).lessons) == 2
