@@ -679,6 +679,24 @@ def test_a_revert_finds_a_commit_recorded_in_an_earlier_run(project: Path, tmp_p
     assert stored.hurt == 1
 
 
+def test_a_fact_about_a_file_too_large_to_read_is_judged_by_later_reads(
+    project: Path, tmp_path: Path
+) -> None:
+    big = "File content (31000 tokens) exceeds maximum allowed tokens (25000)."
+    spec = [("Read /proj/docs/spec.md", False, big)]
+    assert run(project, *sessions(tmp_path, spec, 2))["published"]
+    state = distill.project_state(project)
+    [published] = lessons.read_lessons(state)
+    assert published.target == "Read docs/spec.md|too-large"
+    in_parts = [("Read /proj/docs/spec.md", True, "1\tSpec")]
+    read = write_transcript(tmp_path / "read.jsonl", "read", in_parts, day="2099-01-01")
+    assert run(project, read)["efficacy"] == {"helped": 1, "hurt": 0}
+    whole = write_transcript(tmp_path / "whole.jsonl", "whole", spec, day="2099-01-02")
+    assert run(project, whole)["efficacy"] == {"helped": 0, "hurt": 1}
+    [judged] = lessons.read_lessons(state)
+    assert (judged.helped, judged.hurt) == (1, 1)
+
+
 def test_published_lessons_are_judged_by_later_sessions(project: Path, tmp_path: Path) -> None:
     first = run(project, *sessions(tmp_path, TREE, 2))
     assert first["published"], "the publisher wrote the lesson"

@@ -1,4 +1,5 @@
-"""Small Claude Code transcripts for tests: a prompt, then Bash tool uses and their results."""
+"""Small Claude Code transcripts for tests: a prompt, then tool uses and their results (Bash,
+unless a step's command reads `Read /path`)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-Step = tuple[str, bool, str]  # command, succeeded, output
+Step = tuple[str, bool, str]  # command (or `Read /path`), succeeded, output
 
 
 def write_transcript(
@@ -39,7 +40,11 @@ def write_transcript(
     add({"type": "user", "message": {"role": "user", "content": prompt}})
     for index, (command, ok, output) in enumerate(steps):
         tool_id = f"toolu_{session}_{index}"
-        use = {"type": "tool_use", "id": tool_id, "name": "Bash", "input": {"command": command}}
+        name, _, read = command.partition(" ")
+        if name == "Read":
+            use = {"type": "tool_use", "id": tool_id, "name": name, "input": {"file_path": read}}
+        else:
+            use = {"type": "tool_use", "id": tool_id, "name": "Bash", "input": {"command": command}}
         add({"type": "assistant", "message": {"role": "assistant", "content": [use]}})
         result = {
             "type": "tool_result",
