@@ -336,7 +336,7 @@ def analyze_targets(
 
 
 def signal_counts(report: SessionReport) -> dict[str, Any]:
-    """One session's signals by kind, for the manifest (what `selfdistill report` charts)."""
+    """One transcript's signals by kind, for the manifest (what `selfdistill report` charts)."""
     counts: dict[str, int] = {}
     for signal in report.signals:
         counts[signal.kind] = counts.get(signal.kind, 0) + 1
@@ -624,7 +624,7 @@ class Tally:
     retired: int = 0
     lessons: list[dict[str, Any]] = field(default_factory=list)
     log_paths: list[str] = field(default_factory=list)
-    session_signals: list[dict[str, Any]] = field(default_factory=list)  # signal_counts, by session
+    session_signals: list[dict[str, Any]] = field(default_factory=list)  # per transcript
     published: list[str] = field(default_factory=list)
     mode: str = "heuristic"
     calls: int = 0

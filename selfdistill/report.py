@@ -1,9 +1,11 @@
 """What `selfdistill report` shows, gathered from a project's state into one frozen record.
 
 Sources, all read-only (nothing is created):
-- run manifests (state.runs/<id>.json): the runs, and the signals of the sessions each analysed
-  (`sessionSignals`). A transcript that grew is analysed again as a whole, so a session's counts
-  from its latest run replace earlier ones: each session is counted once, on the day it started.
+- run manifests (state.runs/<id>.json): the runs, and the signals of the transcripts each analysed
+  (`sessionSignals`, one item per transcript). A transcript that grew is analysed again as a
+  whole, so its counts from its latest run replace earlier ones. A session may have several
+  transcripts (a subagent's is its own file under its parent's session id): its signals are the
+  sum of theirs, and it is counted once, on the day its first transcript started.
 - when no manifest carries session signals (runs older than that field), the observation store:
   tool errors and interruptions per day from the hooks' outcomes, the only signals it records.
 - the lesson store: each lesson, its evidence and the verdicts of later sessions; the evidence's
@@ -118,6 +120,7 @@ class Report:
     signal_source: str  # "runs", "observations" or "none"
     days: tuple[SignalDay, ...]
     runs: tuple[RunRow, ...]
+    sessions_analysed: int  # distinct sessions, however many runs or transcripts (see analysed)
     lessons: tuple[LessonRow, ...]
     observations: int
 
@@ -167,24 +170,47 @@ def day_of(stamp: Any) -> str:
 # --- signals over time ---------------------------------------------------------------------------
 
 
-def latest_sessions(runs: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """session id -> its counts from the latest run that analysed it (runs come oldest first)."""
+Sessions = dict[str, list[dict[str, Any]]]  # session id -> its transcripts' latest items
+
+
+def latest_transcripts(runs: Iterable[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """transcript -> its counts from the latest run that analysed it (runs come oldest first).
+
+    Keyed by the file, not the session id: a subagent's transcript carries its parent's session
+    id, and keyed by that, one transcript's counts would replace the other's.
+    """
     found: dict[str, dict[str, Any]] = {}
     for run in runs:
         if run.get("dryRun") is True:
             continue
         for item in _list(run.get("sessionSignals")):
             if isinstance(item, dict) and isinstance(item.get("sessionId"), str):
-                found[item["sessionId"]] = item
+                found[_str(item.get("file")) or item["sessionId"]] = item
     return found
 
 
-def days_from_sessions(sessions: Iterable[dict[str, Any]]) -> tuple[SignalDay, ...]:
+def latest_sessions(runs: Iterable[dict[str, Any]]) -> Sessions:
+    """session id -> the latest counts of each of its transcripts (its own, its subagents')."""
+    found: Sessions = {}
+    for item in latest_transcripts(runs).values():
+        found.setdefault(item["sessionId"], []).append(item)
+    return found
+
+
+def session_day(items: Iterable[dict[str, Any]]) -> str:
+    """The day a session started: its earliest transcript's (a subagent may start past midnight)."""
+    days = [day_of(item.get("startedAt")) for item in items]
+    return min((day for day in days if day != UNDATED), default=UNDATED)
+
+
+def days_from_sessions(sessions: Iterable[Sequence[dict[str, Any]]]) -> tuple[SignalDay, ...]:
     by_day: dict[str, tuple[int, tuple[int, ...]]] = {}
-    for item in sessions:
-        day = day_of(item.get("startedAt"))
+    for items in sessions:
+        day = session_day(items)
         count, counts = by_day.get(day, (0, (0,) * len(CHARTED)))
-        by_day[day] = (count + 1, _add(counts, _counts(item.get("counts"))))
+        for item in items:
+            counts = _add(counts, _counts(item.get("counts")))
+        by_day[day] = (count + 1, counts)
     return tuple(SignalDay(day, n, counts) for day, (n, counts) in sorted(by_day.items()))
 
 
@@ -204,16 +230,22 @@ def days_from_observations(records: Iterable[dict[str, Any]]) -> tuple[SignalDay
     return tuple(SignalDay(day, len(sessions[day]), tuple(counts[day])) for day in sorted(counts))
 
 
-def signal_days(
-    runs: Sequence[dict[str, Any]], state: ProjectState
-) -> tuple[str, tuple[SignalDay, ...]]:
-    sessions = latest_sessions(runs)
+def signal_days(sessions: Sessions, state: ProjectState) -> tuple[str, tuple[SignalDay, ...]]:
     if sessions:
         return "runs", days_from_sessions(sessions.values())
     if not state.observations.exists():  # reading must create nothing
         return "none", ()
     days = days_from_observations(record for _, record in iter_observations(state))
     return ("observations", days) if days else ("none", ())
+
+
+def analysed(runs: Sequence[dict[str, Any]], sessions: Sessions) -> int:
+    """How many distinct sessions the runs analysed: a session analysed again (its transcript
+    grew) or with several transcripts counts once. A run older than `sessionSignals` does not
+    say which sessions it analysed, so its `sessionsProcessed` is added as it stands.
+    """
+    unnamed = sum(_int(run.get("sessionsProcessed")) for run in runs if "sessionSignals" not in run)
+    return len(sessions) + unnamed
 
 
 # --- runs and lessons ----------------------------------------------------------------------------
@@ -303,20 +335,23 @@ def lesson_order(lesson: Lesson) -> tuple[int, float, str]:
 
 
 def evidence_excerpts(
-    stored: Sequence[Lesson], sessions: Mapping[str, dict[str, Any]], limit: int
+    stored: Sequence[Lesson], sessions: Mapping[str, Sequence[dict[str, Any]]], limit: int
 ) -> dict[tuple[str, str], str]:
     """(session id, uuid) -> excerpt for the lessons' evidence, re-read from the transcripts.
 
     Manifests keep counts, not text: the text stays in the user's transcripts, read back here
-    (at most `limit` of them, first the ones the first lessons cite). A transcript gone or
-    unreadable just leaves its evidence without an excerpt.
+    (at most `limit` of them, first the ones the first lessons cite). Evidence names its session,
+    not its transcript, so every transcript of the session is looked in (a subagent's too). A
+    transcript gone or unreadable just leaves its evidence without an excerpt.
     """
     wanted: dict[str, set[str]] = {}
     for lesson in stored:
         for item in lesson.evidence:
-            file = _str(sessions.get(item.session_id, {}).get("file"))
-            if item.uuid and file and (file in wanted or len(wanted) < limit):
-                wanted.setdefault(file, set()).add(item.uuid)
+            if not item.uuid:
+                continue
+            for file in transcript_files(sessions.get(item.session_id, ())):
+                if file in wanted or len(wanted) < limit:
+                    wanted.setdefault(file, set()).add(item.uuid)
     found: dict[tuple[str, str], str] = {}
     for file, uuids in wanted.items():
         try:
@@ -329,6 +364,10 @@ def evidence_excerpts(
     return found
 
 
+def transcript_files(items: Iterable[dict[str, Any]]) -> list[str]:
+    return [file for file in (_str(item.get("file")) for item in items) if file]
+
+
 def gather(
     state: ProjectState, generated_at: str, excerpt_files: int = MAX_EXCERPT_FILES
 ) -> Report:
@@ -339,9 +378,10 @@ def gather(
     from selfdistill.store import count_observations
 
     runs = [run for run in load_runs(state) if run.get("dryRun") is not True]
-    source, days = signal_days(runs, state)
+    sessions = latest_sessions(runs)
+    source, days = signal_days(sessions, state)
     stored = sorted(read_lessons(state), key=lesson_order)
-    excerpts = evidence_excerpts(stored, latest_sessions(runs), excerpt_files)
+    excerpts = evidence_excerpts(stored, sessions, excerpt_files)
     return Report(
         project=str(state.project),
         state_dir=str(state.root),
@@ -349,6 +389,7 @@ def gather(
         signal_source=source,
         days=days,
         runs=tuple(run_row(run) for run in runs),
+        sessions_analysed=analysed(runs, sessions),
         lessons=tuple(lesson_row(lesson, excerpts) for lesson in stored),
         observations=count_observations(state),
     )
@@ -368,6 +409,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "generatedAt": report.generated_at,
         "signalSource": report.signal_source,
         "observations": report.observations,
+        "sessionsAnalysed": report.sessions_analysed,
         "signalTotals": _kinds(report.totals()),
         "signalsByDay": [
             {"day": d.day, "sessions": d.sessions, "counts": _kinds(d.counts)} for d in report.days
@@ -434,11 +476,10 @@ def format_text(report: Report) -> str:
     """The terminal summary: totals, the last days, every lesson with its verdict."""
     runs = report.runs
     sessions = sum(day.sessions for day in report.days)
-    analysed = sum(run.sessions for run in runs)
+    last = f" (last {runs[-1].id}, {report.sessions_analysed} session(s) analysed)" if runs else ""
     lines = [
         f"project:  {report.project}",
-        f"runs:     {len(runs)}"
-        + (f" (last {runs[-1].id}, {analysed} session(s) analysed)" if runs else ""),
+        f"runs:     {len(runs)}{last}",
         f"signals:  {signal_line(report.totals())}"
         + (f" over {sessions} session(s), from {report.signal_source}" if report.days else ""),
     ]

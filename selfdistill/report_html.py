@@ -286,7 +286,7 @@ def cards(report: Report) -> str:
     hurt = sum(row.hurt for row in report.lessons)
     figures = (
         ("runs", len(report.runs)),
-        ("sessions analysed", sum(run.sessions for run in report.runs)),
+        ("sessions analysed", report.sessions_analysed),
         ("observations", report.observations),
         ("lessons", f"{active} active / {len(report.lessons)}"),
         ("later sessions helped", helped),
@@ -303,7 +303,8 @@ def cards(report: Report) -> str:
 
 
 SOURCE_NOTES = {
-    "runs": "Counted from the sessions each run analysed; each session once, on the day it began.",
+    "runs": "Counted from the transcripts each run analysed: each session once, on the day it "
+    "began, with its subagents' signals.",
     "observations": "No run has recorded session signals yet: tool errors and interruptions as "
     "the hooks saw them, per day.",
     "none": "",

@@ -106,6 +106,89 @@ def test_a_session_analysed_again_counts_once(tmp_path: Path) -> None:
     assert [(d.day, d.sessions, d.count("tool_error")) for d in gathered.days] == [
         ("2026-01-01", 1, 2)
     ]
+    # the headline counts it once too; each run's own row still says what that run analysed
+    assert [r.sessions for r in gathered.runs] == [1, 1]
+    assert gathered.sessions_analysed == 1 and gathered.to_json()["sessionsAnalysed"] == 1
+    assert "1 session(s) analysed" in report.format_text(gathered)
+    assert re.search(r"<b>1</b><span class=\"muted\">sessions analysed", render(gathered))
+
+
+def subagent(tmp_path: Path, parent: str, name: str, steps: list[Step], day: str) -> Path:
+    """A subagent's transcript where Claude Code keeps it: its own file, its parent's session id."""
+    path = tmp_path / "t" / parent / "subagents" / f"{name}.jsonl"
+    return write_transcript(path, name, steps, day=day, parent=parent)
+
+
+def test_a_subagent_transcript_adds_its_signals_to_its_session(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    parent = session(tmp_path, "p", VERCEL, "2026-01-01")  # a tool error, then its recovery
+    agent = subagent(tmp_path, "p", "agent-a1", TREE, "2026-01-01")  # a tool error
+    first = run(project, parent, agent)
+    assert [(x["sessionId"], Path(x["file"]).name) for x in first["sessionSignals"]] == [
+        ("p", "p.jsonl"),
+        ("p", "agent-a1.jsonl"),
+    ]
+
+    def day_counts() -> list[tuple[str, int, int, int]]:
+        gathered = report.gather(state_of(project), NOW)
+        assert gathered.sessions_analysed == 1  # a subagent is not another session
+        return [
+            (d.day, d.sessions, d.count("tool_error"), d.count("recovery")) for d in gathered.days
+        ]
+
+    assert day_counts() == [("2026-01-01", 1, 2, 1)]
+    # the parent grew and is analysed again alone: its subagent's signals still count
+    write_transcript(parent, "p", VERCEL + TREE, day="2026-01-01")
+    run(project, parent)
+    assert day_counts() == [("2026-01-01", 1, 3, 1)]
+    assert [r.sessions for r in report.gather(state_of(project), NOW).runs] == [2, 1]
+
+
+def test_a_session_is_counted_on_the_day_its_first_transcript_began(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    agent = subagent(tmp_path, "p", "agent-a1", TREE, "2026-01-02")  # past midnight
+    run(project, agent, session(tmp_path, "p", VERCEL, "2026-01-01"))
+    gathered = report.gather(state_of(project), NOW)
+    assert [(d.day, d.sessions, d.count("tool_error")) for d in gathered.days] == [
+        ("2026-01-01", 1, 2)
+    ]
+
+
+def test_evidence_from_every_transcript_of_a_session_gets_its_excerpt(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    run(
+        project,
+        session(tmp_path, "p", VERCEL, "2026-01-01"),  # the vercel lesson's evidence
+        subagent(tmp_path, "p", "agent-a1", TREE, "2026-01-01"),  # the tree lesson's, in p too
+        session(tmp_path, "q", TREE, "2026-01-02"),
+    )
+    lessons = report.gather(state_of(project), NOW).lessons
+    errors = sorted(
+        (e.session_id, e.uuid or "", e.excerpt or "")
+        for row in lessons
+        for e in row.evidence
+        if e.signal == "tool_error"
+    )
+    assert [(sid, uuid) for sid, uuid, _ in errors] == [
+        ("p", "agent-a1-0002"),  # in the subagent's transcript
+        ("p", "p-0002"),  # in its parent's
+        ("q", "q-0002"),
+    ]
+    assert "command not found: tree" in errors[0][2]
+    assert "vercel deploy` requires confirmation" in errors[1][2]
+    assert "command not found: tree" in errors[2][2]
+
+
+def test_runs_older_than_session_signals_still_count_in_the_headline(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    state = state_of(project)
+    run(project, session(tmp_path, "a", TREE, "2026-01-01"))
+    (state.runs / "20250101T000000Z-000000.json").write_text(
+        json.dumps({"id": "old", "sessionsProcessed": 2})  # which sessions: not recorded
+    )
+    gathered = report.gather(state, NOW)
+    assert [(r.id, r.sessions) for r in gathered.runs] == [("old", 2), (gathered.runs[1].id, 1)]
+    assert gathered.sessions_analysed == 3
 
 
 def test_lessons_carry_their_evidence_and_whether_they_helped(tmp_path: Path) -> None:

@@ -19,20 +19,24 @@ def write_transcript(
     cwd: str = "/proj",
     day: str = "2026-01-01",
     prompt: str = "please build it",
+    parent: str | None = None,
 ) -> Path:
     """Entry uuids are `<session>-<n>` (a step's result is entry 2 + 2 * step index), each entry a
-    second after the one before it, from midnight of `day`."""
+    second after the one before it, from midnight of `day`.
+
+    `parent`: a subagent's transcript, as Claude Code writes one (`agent-*.jsonl`): its entries
+    carry the parent session's id and are marked as a sidechain."""
     lines: list[dict[str, Any]] = []
 
     def add(entry: dict[str, Any]) -> None:
         entry.update(
             uuid=f"{session}-{len(lines):04d}",
             parentUuid=lines[-1]["uuid"] if lines else None,
-            sessionId=session,
+            sessionId=parent or session,
             cwd=cwd,
             version="2.1.0",
             timestamp=f"{day}T00:{len(lines) // 60 % 60:02d}:{len(lines) % 60:02d}Z",
-            isSidechain=False,
+            isSidechain=parent is not None,
             userType="external",
         )
         lines.append(entry)
