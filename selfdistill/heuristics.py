@@ -661,18 +661,21 @@ def needs_timeline(report: SessionReport) -> bool:
 
 
 def timeline(entries: Iterable[Entry]) -> list[Step]:
-    """The Bash tool uses of a transcript, in order, each with whether its result was an error."""
-    pending: dict[str, tuple[str | None, str]] = {}
+    """The Bash tool uses of a transcript, in order, each with whether its result was an error.
+
+    A step's uuid is its result's entry, as for signals: a fix's evidence then names the entry a
+    `recovery` signal names, and the report finds its excerpt."""
+    pending: dict[str, str] = {}
     steps: list[Step] = []
     for entry in entries:
         for use in entry.tool_uses:
             command = use.input.get("command")
             if use.name == "Bash" and isinstance(command, str):
-                pending[use.id] = (entry.uuid, command)
+                pending[use.id] = command
         for result in entry.tool_results:
-            started = pending.pop(result.tool_use_id, None)
-            if started is not None:
-                steps.append(Step(started[0], result.tool_use_id, started[1], not result.is_error))
+            command = pending.pop(result.tool_use_id, None)
+            if command is not None:
+                steps.append(Step(entry.uuid, result.tool_use_id, command, not result.is_error))
     return steps
 
 

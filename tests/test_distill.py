@@ -21,6 +21,7 @@ from selfdistill.distill import Mark, Plan, Progress, RunOptions, Skip, Target, 
 from selfdistill.errors import FatalError
 from selfdistill.paths import ProjectState
 from selfdistill.schemas import validate
+from selfdistill.signals import analyze
 from tests.support.transcripts import Step, unreadable_transcripts, write_transcript
 
 REPO = Path(__file__).resolve().parents[1]
@@ -96,6 +97,18 @@ def test_one_session_is_only_a_candidate(project: Path, tmp_path: Path) -> None:
     [stored] = lessons.read_lessons(distill.project_state(project))
     assert stored.status == "candidate"
     assert "`vercel --prod --yes`" in stored.action
+
+
+def test_a_fix_s_evidence_names_the_entry_its_recovery_signal_names(
+    project: Path, tmp_path: Path
+) -> None:
+    [path] = sessions(tmp_path, VERCEL, 1)
+    run(project, path)
+    [stored] = lessons.read_lessons(distill.project_state(project))
+    found = {(s.kind, s.uuid) for s in analyze(path).signals}
+    evidence = {(e.signal, e.uuid) for e in stored.evidence}
+    assert evidence == {("tool_error", "s0-0002"), ("recovery", "s0-0004")}
+    assert evidence <= found
 
 
 REJECTED = "The user doesn't want to proceed with this tool use. The tool use was rejected."

@@ -360,7 +360,7 @@ def test_timeline_pairs_tool_uses_with_their_results() -> None:
         Entry("assistant", uuid="a2", tool_uses=(ToolUse("t2", "Read", {"file_path": "x"}),)),
         Entry("user", uuid="r2", tool_results=(ToolResult("t2", False, "ok"),)),
     ]
-    assert heuristics.timeline(entries) == [Step("a1", "t1", "ls", False)]
+    assert heuristics.timeline(entries) == [Step("r1", "t1", "ls", False)]  # the result entry
 
 
 def test_clean_command_and_program() -> None:
