@@ -392,9 +392,13 @@ def recovery_lesson(failure: Failure, fix: str, fix_uuid: str | None, now: str) 
     ):
         tool = tool_of(failed)
         trigger = f"Using `{tool}`"
-        keep_args = same_runner(failed, fix) or same_subcommand(failed, fix)
-        instead = fix if keep_args else program(fix)
-        action = f"it is not installed here ({failure.cause}); use `{instead}` instead"
+        if same_subcommand(failed, fix):  # `bun install` -> `npm install`: the tool, by example
+            instead = f"`{fix.split()[0]}` instead (`{fix}` for `{failed}`)"
+        elif same_runner(failed, fix):
+            instead = f"`{fix}` instead"
+        else:
+            instead = f"`{program(fix)}` instead"
+        action = f"it is not installed here ({failure.cause}); use {instead}"
         kind, confidence = "fact", 0.65
     elif SETUP.search(fix):
         trigger = f"Running `{failed}`"

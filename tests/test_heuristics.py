@@ -384,12 +384,16 @@ def test_setup_chained_before_the_same_command_is_the_fix() -> None:
     )
 
 
-def test_another_tool_for_the_same_job_keeps_its_arguments() -> None:
+def test_another_tool_for_the_same_job_is_named_with_the_example() -> None:
     fail = failure("bun install", "zsh: command not found: bun")
     timeline = steps(("bun install", False), ("npm install", True))
     [lesson] = heuristics.lessons_from_report(report(fail), NOW, timeline)
     assert lesson.trigger == "Using `bun`"
-    assert lesson.action.endswith("use `npm install` instead")
+    assert lesson.action.endswith("use `npm` instead (`npm install` for `bun install`)")
+    fail = failure("python3 -m pytest -q", "/usr/bin/python3: No module named pytest")
+    timeline = steps(("python3 -m pytest -q", False), ("python3 -m unittest discover", True))
+    [lesson] = heuristics.lessons_from_report(report(fail), NOW, timeline)
+    assert lesson.action.endswith("use `python3 -m unittest discover` instead")
 
 
 def test_one_off_requests_and_hedges_are_not_standing_rules() -> None:
