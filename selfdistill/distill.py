@@ -533,7 +533,7 @@ def fold(
     now: str,
 ) -> lessons.MergeResult:
     """The new store: published lessons judged by the new sessions first, then the candidates."""
-    policy = lessons.Policy(config.min_sessions, config.merge_threshold, config.mode == "review")
+    policy = lessons.policy_for(config)
     judged = efficacy.assess(mark_reverts(stored, reverted, now), reports, efficacy.Policy(), now)
     return lessons.merge(judged, proposal.candidates, policy, now, load_guard())
 
@@ -622,6 +622,7 @@ class Tally:
     helped: int = 0  # efficacy verdicts this run
     hurt: int = 0
     retired: int = 0
+    awaiting: int = 0  # lessons in the store after the run that wait for `lessons approve`
     lessons: list[dict[str, Any]] = field(default_factory=list)
     log_paths: list[str] = field(default_factory=list)
     session_signals: list[dict[str, Any]] = field(default_factory=list)  # per transcript
@@ -683,6 +684,13 @@ def record_lessons(tally: Tally, proposal: Proposal, result: lessons.MergeResult
     tally.activated = len(result.activated)
 
 
+def record_awaiting(tally: Tally, items: Sequence[Lesson], config: Config) -> None:
+    """Counted over the whole store, not this run's candidates: a lesson that reached
+    minSessions in an earlier run still waits for the user."""
+    policy = lessons.policy_for(config)
+    tally.awaiting = sum(lessons.awaits_approval(x, policy) for x in items)
+
+
 def reverted_sessions(plan: Plan) -> set[str]:
     return {plan.commit_sessions[sha] for sha in plan.reverts if sha in plan.commit_sessions}
 
@@ -715,6 +723,7 @@ def execute(
         preview = fold(existing, proposal, config, reverted, reports, now)
         record_lessons(tally, proposal, preview)
         record_efficacy(tally, existing, preview.lessons)
+        record_awaiting(tally, preview.lessons, config)
         return
     merged: list[tuple[lessons.MergeResult, bool]] = []
 
@@ -732,6 +741,7 @@ def execute(
     final = lessons.update_lessons(state, change)
     result, active_changed = merged[0]
     record_lessons(tally, proposal, result)
+    record_awaiting(tally, final, config)
     write_watermarks(state, next_marks(plan, analysis, marks))
     if config.mode != "auto" or not (active_changed or was_owed):
         owed.unlink(missing_ok=True)
@@ -776,6 +786,7 @@ def manifest(
         "lessonsMerged": tally.merged,
         "lessonsActivated": tally.activated,
         "lessonsRetired": tally.retired,
+        "awaitingApproval": tally.awaiting,
         "efficacy": {"helped": tally.helped, "hurt": tally.hurt},
         "logPaths": tally.log_paths,
         "signals": total_counts(tally.session_signals),

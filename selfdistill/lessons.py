@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from selfdistill.atomic import write_atomic
+from selfdistill.config import Config
 from selfdistill.errors import StateError
 from selfdistill.model import Evidence, Lesson
 from selfdistill.paths import ProjectState
@@ -340,6 +341,23 @@ def promote(lesson: Lesson, policy: Policy, guard: Guard | None, now: str) -> Le
     if policy.review:
         return lesson
     return replace(lesson, status="active", updated_at=now)
+
+
+def awaits_approval(lesson: Lesson, policy: Policy) -> bool:
+    """Whether the lesson waits for the user's `lessons approve`: the one case in which `promote`
+    leaves a candidate with enough evidence a candidate. One the guard refuses is held instead,
+    so it never waits (approving it would be refused anyway)."""
+    return (
+        policy.review
+        and lesson.status == "candidate"
+        and lesson.sessions_seen >= policy.min_sessions
+    )
+
+
+def policy_for(config: Config) -> Policy:
+    """The policy a project's configuration sets: merging, and deciding what awaits approval,
+    must read it the same way."""
+    return Policy(config.min_sessions, config.merge_threshold, config.mode == "review")
 
 
 def hold(lesson: Lesson, reason: str, now: str) -> Lesson:

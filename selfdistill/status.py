@@ -4,17 +4,21 @@ Reads run manifests (state.runs/<id>.json), the lesson store (state.lessons), th
 store and the run lock. Any of them may be missing (nothing ran yet): zeros and nulls then.
 Unreadable manifests are skipped, never fatal: status is what people run when something is wrong.
 A broken lesson store is an error, as in `lessons` and `report`: counting no lessons would hide it.
+So is an invalid configuration, as in `lessons` and `run`: it sets what awaits approval.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from selfdistill.paths import ProjectState
 from selfdistill.spawn import pending_path, run_lock_held
 from selfdistill.store import count_observations, read_dropped
+
+if TYPE_CHECKING:
+    from selfdistill.model import Lesson
 
 
 def _read_json(path: Path) -> Any:
@@ -35,11 +39,20 @@ def load_runs(state: ProjectState) -> list[dict[str, Any]]:
     return sorted(manifests, key=lambda run: (str(run.get("startedAt") or ""), run["id"]))
 
 
-def load_lessons(state: ProjectState) -> list[dict[str, Any]]:
-    """The stored lessons as records; StateError when the store is unreadable or invalid."""
-    from selfdistill.lessons import read_lessons, to_dict
+def load_lessons(state: ProjectState) -> tuple[Lesson, ...]:
+    """The stored lessons; StateError when the store is unreadable or invalid."""
+    from selfdistill.lessons import read_lessons
 
-    return [to_dict(lesson) for lesson in read_lessons(state)]
+    return read_lessons(state)
+
+
+def count_awaiting(state: ProjectState, stored: tuple[Lesson, ...]) -> int:
+    """Lessons waiting for `lessons approve`, by the project's own mode and minSessions."""
+    from selfdistill.config import load_config
+    from selfdistill.lessons import awaits_approval, policy_for
+
+    policy = policy_for(load_config(state.project))
+    return sum(awaits_approval(lesson, policy) for lesson in stored)
 
 
 def _error_text(run: dict[str, Any]) -> str | None:
@@ -55,8 +68,11 @@ def _error_text(run: dict[str, Any]) -> str | None:
 
 def project_status(state: ProjectState) -> dict[str, Any]:
     """The status of one project: CONTRACT fields first, then details."""
+    from selfdistill.lessons import to_dict
+
     runs = load_runs(state)
-    lessons = load_lessons(state)
+    stored = load_lessons(state)
+    lessons = [to_dict(lesson) for lesson in stored]
     last = runs[-1] if runs else None
     failed = [run for run in runs if _error_text(run)]
     result: dict[str, Any] = {
@@ -66,6 +82,7 @@ def project_status(state: ProjectState) -> dict[str, Any]:
         "totalLessons": len(lessons),
         "activeLessons": sum(1 for lesson in lessons if lesson.get("status") == "active"),
         "lessonsByStatus": _count_by_status(lessons),
+        "awaitingApproval": count_awaiting(state, stored),
         "lessonsHelped": sum(_int(lesson.get("helped")) for lesson in lessons),
         "lessonsHurt": sum(_int(lesson.get("hurt")) for lesson in lessons),
         "observations": count_observations(state),
@@ -97,9 +114,11 @@ def _count_by_status(lessons: list[dict[str, Any]]) -> dict[str, int]:
 
 def _lesson_summary(status: dict[str, Any]) -> str:
     by_status = ", ".join(f"{n} {name}" for name, n in sorted(status["lessonsByStatus"].items()))
+    awaiting = status["awaitingApproval"]
     return (
         f"{status['totalLessons']} ({by_status or 'none'}); later sessions: "
         f"{status['lessonsHelped']} helped, {status['lessonsHurt']} recurred"
+        + (f"; {awaiting} awaiting your approval (see 'selfdistill lessons')" if awaiting else "")
     )
 
 

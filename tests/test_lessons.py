@@ -148,6 +148,30 @@ def test_review_mode_keeps_candidates_waiting() -> None:
     assert result.lessons[0].sessions_seen == 2
 
 
+def test_only_a_reviewed_candidate_with_enough_sessions_awaits_approval() -> None:
+    review = lessons.Policy(min_sessions=2, threshold=0.6, review=True)
+    both = [make(session="s1"), make(session="s2", uuid="u2")]
+    [waiting] = lessons.merge([], both, review, NOW).lessons
+    assert lessons.awaits_approval(waiting, review)
+    [early] = lessons.merge([], [make()], review, NOW).lessons  # one session: more evidence first
+    assert early.status == "candidate" and not lessons.awaits_approval(early, review)
+    assert not lessons.awaits_approval(waiting, POLICY)  # auto mode: nothing waits for the user
+    [active] = lessons.merge([], both, POLICY, NOW).lessons
+    assert active.status == "active" and not lessons.awaits_approval(active, review)
+    [held] = lessons.merge([], both, review, NOW, guard=lambda lesson: "no").lessons
+    assert held.status == "held" and not lessons.awaits_approval(held, review)
+    approved = lessons.set_status(waiting, "active", LATER)
+    assert not lessons.awaits_approval(approved, review)
+
+
+def test_the_policy_follows_the_configuration() -> None:
+    from selfdistill.config import Config
+
+    policy = lessons.policy_for(Config(min_sessions=3, merge_threshold=0.7, mode="review"))
+    assert policy == lessons.Policy(min_sessions=3, threshold=0.7, review=True)
+    assert lessons.policy_for(Config()) == lessons.Policy(min_sessions=2, threshold=0.6)
+
+
 def test_guard_holds_a_lesson_instead_of_activating_it() -> None:
     both = [make(session="s1"), make(session="s2", uuid="u2")]
     result = lessons.merge([], both, POLICY, NOW, guard=lambda lesson: "looks like a secret")

@@ -79,3 +79,90 @@ def test_unknown_or_missing_id_is_a_one_line_error(tmp_path: Path) -> None:
         done = selfdistill("lessons", *args, cwd=project)
         assert done.returncode == 1, args
         assert done.stdout == "" and done.stderr.count("\n") == 1
+
+
+def reviewed(tmp_path: Path, mode: str = "review") -> Path:
+    """A project in `mode` after one run: `tree` failed in two sessions, `vercel` in one."""
+    project = make_project(tmp_path)
+    (project / ".claude").mkdir()
+    (project / ".claude" / "selfdistill.json").write_text(json.dumps({"mode": mode}))
+    paths = [
+        write_transcript(tmp_path / "a.jsonl", "a", TREE),
+        write_transcript(tmp_path / "b.jsonl", "b", TREE),
+        write_transcript(tmp_path / "c.jsonl", "c", VERCEL),
+    ]
+    args = [a for p in paths for a in ("--transcript", str(p))]
+    done = selfdistill("run", *args, cwd=project)
+    assert done.returncode == 0, done.stderr
+    return project
+
+
+def by_trigger(project: Path) -> dict[str, dict[str, Any]]:
+    return {str(item["trigger"]): item for item in listed(project)}
+
+
+def test_review_mode_marks_the_lessons_that_await_approval(tmp_path: Path) -> None:
+    project = reviewed(tmp_path)
+    items = by_trigger(project)
+    tree, vercel = items["Using `tree`"], next(x for t, x in items.items() if "vercel" in t)
+    assert (tree["status"], tree["sessionsSeen"], tree["awaitingApproval"]) == (
+        "candidate",
+        2,
+        True,
+    )
+    assert (vercel["status"], vercel["sessionsSeen"]) == ("candidate", 1)
+    assert vercel["awaitingApproval"] is False  # one session: it needs more evidence, not the user
+    stored = {
+        x.id: lessons.to_dict(x) for x in lessons.read_lessons(distill.project_state(project))
+    }
+    for item in items.values():  # every stored field is still there, unchanged
+        assert {k: v for k, v in item.items() if k != "awaitingApproval"} == stored[item["id"]]
+    text = selfdistill("lessons", cwd=project).stdout.splitlines()
+    [tree_line] = [line for line in text if line.startswith(tree["id"])]
+    [vercel_line] = [line for line in text if line.startswith(vercel["id"])]
+    assert tree_line.split()[1] == "awaiting" and vercel_line.split()[1] == "candidate"
+    assert tree_line.index(" fact ") == vercel_line.index(" pitfall ")  # the columns stay aligned
+    assert text[-1] == (
+        "1 lesson awaits your approval: 'selfdistill lessons approve ID' (or 'reject ID')"
+    )
+
+
+def test_show_says_whether_a_lesson_awaits_approval(tmp_path: Path) -> None:
+    project = reviewed(tmp_path)
+    items = by_trigger(project)
+    tree, vercel = items["Using `tree`"], next(x for t, x in items.items() if "vercel" in t)
+    shown = selfdistill("lessons", "show", tree["id"], "--json", cwd=project)
+    assert json.loads(shown.stdout) == tree
+    text = selfdistill("lessons", "show", tree["id"], cwd=project).stdout
+    assert (
+        f"status:     candidate, awaiting your approval ('selfdistill lessons approve {tree['id']}'"
+        in text
+    )
+    other = selfdistill("lessons", "show", vercel["id"], cwd=project)
+    assert (
+        json.loads(selfdistill("lessons", "show", vercel["id"], "--json", cwd=project).stdout)[
+            "awaitingApproval"
+        ]
+        is False
+    )
+    assert "status:     candidate\n" in other.stdout and "awaiting" not in other.stdout
+
+
+def test_approving_a_lesson_ends_its_wait(tmp_path: Path) -> None:
+    project = reviewed(tmp_path)
+    tree = by_trigger(project)["Using `tree`"]
+    done = selfdistill("lessons", "approve", tree["id"], "--json", cwd=project)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["lesson"]["awaitingApproval"] is False
+    assert not any(item["awaitingApproval"] for item in listed(project))
+    text = selfdistill("lessons", cwd=project).stdout
+    assert "awaiting" not in text and "approval" not in text
+
+
+def test_auto_mode_never_awaits_approval(tmp_path: Path) -> None:
+    project = reviewed(tmp_path, mode="auto")
+    items = by_trigger(project)
+    assert items["Using `tree`"]["status"] == "active"
+    assert not any(item["awaitingApproval"] for item in items.values())
+    text = selfdistill("lessons", cwd=project).stdout
+    assert "awaiting" not in text and "approval" not in text

@@ -38,8 +38,10 @@ Session = Callable[[Client], Awaitable[Any]]
 
 def with_server(project: Path, session: Session) -> Any:
     """Start `selfdistill mcp --project PROJECT` and run `session` against it."""
-    # The stdio client passes only a few variables on; the test's state home must reach the server.
-    env = {"SELFDISTILL_HOME": os.environ["SELFDISTILL_HOME"], "HOME": os.environ["HOME"]}
+    # The stdio client passes only a few variables on; the test's state home must reach the server,
+    # and PYTHONPATH too (conftest): the server must run this checkout's code, as the CLI does.
+    names = ("SELFDISTILL_HOME", "HOME", "PYTHONPATH")
+    env = {name: os.environ[name] for name in names}
     server = StdioServerParameters(
         command=str(SELFDISTILL), args=["mcp", "--project", str(project)], env=env
     )
@@ -269,3 +271,26 @@ def test_a_missing_project_is_a_user_error(tmp_path: Path) -> None:
     )
 
     assert done.returncode == 1 and "no such project directory" in done.stderr
+
+
+def test_review_mode_lessons_awaiting_approval_are_marked(project: Path) -> None:
+    (project / ".claude").mkdir()
+    (project / ".claude" / "selfdistill.json").write_text('{"mode": "review"}')
+    first, second = seed_lessons(project)  # from two sessions, and from one
+
+    async def session(client: Client) -> Any:
+        listed = await client.call_tool("list_lessons", {})
+        shown = await client.call_tool("show_lesson", {"id": first})
+        status = await client.call_tool("self_distill_status", {})
+        await client.call_tool("approve_lesson", {"id": first})
+        after = await client.call_tool("self_distill_status", {})
+        return listed, shown, status, after
+
+    listed, shown, status, after = with_server(project, session)
+
+    awaiting = {x["id"]: x["awaitingApproval"] for x in listed.structured_content["result"]}
+    assert awaiting == {first: True, second: False}
+    assert shown.structured_content["awaitingApproval"] is True
+    assert status.structured_content["awaitingApproval"] == 1
+    assert after.structured_content["awaitingApproval"] == 0
+    assert after.structured_content == cli_json("status", "--project", str(project))

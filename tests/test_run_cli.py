@@ -112,3 +112,49 @@ def test_a_claude_md_it_will_not_write_fails_the_run_until_mended(tmp_path: Path
     done = selfdistill("run", cwd=project)  # nothing new to read, but the lesson is still owed
     assert done.returncode == 0, done.stderr
     assert b"`find`" in (project / "CLAUDE.md").read_bytes()
+
+
+def review_project(tmp_path: Path, mode: str) -> Path:
+    project = make_project(tmp_path)
+    (project / ".claude").mkdir()
+    (project / ".claude" / "selfdistill.json").write_text(json.dumps({"mode": mode}))
+    return project
+
+
+def run_text(project: Path, *paths: Path) -> str:
+    done = selfdistill("run", *[a for p in paths for a in ("--transcript", str(p))], cwd=project)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+AWAITS = (
+    "  1 lesson awaits your approval (marked in 'selfdistill lessons'): "
+    "'selfdistill lessons approve ID' (or 'reject ID')"
+)
+
+
+def test_summary_says_when_lessons_await_approval(tmp_path: Path) -> None:
+    project = review_project(tmp_path, "review")
+    paths = [write_transcript(tmp_path / f"s{n}.jsonl", f"s{n}", TREE) for n in range(2)]
+    first = run_text(project, paths[0])  # one session: not enough evidence to ask the user yet
+    assert "approval" not in first
+    second = run_text(project, paths[1])
+    assert second.splitlines()[-1] == AWAITS
+    later = selfdistill("run", "--json", cwd=project)  # nothing new: the lesson still waits
+    manifest = json.loads(later.stdout)
+    validate("manifest", manifest)
+    assert manifest["awaitingApproval"] == 1 and manifest["lessons"] == []
+    [lesson_id] = [line.split()[0] for line in second.splitlines() if "Using `tree`" in line]
+    assert selfdistill("lessons", "approve", lesson_id, cwd=project).returncode == 0
+    after = selfdistill("run", "--json", cwd=project)
+    assert json.loads(after.stdout)["awaitingApproval"] == 0
+    assert "approval" not in run_text(project)
+
+
+def test_summary_in_auto_mode_never_asks_for_approval(tmp_path: Path) -> None:
+    project = review_project(tmp_path, "auto")
+    paths = [write_transcript(tmp_path / f"s{n}.jsonl", f"s{n}", TREE) for n in range(2)]
+    text = run_text(project, *paths)
+    assert "1 activated" in text and "approval" not in text
+    manifest = json.loads(selfdistill("run", "--json", cwd=project).stdout)
+    assert manifest["awaitingApproval"] == 0

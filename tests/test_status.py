@@ -15,7 +15,7 @@ import pytest
 from selfdistill import lessons, store
 from selfdistill.model import Evidence, Lesson
 from selfdistill.paths import ProjectState
-from selfdistill.status import project_status
+from selfdistill.status import format_status, project_status
 
 SCRIPT = Path(sys.executable).parent / "selfdistill"
 CONTRACT = {
@@ -157,3 +157,62 @@ def test_a_broken_lesson_store_is_the_same_error_as_in_lessons(project: Path) ->
     assert (status.returncode, status.stdout) == (1, "")
     assert status.stderr.startswith(f"selfdistill: lesson store {state.lessons} is not valid JSON")
     assert len(status.stderr.splitlines()) == 1 and status.stderr == listed.stderr
+
+
+def seen_in(tool: str, sessions: int, status: str = "candidate") -> Lesson:
+    evidence = [Evidence(f"s{n}", f"u{n}", signal="tool_error") for n in range(sessions)]
+    lesson = replace(lesson_about(tool), evidence=tuple(evidence), sessions_seen=sessions)
+    return replace(lesson, status=status)
+
+
+def configured(project: Path, mode: str) -> ProjectState:
+    """A project in `mode` with one lesson of each kind that could be mistaken for awaiting."""
+    (project / ".claude").mkdir(exist_ok=True)
+    (project / ".claude" / "selfdistill.json").write_text(json.dumps({"mode": mode}))
+    state = ProjectState.for_project(project)
+    stored = [
+        seen_in("tree", 2),  # enough evidence: only the user's decision is missing
+        seen_in("fd", 1),  # not enough evidence yet
+        seen_in("rg", 2, "held"),  # the safety gate refused it
+        seen_in("jq", 3, "active"),
+    ]
+    store.append(state, {"v": 1, "ts": "t", "event": "E"})
+    state.lessons.write_text(lessons.dump_store(stored))
+    return state
+
+
+def test_review_mode_counts_the_lessons_awaiting_approval(project: Path) -> None:
+    state = configured(project, "review")
+    status = project_status(state)
+    assert status["awaitingApproval"] == 1
+    assert status["lessonsByStatus"] == {"active": 1, "candidate": 2, "held": 1}
+    assert (
+        "lessons:       4 (1 active, 2 candidate, 1 held); later sessions: 0 helped, 0 recurred; "
+        "1 awaiting your approval (see 'selfdistill lessons')"
+    ) in format_status(status).splitlines()
+    (project / ".claude" / "selfdistill.json").write_text('{"mode": "review", "minSessions": 3}')
+    assert project_status(state)["awaitingApproval"] == 0  # minSessions is the project's own
+
+
+def test_auto_mode_counts_none_awaiting(project: Path) -> None:
+    status = project_status(configured(project, "auto"))
+    assert status["awaitingApproval"] == 0
+    assert "approval" not in format_status(status)
+
+
+def test_the_command_counts_awaiting_until_approved(project: Path) -> None:
+    configured(project, "review")
+    as_json = status_cli("--json", "--project", str(project), cwd=project)
+    assert as_json.returncode == 0, as_json.stderr
+    assert json.loads(as_json.stdout)["awaitingApproval"] == 1
+    assert "1 awaiting your approval" in status_cli(cwd=project).stdout
+    approve = subprocess.run(
+        [str(SCRIPT), "lessons", "approve", seen_in("tree", 2).id, "--project", str(project)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert approve.returncode == 0, approve.stderr
+    after = json.loads(status_cli("--json", cwd=project).stdout)
+    assert (after["awaitingApproval"], after["activeLessons"]) == (0, 2)
+    assert "awaiting" not in status_cli(cwd=project).stdout

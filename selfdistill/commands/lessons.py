@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -10,6 +11,9 @@ from selfdistill.errors import UserError
 from selfdistill.model import Lesson
 from selfdistill.output import emit_json
 from selfdistill.paths import ProjectState
+
+if TYPE_CHECKING:
+    from selfdistill.lessons import Policy
 
 ACTIONS = ("list", "show", "approve", "reject")
 
@@ -29,24 +33,46 @@ def command(action: str, lesson_id: str | None, project: Path | None, as_json: b
 
     state = distill.project_state(project or Path.cwd())
     stored = lessons.read_lessons(state)
+    policy = project_policy(state)
     if action == "list":
         if lesson_id:
             raise UserError("'lessons list' takes no id")
-        show_list(stored, as_json)
+        show_list(stored, policy, as_json)
         return
     if not lesson_id:
         raise UserError(f"'lessons {action}' needs a lesson id (see 'selfdistill lessons')")
     lesson = pick(stored, lesson_id)
     if action == "show":
-        show_one(lesson, as_json)
+        show_one(lesson, policy, as_json)
         return
     updated, published = decide(state, lesson.id, "active" if action == "approve" else "rejected")
     if as_json:
-        emit_json({"lesson": lessons.to_dict(updated), "published": list(published)})
+        emit_json({"lesson": record(updated, policy), "published": list(published)})
     else:
         click.echo(f"{updated.id} is now {updated.status}")
         for path in published:
             click.echo(f"  updated {path}")
+
+
+def project_policy(state: ProjectState) -> Policy:
+    """The project's mode and minSessions: they say which candidates await approval."""
+    from selfdistill import lessons
+    from selfdistill.config import load_config
+
+    return lessons.policy_for(load_config(state.project))
+
+
+def record(lesson: Lesson, policy: Policy) -> dict[str, Any]:
+    """A lesson as `--json` shows it: the stored record, and whether it waits for the user."""
+    from selfdistill import lessons
+
+    return {**lessons.to_dict(lesson), "awaitingApproval": lessons.awaits_approval(lesson, policy)}
+
+
+def approve_hint(count: int, where: str = "") -> str:
+    """The line `lessons` and `run` end with when lessons await approval: what to run."""
+    many = "lesson awaits" if count == 1 else "lessons await"
+    return f"{count} {many} your approval{where}: 'selfdistill lessons approve ID' (or 'reject ID')"
 
 
 def pick(stored: tuple[Lesson, ...], prefix: str) -> Lesson:
@@ -97,32 +123,46 @@ def decide(state: ProjectState, lesson_id: str, status: str) -> tuple[Lesson, tu
     return next(x for x in final if x.id == lesson_id), result.changed
 
 
-def show_list(stored: tuple[Lesson, ...], as_json: bool) -> None:
+def show_list(stored: tuple[Lesson, ...], policy: Policy, as_json: bool) -> None:
     from selfdistill import lessons
 
     if as_json:
-        emit_json([lessons.to_dict(lesson) for lesson in stored])
+        emit_json([record(lesson, policy) for lesson in stored])
         return
     if not stored:
         click.echo("no lessons yet (run 'selfdistill run')")
         return
     for lesson in stored:
+        # "awaiting" stands in for "candidate" where the user's decision is all that is missing
+        status = "awaiting" if lessons.awaits_approval(lesson, policy) else lesson.status
         click.echo(
-            f"{lesson.id}  {lesson.status:<9} {lesson.kind:<10} "
+            f"{lesson.id}  {status:<9} {lesson.kind:<10} "
             f"{lesson.sessions_seen:>2} session(s) +{lesson.helped}/-{lesson.hurt}  "
             f"{lesson.text()[:100]}"
         )
+    awaiting = sum(lessons.awaits_approval(lesson, policy) for lesson in stored)
+    if awaiting:
+        click.echo(approve_hint(awaiting))
 
 
-def show_one(lesson: Lesson, as_json: bool) -> None:
+def status_text(lesson: Lesson, policy: Policy) -> str:
     from selfdistill import lessons
 
+    if lessons.awaits_approval(lesson, policy):
+        return (
+            f"{lesson.status}, awaiting your approval "
+            f"('selfdistill lessons approve {lesson.id}' or 'reject {lesson.id}')"
+        )
+    return lesson.status + (f" ({lesson.hold_reason})" if lesson.hold_reason else "")
+
+
+def show_one(lesson: Lesson, policy: Policy, as_json: bool) -> None:
     if as_json:
-        emit_json(lessons.to_dict(lesson))
+        emit_json(record(lesson, policy))
         return
     lines = [
         f"id:         {lesson.id}",
-        f"status:     {lesson.status}" + (f" ({lesson.hold_reason})" if lesson.hold_reason else ""),
+        f"status:     {status_text(lesson, policy)}",
         f"kind:       {lesson.kind} ({lesson.scope}, from {lesson.signal or '?'}, {lesson.source})",
         f"trigger:    {lesson.trigger}",
         f"action:     {lesson.action}",

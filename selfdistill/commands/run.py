@@ -97,4 +97,9 @@ def summary(manifest: dict[str, Any]) -> str:
     for error in manifest["errors"]:
         if not error.startswith(PUBLISH_ERROR):  # that one goes to stderr, as the failure
             lines.append(f"  error: {error}")
+    if manifest["awaitingApproval"]:
+        from selfdistill.commands.lessons import approve_hint
+
+        marked = " (marked in 'selfdistill lessons')"
+        lines.append("  " + approve_hint(manifest["awaitingApproval"], marked))
     return "\n".join(lines)
