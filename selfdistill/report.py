@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from selfdistill.efficacy import HELPED, HURT
-from selfdistill.lessons import read_lessons, supporting_sessions
+from selfdistill.lessons import awaits_approval, policy_for, read_lessons, supporting_sessions
 from selfdistill.model import Lesson
 from selfdistill.paths import ProjectState
 from selfdistill.signals import analyze
@@ -110,6 +110,7 @@ class LessonRow:
     verdict: str  # see verdict_of
     retire_reason: str | None
     hold_reason: str | None
+    awaiting: bool = False  # review mode: a candidate with enough evidence, waiting for the user
 
 
 @dataclass(frozen=True)
@@ -295,7 +296,9 @@ def verdict_of(lesson: Lesson) -> str:
     return "mixed"
 
 
-def lesson_row(lesson: Lesson, excerpts: Mapping[tuple[str, str], str]) -> LessonRow:
+def lesson_row(
+    lesson: Lesson, excerpts: Mapping[tuple[str, str], str], awaiting: bool = False
+) -> LessonRow:
     return LessonRow(
         id=lesson.id,
         status=lesson.status,
@@ -323,6 +326,7 @@ def lesson_row(lesson: Lesson, excerpts: Mapping[tuple[str, str], str]) -> Lesso
         verdict=verdict_of(lesson),
         retire_reason=lesson.retire_reason,
         hold_reason=lesson.hold_reason,
+        awaiting=awaiting,
     )
 
 
@@ -375,6 +379,7 @@ def gather(
 
     `excerpt_files`: how many transcripts may be re-read for the evidence's excerpts (0: none).
     """
+    from selfdistill.config import load_config
     from selfdistill.store import count_observations
 
     runs = [run for run in load_runs(state) if run.get("dryRun") is not True]
@@ -382,6 +387,7 @@ def gather(
     source, days = signal_days(sessions, state)
     stored = sorted(read_lessons(state), key=lesson_order)
     excerpts = evidence_excerpts(stored, sessions, excerpt_files)
+    policy = policy_for(load_config(state.project))
     return Report(
         project=str(state.project),
         state_dir=str(state.root),
@@ -390,7 +396,9 @@ def gather(
         days=days,
         runs=tuple(run_row(run) for run in runs),
         sessions_analysed=analysed(runs, sessions),
-        lessons=tuple(lesson_row(lesson, excerpts) for lesson in stored),
+        lessons=tuple(
+            lesson_row(lesson, excerpts, awaits_approval(lesson, policy)) for lesson in stored
+        ),
         observations=count_observations(state),
     )
 
@@ -441,6 +449,7 @@ def lesson_json(row: LessonRow) -> dict[str, Any]:
     return {
         "id": row.id,
         "status": row.status,
+        "awaitingApproval": row.awaiting,
         "kind": row.kind,
         "trigger": row.trigger,
         "action": row.action,
@@ -492,13 +501,23 @@ def format_text(report: Report) -> str:
     )
     for row in report.lessons:
         lines.append(
-            f"  {row.id[:10]} {row.status:<9} {row.verdict:<11} +{row.helped}/-{row.hurt} "
+            f"  {row.id[:10]} {shown_status(row):<9} {row.verdict:<11} +{row.helped}/-{row.hurt} "
             f"{row.supporting_sessions}s  {one_line(row.trigger)}: {one_line(row.action)}"
         )
         reason = row.retire_reason or row.hold_reason
         if reason:
             lines.append(f"  {'':10} why: {one_line(reason)}")
+    waiting = sum(row.awaiting for row in report.lessons)
+    if waiting:
+        lines.append(
+            f"  {waiting} awaiting your approval: 'selfdistill lessons approve ID' (or 'reject ID')"
+        )
     return "\n".join(lines)
+
+
+def shown_status(row: LessonRow) -> str:
+    """ "awaiting" for a candidate that waits only for `lessons approve` (as `lessons` shows it)."""
+    return "awaiting" if row.awaiting else row.status
 
 
 def signal_line(counts: Sequence[int]) -> str:

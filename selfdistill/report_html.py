@@ -18,6 +18,7 @@ from selfdistill.report import (
     RunRow,
     SignalDay,
     is_verdict,
+    shown_status,
 )
 
 COLORS = {
@@ -233,7 +234,7 @@ def lesson_rows(lessons: Sequence[LessonRow]) -> str:
         why = f'<div class="reason">why {esc(row.status)}: {esc(reason)}</div>' if reason else ""
         rows.append(
             f'<tr class="lesson" id="lesson-{esc(row.id)}" data-status="{esc(row.status)}">'
-            f'<td><span class="badge s-{esc(row.status)}">{esc(row.status)}</span>'
+            f'<td><span class="badge s-{esc(row.status)}">{esc(shown_status(row))}</span>'
             f'<div class="muted">{esc(row.kind)}</div></td>'
             f'<td class="lesson-text"><span class="trigger">{esc(row.trigger)}</span>: '
             f'<span class="action">{esc(row.action)}</span>'

@@ -379,3 +379,27 @@ def test_command_on_a_project_never_run(tmp_path: Path, args: list[str]) -> None
     done = selfdistill("report", *args, cwd=project)
     assert done.returncode == 0, done.stderr
     assert not Path(os.environ["SELFDISTILL_HOME"]).exists()
+
+
+def test_review_mode_marks_the_lessons_awaiting_approval(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    (project / ".claude").mkdir(exist_ok=True)
+    (project / ".claude" / "selfdistill.json").write_text('{"mode": "review"}')
+    run(
+        project,
+        session(tmp_path, "a", TREE, "2026-01-01"),
+        session(tmp_path, "b", TREE, "2026-01-02"),
+    )
+    run(project, session(tmp_path, "c", VERCEL, "2026-01-03"))
+    gathered = report.gather(state_of(project), NOW)
+    assert [(row.status, row.awaiting) for row in gathered.lessons] == [
+        ("candidate", True),
+        ("candidate", False),
+    ]
+    lessons_json = report.report_json(gathered)["lessons"]
+    assert [x["awaitingApproval"] for x in lessons_json] == [True, False]
+    text = report.format_text(gathered)
+    assert re.search(r"^  \w{10} awaiting  unpublished", text, re.M)
+    assert "1 awaiting your approval: 'selfdistill lessons approve ID'" in text
+    page = render(gathered)
+    assert page.count(">awaiting</span>") == 1 and page.count(">candidate</span>") == 1
