@@ -2,8 +2,8 @@
 
 A lesson that targets a failure carries that failure's signature (`Lesson.target`, e.g.
 `python3 -m pytest|not-installed`; `Read docs/spec.md|too-large` for a file too large to read at
-once, `<the hook's rule>|hook-rule`, `agent reviewer|missing`, `running `jq`|rejected` for an
-ask-first preference). Every session that starts after the lesson was published is judged once
+once, `<the hook's rule>|hook-rule`, `agent reviewer|missing`, `<what was stopped>|rejected` for
+an ask-first preference). Every session that starts after the lesson was published is judged once
 for it:
 - hurt: the targeted failure happened again, with the lesson in the agent's context;
 - helped: the session did the kind of work the lesson is about (ran the same program, read the
