@@ -297,18 +297,24 @@ def test_lessons_about_different_tools_never_merge_even_with_the_same_fix() -> N
     assert len(lessons.merge([], [a, b], POLICY, NOW).lessons) == 2
 
 
-def missing(alternative: str, session: str, tool: str = "tree") -> Lesson:
-    """A heuristic fact about a missing tool, as heuristics.recovery_lesson makes it."""
+def fact(trigger: str, action: str, session: str, target: str, signal: str) -> Lesson:
+    """A heuristic fact with one piece of evidence from `session` and the target it watches."""
     return lessons.new_lesson(
         "fact",
-        f"Using `{tool}`",
-        f"it is not installed here (command not found: {tool}); use `{alternative}` instead",
-        evidence=(Evidence(session, f"{session}-u", signal="recovery"),),
-        signal="recovery",
-        confidence=0.65,
+        trigger,
+        action,
+        evidence=(Evidence(session, f"{session}-u", signal=signal),),
+        signal=signal,
+        confidence=0.6,
         now=NOW,
-        target=f"{tool}|not-installed",
+        target=target,
     )
+
+
+def missing(alternative: str, session: str, tool: str = "tree") -> Lesson:
+    """A fact about a missing tool, as heuristics.recovery_lesson makes it."""
+    action = f"it is not installed here (command not found: {tool}); use `{alternative}` instead"
+    return fact(f"Using `{tool}`", action, session, f"{tool}|not-installed", "recovery")
 
 
 def test_facts_about_one_missing_tool_merge_keeping_the_alternative_with_more_sessions() -> None:
@@ -354,17 +360,12 @@ def test_every_lesson_field_is_in_the_schema() -> None:
 def hook_fact(path: str, lines: int, session: str, rule: str = "file too large") -> Lesson:
     """A fact about a hook's rule, as heuristics.blocked_file_lesson makes it."""
     said = f"{rule.capitalize()}: {lines} lines (limit: 500 lines)"
-    return lessons.new_lesson(
-        "fact",
-        "Reading files",
+    action = (
         f"a hook in this project blocks some ({said}), `{path}` for one; follow what the hook "
-        "says, or ask the user",
-        evidence=(Evidence(session, f"{session}-u", signal="tool_error"),),
-        signal="tool_error",
-        confidence=0.6,
-        now=NOW,
-        target=f"{rule}: # lines (limit: # lines)|hook-rule",
+        "says, or ask the user"
     )
+    target = f"{rule}: # lines (limit: # lines)|hook-rule"
+    return fact("Reading files", action, session, target, "tool_error")
 
 
 def test_facts_about_one_hook_rule_merge_whatever_file_each_session_ran_into() -> None:
