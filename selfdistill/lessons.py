@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from selfdistill.atomic import write_atomic
-from selfdistill.config import Config
+from selfdistill.config import Config, load_config
 from selfdistill.errors import StateError
 from selfdistill.model import Evidence, Lesson
 from selfdistill.paths import ProjectState
@@ -358,6 +358,12 @@ def policy_for(config: Config) -> Policy:
     """The policy a project's configuration sets: merging, and deciding what awaits approval,
     must read it the same way."""
     return Policy(config.min_sessions, config.merge_threshold, config.mode == "review")
+
+
+def project_policy(state: ProjectState) -> Policy:
+    """The policy of the project's own configuration (its mode and minSessions say which
+    candidates await approval); ConfigError when the configuration is invalid."""
+    return policy_for(load_config(state.project))
 
 
 def hold(lesson: Lesson, reason: str, now: str) -> Lesson:

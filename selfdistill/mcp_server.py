@@ -77,30 +77,30 @@ def status_report(project: Path) -> dict[str, Any]:
 def lesson_list(project: Path) -> list[dict[str, Any]]:
     """The same records as `selfdistill lessons list --json`."""
     from selfdistill import distill, lessons
-    from selfdistill.commands.lessons import project_policy, record
+    from selfdistill.commands.lessons import record
 
     state = distill.project_state(project)
-    policy = project_policy(state)
+    policy = lessons.project_policy(state)
     return [record(lesson, policy) for lesson in lessons.read_lessons(state)]
 
 
 def lesson_show(project: Path, lesson_id: str) -> dict[str, Any]:
     from selfdistill import distill, lessons
-    from selfdistill.commands.lessons import pick, project_policy, record
+    from selfdistill.commands.lessons import pick, record
 
     state = distill.project_state(project)
-    return record(pick(lessons.read_lessons(state), lesson_id), project_policy(state))
+    return record(pick(lessons.read_lessons(state), lesson_id), lessons.project_policy(state))
 
 
 def lesson_decide(project: Path, lesson_id: str, status: str) -> dict[str, Any]:
     """The same decision and result as `selfdistill lessons approve|reject ID --json`."""
     from selfdistill import distill, lessons
-    from selfdistill.commands.lessons import decide, pick, project_policy, record
+    from selfdistill.commands.lessons import decide, pick, record
 
     state = distill.project_state(project)
     lesson = pick(lessons.read_lessons(state), lesson_id)
     updated, published = decide(state, lesson.id, status)
-    return {"lesson": record(updated, project_policy(state)), "published": list(published)}
+    return {"lesson": record(updated, lessons.project_policy(state)), "published": list(published)}
 
 
 def build_server(project: Path) -> MCPServer[Any]:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from selfdistill.efficacy import HELPED, HURT
-from selfdistill.lessons import awaits_approval, policy_for, read_lessons, supporting_sessions
+from selfdistill.lessons import awaits_approval, project_policy, read_lessons, supporting_sessions
 from selfdistill.model import Lesson
 from selfdistill.paths import ProjectState
 from selfdistill.signals import analyze
@@ -379,7 +379,6 @@ def gather(
 
     `excerpt_files`: how many transcripts may be re-read for the evidence's excerpts (0: none).
     """
-    from selfdistill.config import load_config
     from selfdistill.store import count_observations
 
     runs = [run for run in load_runs(state) if run.get("dryRun") is not True]
@@ -387,7 +386,7 @@ def gather(
     source, days = signal_days(sessions, state)
     stored = sorted(read_lessons(state), key=lesson_order)
     excerpts = evidence_excerpts(stored, sessions, excerpt_files)
-    policy = policy_for(load_config(state.project))
+    policy = project_policy(state)
     return Report(
         project=str(state.project),
         state_dir=str(state.root),

@@ -48,10 +48,9 @@ def load_lessons(state: ProjectState) -> tuple[Lesson, ...]:
 
 def count_awaiting(state: ProjectState, stored: tuple[Lesson, ...]) -> int:
     """Lessons waiting for `lessons approve`, by the project's own mode and minSessions."""
-    from selfdistill.config import load_config
-    from selfdistill.lessons import awaits_approval, policy_for
+    from selfdistill.lessons import awaits_approval, project_policy
 
-    policy = policy_for(load_config(state.project))
+    policy = project_policy(state)
     return sum(awaits_approval(lesson, policy) for lesson in stored)
 
 

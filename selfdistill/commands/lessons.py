@@ -33,7 +33,7 @@ def command(action: str, lesson_id: str | None, project: Path | None, as_json: b
 
     state = distill.project_state(project or Path.cwd())
     stored = lessons.read_lessons(state)
-    policy = project_policy(state)
+    policy = lessons.project_policy(state)
     if action == "list":
         if lesson_id:
             raise UserError("'lessons list' takes no id")
@@ -52,14 +52,6 @@ def command(action: str, lesson_id: str | None, project: Path | None, as_json: b
         click.echo(f"{updated.id} is now {updated.status}")
         for path in published:
             click.echo(f"  updated {path}")
-
-
-def project_policy(state: ProjectState) -> Policy:
-    """The project's mode and minSessions: they say which candidates await approval."""
-    from selfdistill import lessons
-    from selfdistill.config import load_config
-
-    return lessons.policy_for(load_config(state.project))
 
 
 def record(lesson: Lesson, policy: Policy) -> dict[str, Any]:
