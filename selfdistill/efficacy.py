@@ -99,11 +99,22 @@ def ran_program(report: SessionReport, name: str) -> bool:
     return False
 
 
-def verdict(lesson: Lesson, report: SessionReport) -> str | None:
-    """HELPED, HURT, or None when the session says nothing about this lesson."""
+def recurred(report: SessionReport) -> frozenset[str]:
+    """The targets the session's failures would carry: worked out once per session, not once
+    per lesson judged (a tool's failure builds the lesson it would make to find its target)."""
+    found = (failure_signature(signal, report.cwd) for signal in report.signals)
+    return frozenset(target for target in found if target is not None)
+
+
+def verdict(
+    lesson: Lesson, report: SessionReport, failures: frozenset[str] | None = None
+) -> str | None:
+    """HELPED, HURT, or None when the session says nothing about this lesson.
+
+    `failures`: `recurred(report)`, when the caller judges several lessons by one session."""
     if lesson.target is None or not after_publication(lesson, report):
         return None
-    if any(failure_signature(signal, report.cwd) == lesson.target for signal in report.signals):
+    if lesson.target in (recurred(report) if failures is None else failures):
         return HURT
     if did_the_work(report, lesson.target):
         return HELPED
@@ -138,10 +149,12 @@ def assess(
     """The lessons with each new session's verdict counted once; only active lessons are judged."""
     current = list(lessons)
     for report in reports:
+        failures: frozenset[str] | None = None
         for index, lesson in enumerate(current):
             if lesson.status != "active" or report.session_id in judged_sessions(lesson):
                 continue
-            outcome = verdict(lesson, report)
+            failures = recurred(report) if failures is None else failures
+            outcome = verdict(lesson, report, failures)
             if outcome is not None:
                 current[index] = record(lesson, report, outcome, policy, now)
     return current
