@@ -451,20 +451,41 @@ def llm_proposal(
     if not outcome.ok:
         return Proposal((), "heuristic", (f"model: {outcome.error}",), *usage)
     # The model is told to cite an open prompt only when it reads it as a correction.
-    kinds = {p.uuid: "correction" for r in reports for p in r.open_prompts}
-    kinds.update({s.uuid: s.kind for r in reports for s in r.signals})
-    items = tuple(lesson_from_item(item, kinds, now) for item in outcome.items)
+    cited = {
+        p.uuid: Cited("correction", heuristics.correction_target(p.excerpt))
+        for r in reports
+        for p in r.open_prompts
+    }
+    cited.update(
+        {
+            s.uuid: Cited(s.kind, efficacy.failure_signature(s, r.cwd))
+            for r in reports
+            for s in r.signals
+        }
+    )
+    items = tuple(lesson_from_item(item, cited, now) for item in outcome.items)
     return Proposal(tuple(i for i in items if i is not None), "llm", (), *usage)
 
 
-def lesson_from_item(item: dict[str, Any], kinds: dict[str, str], now: str) -> Lesson | None:
+class Cited(NamedTuple):
+    """What an item of the model's evidence points at: its signal's kind, and the target a
+    lesson drawn from it would carry (efficacy.py)."""
+
+    kind: str
+    target: str | None
+
+
+def lesson_from_item(item: dict[str, Any], cited: dict[str, Cited], now: str) -> Lesson | None:
     evidence = tuple(
-        Evidence(e["session_id"], e.get("uuid"), signal=kinds.get(e.get("uuid") or ""))
+        Evidence(e["session_id"], e.get("uuid"), signal=signal_of(cited, e.get("uuid")))
         for e in item.get("evidence", ())
         if e.get("session_id")
     )
     if not evidence:
         return None
+    # A lesson drawn from one failure (or correction), however many times it was seen, is judged
+    # by whether that comes back; one drawn from several different ones has no single target.
+    targets = {cited[e.uuid].target for e in evidence if e.uuid in cited} - {None}
     # The model's words are untrusted: a secret it recalls or invents must not reach the store,
     # the manifest or CLAUDE.md, even though its input was redacted.
     return lessons.new_lesson(
@@ -478,7 +499,13 @@ def lesson_from_item(item: dict[str, Any], kinds: dict[str, str], now: str) -> L
         scope=item.get("scope", "project"),
         steps=tuple(redact_text(step) for step in item.get("steps") or ()),
         source="llm",
+        target=targets.pop() if len(targets) == 1 else None,
     )
+
+
+def signal_of(cited: dict[str, Cited], uuid: str | None) -> str | None:
+    found = cited.get(uuid or "")
+    return found.kind if found else None
 
 
 def propose(

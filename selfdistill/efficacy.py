@@ -3,13 +3,16 @@
 A lesson that targets a failure carries that failure's signature (`Lesson.target`, e.g.
 `python3 -m pytest|not-installed`; `Read docs/spec.md|too-large` for a file too large to read at
 once, `<the hook's rule>|hook-rule`, `agent reviewer|missing`, `<what was stopped>|rejected` for
-an ask-first preference). Every session that starts after the lesson was published is judged once
-for it:
-- hurt: the targeted failure happened again, with the lesson in the agent's context;
+an ask-first preference, `<key words>|corrected` for what the user corrected). Every session that
+starts after the lesson was published is judged once for it, by what it did after that moment (a
+resumed session repeats its parent's entries, old timestamps and all):
+- hurt: the targeted failure happened again, or the user made the same correction again, with
+  the lesson in the agent's context;
 - helped: the session did the kind of work the lesson is about (ran the same program, read the
   same file) and the failure did not recur;
 - otherwise the session says nothing about the lesson (nothing marks a session that needed a
-  hook's rule or a missing tool and did without, so those lessons are only ever hurt).
+  hook's rule, a missing tool or a correction and did without, so those lessons are only ever
+  hurt).
 A lesson whose failure keeps recurring is demoted (lower confidence, so it yields its place in the
 CLAUDE.md budget) and then retired, which takes it out of CLAUDE.md at the next publish.
 Measured this way, a lesson is kept only while the evidence says it is worth its context.
@@ -22,11 +25,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
 from selfdistill.heuristics import (
+    CORRECTED,
     HOOK_RULE,
     MISSING,
     REJECTED,
     TOO_LARGE,
     clean_command,
+    correction_target,
     failure_of,
     program,
     project_path,
@@ -34,7 +39,8 @@ from selfdistill.heuristics import (
     rejection_signature,
     tool_fact,
 )
-from selfdistill.model import Evidence, Lesson, SessionReport, Signal
+from selfdistill.lessons import tokens
+from selfdistill.model import Evidence, Lesson, SessionReport, Signal, Use
 
 HELPED = "efficacy:helped"
 HURT = "efficacy:hurt"
@@ -52,6 +58,8 @@ def failure_signature(signal: Signal, cwd: str | None = None) -> str | None:
     `cwd` makes their paths relative), else None."""
     if signal.kind == "rejection":
         return rejection_signature(signal, cwd)
+    if signal.kind == "correction":
+        return correction_target(signal.detail)
     fact = tool_fact(signal, cwd, now="")
     if fact is not None:
         return fact.target
@@ -67,10 +75,10 @@ def did_the_work(report: SessionReport, target: str) -> bool:
     tail = "|" + cause
     if tail == TOO_LARGE:
         path = subject.removeprefix("Read ")
-        return any(project_path(read, report.cwd) == path for read in report.reads)
+        return any(project_path(read.subject, report.cwd) == path for read in report.reads)
     if tail == REJECTED:
-        return any(f"running {rejected_command(c)}" == subject for c in report.commands)
-    if tail in (HOOK_RULE, MISSING):
+        return any(f"running {rejected_command(c.subject)}" == subject for c in report.commands)
+    if tail in (HOOK_RULE, MISSING, CORRECTED):
         return False
     return ran_program(report, subject)
 
@@ -85,38 +93,73 @@ def parse_time(stamp: str | None) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
-def after_publication(lesson: Lesson, report: SessionReport) -> bool:
-    published = parse_time(lesson.published_at)
+def started_after(report: SessionReport, published: datetime) -> bool:
+    """Did the session start with the lesson in CLAUDE.md (read when a session starts)?"""
     started = parse_time(report.started_at or report.ended_at)
-    return published is not None and started is not None and started > published
+    return started is not None and started > published
 
 
 def ran_program(report: SessionReport, name: str) -> bool:
     for command in report.commands:
-        cleaned = clean_command(command)
+        cleaned = clean_command(command.subject)
         if cleaned is not None and program(cleaned) == name:
             return True
     return False
 
 
-def recurred(report: SessionReport) -> frozenset[str]:
-    """The targets the session's failures would carry: worked out once per session, not once
-    per lesson judged (a tool's failure builds the lesson it would make to find its target)."""
-    found = (failure_signature(signal, report.cwd) for signal in report.signals)
-    return frozenset(target for target in found if target is not None)
+@dataclass(frozen=True)
+class Since:
+    """What a session did after a lesson was published, and the targets its failures carry
+    there: worked out once per session and publication time, not once per lesson judged (a
+    tool's failure builds the lesson it would make to find its target)."""
+
+    report: SessionReport
+    failures: frozenset[str]
 
 
-def verdict(
-    lesson: Lesson, report: SessionReport, failures: frozenset[str] | None = None
-) -> str | None:
+def since(report: SessionReport, published: datetime) -> Since:
+    def later(stamp: str | None) -> bool:
+        moment = parse_time(stamp)
+        return moment is None or moment > published
+
+    def uses(items: tuple[Use, ...]) -> tuple[Use, ...]:
+        return tuple(item for item in items if later(item.timestamp))
+
+    signals = tuple(signal for signal in report.signals if later(signal.timestamp))
+    after = replace(
+        report, signals=signals, commands=uses(report.commands), reads=uses(report.reads)
+    )
+    found = (failure_signature(signal, report.cwd) for signal in signals)
+    return Since(after, frozenset(target for target in found if target is not None))
+
+
+def corrected_again(target: str, report: SessionReport) -> bool:
+    """Did the user make this correction again: a correction sharing at least half of its key
+    words, and two at least? (Users rephrase; the same words in a new request are no
+    correction, and the judge only labels corrections.)"""
+    words = frozenset(target.removesuffix(CORRECTED).split())
+    enough = max(2, (len(words) + 1) // 2)
+    return any(
+        len(words & tokens(signal.detail or "")) >= enough
+        for signal in report.signals
+        if signal.kind == "correction"
+    )
+
+
+def verdict(lesson: Lesson, report: SessionReport, after: Since | None = None) -> str | None:
     """HELPED, HURT, or None when the session says nothing about this lesson.
 
-    `failures`: `recurred(report)`, when the caller judges several lessons by one session."""
-    if lesson.target is None or not after_publication(lesson, report):
+    `after`: `since(report, published)`, when the caller judges several lessons by one session."""
+    published = parse_time(lesson.published_at)
+    target = lesson.target
+    if target is None or published is None or not started_after(report, published):
         return None
-    if lesson.target in (recurred(report) if failures is None else failures):
+    seen = since(report, published) if after is None else after
+    if target in seen.failures:
         return HURT
-    if did_the_work(report, lesson.target):
+    if target.endswith(CORRECTED) and corrected_again(target, seen.report):
+        return HURT
+    if did_the_work(seen.report, target):
         return HELPED
     return None
 
@@ -138,7 +181,12 @@ def record(lesson: Lesson, report: SessionReport, outcome: str, policy: Policy, 
         updated_at=now,
     )
     if hurt >= policy.retire_after and hurt > lesson.helped:
-        reason = f"the failure it targets recurred in {hurt} sessions after it was published"
+        what = (
+            "the user made the same correction again"
+            if (lesson.target or "").endswith(CORRECTED)
+            else "the failure it targets recurred"
+        )
+        reason = f"{what} in {hurt} sessions after it was published"
         return replace(updated, status="retired", retire_reason=reason)
     return updated
 
@@ -149,12 +197,14 @@ def assess(
     """The lessons with each new session's verdict counted once; only active lessons are judged."""
     current = list(lessons)
     for report in reports:
-        failures: frozenset[str] | None = None
+        views: dict[datetime, Since] = {}
         for index, lesson in enumerate(current):
             if lesson.status != "active" or report.session_id in judged_sessions(lesson):
                 continue
-            failures = recurred(report) if failures is None else failures
-            outcome = verdict(lesson, report, failures)
+            published = parse_time(lesson.published_at)
+            if published is not None and published not in views:
+                views[published] = since(report, published)
+            outcome = verdict(lesson, report, views.get(published) if published else None)
             if outcome is not None:
                 current[index] = record(lesson, report, outcome, policy, now)
     return current

@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from selfdistill.intent import FILE_TOOLS
-from selfdistill.lessons import cap_evidence, new_lesson
+from selfdistill.lessons import cap_evidence, new_lesson, tokens
 from selfdistill.model import Evidence, Lesson, SessionReport, Signal
 from selfdistill.transcript import Entry
 
@@ -143,6 +143,9 @@ HOOK_RULE_FACT = (
 # What a lesson's target ends with when it watches something other than a command's failure
 # (efficacy.py): the signal that would show the lesson did not help.
 TOO_LARGE, HOOK_RULE, MISSING, REJECTED = "|too-large", "|hook-rule", "|missing", "|rejected"
+CORRECTED = "|corrected"
+# A correction's target is its key words; more than this many, and no later one would match.
+MAX_CORRECTION_WORDS = 12
 HOOK_PREFIX = re.compile(r"\bhook (?:error|blocked|denied):\s*(?:\[[^\]\n]*\]:?\s*)?", re.I)
 TAIL = re.compile(
     r"\s*(2>&1|2>/dev/null)?\s*(\|\s*(head|tail)(\s+-n)?(\s+-?\d+)?\s*)*"
@@ -602,7 +605,17 @@ def correction_lesson(signal: Signal, now: str) -> Lesson | None:
         signal="correction",
         confidence=0.4,
         now=now,
+        target=correction_target(sentence),
     )
+
+
+def correction_target(text: str | None) -> str | None:
+    """`<key words>|corrected`: what a later correction must share to be this one again (the
+    words of its rule, or of the whole prompt when it states none; see efficacy.corrected_again)."""
+    words = tokens(rule_sentence(text or "") or text or "")
+    if not 2 <= len(words) <= MAX_CORRECTION_WORDS:
+        return None
+    return " ".join(sorted(words)) + CORRECTED
 
 
 # --- a whole session -----------------------------------------------------------------------------

@@ -47,6 +47,16 @@ class Signal:
 
 
 @dataclass(frozen=True)
+class Use:
+    """A command the session ran or a file it read, and when. Efficacy judges a session only by
+    what it did after a lesson was published: a resumed session repeats its parent's entries,
+    with their old timestamps."""
+
+    subject: str
+    timestamp: str | None = None
+
+
+@dataclass(frozen=True)
 class SessionReport:
     """What one transcript says: its signals and the outcome they add up to."""
 
@@ -60,8 +70,8 @@ class SessionReport:
     ended_at: str | None = None
     entries: int = 0
     version: str | None = None  # Claude Code version that wrote it
-    commands: tuple[str, ...] = ()  # Bash commands the session ran, in order (for efficacy)
-    reads: tuple[str, ...] = ()  # files the agent read with Read, in order (for efficacy)
+    commands: tuple[Use, ...] = ()  # Bash commands the session ran, in order (for efficacy)
+    reads: tuple[Use, ...] = ()  # files the agent read with Read, in order (for efficacy)
     # Prompts typed after the agent worked that no cue labelled (kind "prompt", not a signal; the
     # detail holds the agent's last words). Wording rules miss corrections phrased without a cue
     # ("one banner per page"): the model backend reads these in context and may take them as such.

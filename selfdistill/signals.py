@@ -17,7 +17,7 @@ from pathlib import Path
 from selfdistill import judge as judging
 from selfdistill.caseless import caseless
 from selfdistill.intent import ERROR_WORDS, FILE_TOOLS, Attempt, fixes, shows_success, verified
-from selfdistill.model import SessionReport, Signal
+from selfdistill.model import SessionReport, Signal, Use
 from selfdistill.outcome import session_outcome
 from selfdistill.redact import clip
 from selfdistill.testout import clean, read_test_output
@@ -202,8 +202,8 @@ class Walk:
     turn: AgentTurn = field(default_factory=lambda: AgentTurn())
     last_interruption: Signal | None = None  # the user's last stop: an interruption or a rejection
     awaiting: TypedPrompt | None = None
-    commands: list[str] = field(default_factory=list)  # Bash commands run, for efficacy
-    reads: list[str] = field(default_factory=list)  # files read, for efficacy
+    commands: list[Use] = field(default_factory=list)  # Bash commands run, for efficacy
+    reads: list[Use] = field(default_factory=list)  # files read, for efficacy
     open_prompts: list[Signal] = field(default_factory=list)  # see SessionReport.open_prompts
     cwd: str | None = None
     version: str | None = None
@@ -284,9 +284,9 @@ def _visit_assistant(walk: Walk, entry: Entry) -> None:
     for use, attempt in zip(entry.tool_uses, attempts, strict=True):
         walk.pending[use.id] = attempt
         if use.name == "Bash" and len(walk.commands) < MAX_COMMANDS:
-            walk.commands.append(attempt.subject)
+            walk.commands.append(Use(attempt.subject, entry.timestamp))
         elif use.name == "Read" and len(walk.reads) < MAX_COMMANDS:
-            walk.reads.append(attempt.subject)
+            walk.reads.append(Use(attempt.subject, entry.timestamp))
     while len(walk.pending) > MAX_PENDING:  # calls whose result never came (a killed session)
         del walk.pending[next(iter(walk.pending))]
     if entry.is_sidechain:

@@ -16,7 +16,7 @@ from typing import Any
 import filelock
 import pytest
 
-from selfdistill import config, distill, lessons
+from selfdistill import config, distill, heuristics, lessons
 from selfdistill.distill import Mark, Plan, Progress, RunOptions, Skip, Target, Watermarks
 from selfdistill.errors import FatalError
 from selfdistill.paths import ProjectState
@@ -461,6 +461,8 @@ def test_model_lessons_are_used_when_enabled(
     [stored] = lessons.read_lessons(distill.project_state(project))
     assert stored.source == "llm"
     assert stored.sessions_seen == 2 and stored.status == "active"
+    # judged later by the failure it cites, as the heuristic lesson about it would be
+    assert stored.target == "tree|not-installed"
 
 
 def test_model_failure_falls_back_to_heuristics(
@@ -511,6 +513,7 @@ def test_a_prompt_the_model_reads_as_a_correction_is_stored_as_one(
     [stored] = lessons.read_lessons(distill.project_state(project))
     assert stored.signal == "correction"
     assert [(e.uuid, e.signal) for e in stored.evidence] == [(plain, "correction")]
+    assert stored.target == f"banner page per{heuristics.CORRECTED}"
 
 
 def test_no_key_means_heuristics_even_when_enabled(
@@ -708,6 +711,40 @@ def test_a_fact_about_a_file_too_large_to_read_is_judged_by_later_reads(
     assert run(project, whole)["efficacy"] == {"helped": 0, "hurt": 1}
     [judged] = lessons.read_lessons(state)
     assert (judged.helped, judged.hurt) == (1, 1)
+
+
+def correction_session(tmp_path: Path, name: str, day: str, said: str) -> Path:
+    from tests.data.transcripts.builder import Transcript
+
+    t = Transcript(session=name)
+    t.prompt("set up the project")
+    t.result(t.bash("npm install"), "added 12 packages")
+    t.say("Installed the dependencies with npm.")
+    t.prompt(said)
+    t.say("You're right, switching to pnpm.")
+    for record in t.records:  # each session its own day and entries (same uuids: a resume)
+        record["timestamp"] = record["timestamp"].replace("2026-01-01", day)
+        record["uuid"] = f"{name}-{record['uuid']}"
+        record["parentUuid"] = record["parentUuid"] and f"{name}-{record['parentUuid']}"
+    return t.write(tmp_path / f"{name}.jsonl")
+
+
+def test_a_correction_lesson_is_judged_by_whether_the_user_makes_it_again(
+    project: Path, tmp_path: Path
+) -> None:
+    rule = "No, always use pnpm in this repo, never npm: the lockfile is pnpm-lock.yaml."
+    first = [correction_session(tmp_path, f"c{i}", f"2026-01-0{i + 1}", rule) for i in range(2)]
+    assert run(project, *first)["published"]
+    state = distill.project_state(project)
+    [published] = lessons.read_lessons(state)
+    assert published.signal == "correction" and published.status == "active"
+    other = correction_session(tmp_path, "c8", "2099-01-01", "no, the port should be 8080")
+    assert run(project, other)["efficacy"] == {"helped": 0, "hurt": 0}
+    said = "no, pnpm not npm, the lockfile is pnpm-lock.yaml"
+    again = correction_session(tmp_path, "c9", "2099-01-02", said)
+    assert run(project, again)["efficacy"] == {"helped": 0, "hurt": 1}
+    judged = next(x for x in lessons.read_lessons(state) if x.id == published.id)
+    assert judged.hurt == 1 and judged.confidence < published.confidence
 
 
 def test_published_lessons_are_judged_by_later_sessions(project: Path, tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ from dataclasses import replace
 from typing import Any
 
 from selfdistill.efficacy import HELPED, HURT, Policy, assess, failure_signature, verdict
-from selfdistill.model import Lesson, SessionReport, Signal
+from selfdistill.heuristics import CORRECTED, correction_lesson, correction_target
+from selfdistill.model import Lesson, SessionReport, Signal, Use
 
 PUBLISHED = "2026-11-01T10:00:00Z"
 TARGET = "python3 -m pytest|not-installed"
@@ -36,7 +37,7 @@ def report(
         signals=signals,
         outcome="neutral",
         started_at=started,
-        commands=commands,
+        commands=tuple(Use(command) for command in commands),
     )
 
 
@@ -120,8 +121,11 @@ def tool_error(session: str, tool: str, subject: str, error: str, category: str)
     )
 
 
-def later(signals: tuple[Signal, ...] = (), **fields: Any) -> SessionReport:
-    return replace(report("s2", "2026-11-02T09:00:00Z", signals, ()), cwd="/proj", **fields)
+def later(
+    signals: tuple[Signal, ...] = (), commands: tuple[str, ...] = (), reads: tuple[str, ...] = ()
+) -> SessionReport:
+    session = report("s2", "2026-11-02T09:00:00Z", signals, commands)
+    return replace(session, cwd="/proj", reads=tuple(Use(path) for path in reads))
 
 
 TOO_BIG = "File content (31000 tokens) exceeds maximum allowed tokens (25000)."
@@ -165,3 +169,56 @@ def test_an_ask_first_preference_hurts_when_stopped_again_and_helps_when_run_uns
     assert verdict(ask, later((stopped,), commands=("npm run dev",))) == HURT
     assert verdict(ask, later(commands=("cd web && pnpm dev",))) == HELPED
     assert verdict(ask, later(commands=("pnpm build",))) is None
+
+
+def test_a_resumed_session_is_judged_only_by_what_it_did_after_publication() -> None:
+    # Resuming copies the parent's entries with their old timestamps into the new transcript.
+    copied = replace(failing_pytest("s2"), timestamp="2026-10-31T09:00:00Z")
+    fresh = replace(failing_pytest("s2"), timestamp="2026-11-02T09:05:00Z")
+    resumed = report("s2", "2026-11-02T09:00:00Z", (copied,), ())
+    assert verdict(lesson(), resumed) is None
+    assert verdict(lesson(), replace(resumed, signals=(copied, fresh))) == HURT
+    old_run = (Use("python3 -m pytest", "2026-10-31T09:01:00Z"),)
+    assert verdict(lesson(), replace(resumed, commands=old_run)) is None
+    new_run = (Use("python3 -m pytest", "2026-11-02T09:06:00Z"),)
+    assert verdict(lesson(), replace(resumed, commands=new_run)) == HELPED
+
+
+def correction(text: str, session: str = "s2") -> Signal:
+    return Signal("correction", "t.jsonl", session, f"{session}-c", text[:300], detail=text)
+
+
+PLANS = "the location of the plans should be in .claude/plans, not .claude/brains/plans/."
+
+
+def test_a_correction_lesson_hurts_when_the_user_makes_the_same_correction_again() -> None:
+    made = correction_lesson(correction(PLANS, "s1"), "2026-11-01T09:00:00Z")
+    assert made is not None and made.target is not None
+    assert made.target.endswith(CORRECTED)
+    typed = lesson(kind="preference", target=made.target)
+    again = correction("no, the plans go in .claude/plans, not under brains")
+    elsewhere = correction("no, the tests should live in tests/unit")
+    assert verdict(typed, later((again,))) == HURT
+    assert verdict(typed, later((elsewhere,))) is None
+    # The same words in a prompt no one judged a correction are a new request, not a relapse.
+    asked = replace(again, kind="approval")
+    assert verdict(typed, later((asked,), commands=("ls .claude/plans",))) is None
+
+
+def test_a_correction_repeated_in_two_sessions_retires_its_lesson_with_that_reason() -> None:
+    made = correction_lesson(correction(PLANS, "s1"), "2026-11-01T09:00:00Z")
+    assert made is not None
+    typed = lesson(kind="preference", target=made.target)
+    sessions = [
+        report(name, f"2026-11-0{day}T09:00:00Z", (correction(PLANS, name),), ())
+        for name, day in (("s2", 2), ("s3", 3))
+    ]
+    result = assess([typed], sessions, Policy(retire_after=2), "now")[0]
+    assert (result.hurt, result.status) == (2, "retired")
+    assert result.retire_reason and "same correction again in 2 sessions" in result.retire_reason
+
+
+def test_a_correction_target_needs_a_few_key_words_not_a_whole_page() -> None:
+    assert correction_target("no") is None
+    assert correction_target(" ".join(f"word{i}" for i in range(40))) is None
+    assert correction_target("use pnpm, not npm") == f"npm pnpm{CORRECTED}"
