@@ -23,9 +23,11 @@ Everything else (generic advice, raw error text, one-off task instructions) is d
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
 
 from selfdistill.intent import FILE_TOOLS
 from selfdistill.lessons import cap_evidence, new_lesson, tokens
@@ -377,8 +379,14 @@ def find_fix(failure: Failure, later: Sequence[Step]) -> Step | None:
 # --- lessons from one kind of signal each --------------------------------------------------------
 
 
-def recovery_lesson(failure: Failure, fix: str, fix_uuid: str | None, now: str) -> Lesson | None:
-    """A failure fixed by a related command: which command to use, or what to do first."""
+def recovery_lesson(
+    failure: Failure, fix: str, fix_uuid: str | None, now: str, cwd: str | None = None
+) -> Lesson | None:
+    """A failure fixed by a related command: which command to use, or what to do first.
+
+    A command run in a subfolder (`cd web && npm test`) fails and is fixed there: the lesson
+    says where (`cwd` makes the folder relative), or it would send the agent to set up the
+    project's root."""
     failed = failure.command
     if fix == failed or fix.split() == failed.split():
         return None  # the same command retried: the fix was elsewhere (usually the code)
@@ -404,15 +412,15 @@ def recovery_lesson(failure: Failure, fix: str, fix_uuid: str | None, now: str) 
         action = f"it is not installed here ({failure.cause}); use {instead}"
         kind, confidence = "fact", 0.65
     elif SETUP.search(fix):
-        trigger = f"Running `{failed}`"
+        trigger = running(failure, cwd)
         action = f"it fails here ({failure.cause}); run `{fix}` first"
         kind, confidence = "pitfall", 0.6
     elif program(fix) == program(failed) and related(failure, fix):
-        trigger = f"Running `{failed}`"
+        trigger = running(failure, cwd)
         action = f"it fails here ({failure.cause}); run `{fix}` instead"
         kind, confidence = "pitfall", 0.7
     elif failure.cause_class == "blocked" and shares_argument(failed, fix):
-        trigger = f"Running `{failed}`"
+        trigger = running(failure, cwd)
         action = f"it is blocked here ({failure.cause}); use `{fix}` instead"
         kind, confidence = "pitfall", 0.65
     else:
@@ -427,6 +435,32 @@ def recovery_lesson(failure: Failure, fix: str, fix_uuid: str | None, now: str) 
         now=now,
         target=signature(failure),
     )
+
+
+def running(failure: Failure, cwd: str | None) -> str:
+    folder = subfolder(failure.signal.subject, cwd)
+    where = f" in `{folder}/`" if folder else ""
+    return f"Running `{failure.command}`{where}"
+
+
+def subfolder(raw: str | None, cwd: str | None) -> str | None:
+    """The folder a command `cd`s into first (`web` for `cd web && npm test`), relative to where
+    the session ran; None when that is the session's own folder, or outside it, or unknowable
+    (`~`, a variable)."""
+    match = CD_PREFIX.match(raw or "")
+    if match is None:
+        return None
+    folder = match.group(1).strip("\"'")
+    if folder.startswith("~") or "$" in folder:
+        return None
+    path = PurePosixPath(posixpath.normpath(folder))
+    if path.is_absolute():
+        if cwd is None or not path.is_relative_to(cwd):
+            return None
+        path = path.relative_to(cwd)
+    if str(path) == "." or ".." in path.parts:
+        return None
+    return str(path)
 
 
 def hook_lesson(failure: Failure, now: str) -> Lesson:
@@ -644,13 +678,13 @@ def lessons_from_report(
                 command = clean_command(fix.command) if fix else None
                 if fix is not None and command is not None:
                     fixed.add(failure.command)
-                    lesson = recovery_lesson(failure, command, fix.uuid, now)
+                    lesson = recovery_lesson(failure, command, fix.uuid, now, report.cwd)
         elif signal.kind == "recovery" and not steps and signal.related_uuid in by_uuid:
             failure = failure_of(by_uuid[signal.related_uuid])
             command = clean_command(signal.subject or signal.detail)
             if failure is not None and command is not None:
                 fixed.add(failure.command)
-                lesson = recovery_lesson(failure, command, signal.uuid, now)
+                lesson = recovery_lesson(failure, command, signal.uuid, now, report.cwd)
         elif signal.kind == "rejection":
             lesson = rejection_lesson(signal, report.cwd, now) or unexplained_rejection_lesson(
                 signal, report.cwd, now

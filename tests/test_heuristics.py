@@ -83,6 +83,28 @@ def test_setup_step_then_same_command_working_becomes_run_this_first() -> None:
     assert lesson.action.endswith("run `pnpm add -D @vitest/coverage-v8` first")
 
 
+@pytest.mark.parametrize(
+    ("cd", "where"),
+    [
+        ("cd web && ", " in `web/`"),
+        ("cd ./packages/api/ && ", " in `packages/api/`"),
+        ('cd "/proj/web" && ', " in `web/`"),  # absolute, inside the project: made relative
+        ("cd /proj && ", ""),  # the session's own folder
+        ("cd /elsewhere/web && ", ""),  # outside the project: no folder of its own to name
+        ("cd ~/proj/web && ", ""),  # the home folder is unknown here
+        ("cd ../other && ", ""),
+    ],
+)
+def test_a_command_fixed_in_a_subfolder_says_which(cd: str, where: str) -> None:
+    fail = failure(cd + "npm run build", "Exit code 127\nsh: tsc: command not found")
+    timeline = steps(
+        (cd + "npm run build", False), (cd + "npm install", True), (cd + "npm run build", True)
+    )
+    [lesson] = heuristics.lessons_from_report(report(fail), NOW, timeline)
+    assert lesson.trigger == f"Running `npm run build`{where}"
+    assert lesson.action.endswith("run `npm install` first")
+
+
 def test_the_last_setup_step_before_the_command_worked_is_the_fix() -> None:
     fail = failure(
         "pnpm coverage", "MISSING DEPENDENCY Cannot find dependency '@vitest/coverage-v8'"
