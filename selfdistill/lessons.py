@@ -354,6 +354,12 @@ def awaits_approval(lesson: Lesson, policy: Policy) -> bool:
     )
 
 
+def shown_status(status: str, awaiting: bool) -> str:
+    """The status people see (`lessons`, `report`, the summary of `run`): "awaiting" stands in for
+    "candidate" where the user's decision is all that is missing (`awaits_approval`)."""
+    return "awaiting" if awaiting else status
+
+
 def policy_for(config: Config) -> Policy:
     """The policy a project's configuration sets: merging, and deciding what awaits approval,
     must read it the same way."""
