@@ -224,6 +224,9 @@ class MergeResult:
     lessons: tuple[Lesson, ...]
     outcomes: tuple[MergeOutcome, ...]  # one per candidate, in candidate order
     activated: tuple[str, ...]  # ids that became active in this merge
+    # ids this merge added to the store: what a run reports as new. Per candidate, only the first
+    # of several that land in one new lesson is "new" (the others merge into it).
+    created: tuple[str, ...]
 
     @property
     def changed(self) -> bool:
@@ -426,7 +429,10 @@ def merge(
         for lesson in final
         if lesson.status == "active" and before.get(lesson.id) != "active"
     )
-    return MergeResult(final, tuple(outcomes[i] for i in range(len(candidates))), activated)
+    created = tuple(i for i in order if i not in before)
+    return MergeResult(
+        final, tuple(outcomes[i] for i in range(len(candidates))), activated, created
+    )
 
 
 def set_status(lesson: Lesson, status: str, now: str) -> Lesson:
