@@ -687,28 +687,51 @@ def next_marks(plan: Plan, analysis: Analysis, marks: Watermarks) -> Watermarks:
     return Watermarks(observation_mark, transcripts)
 
 
-def record_lessons(tally: Tally, proposal: Proposal, result: lessons.MergeResult) -> None:
+def record_lessons(
+    tally: Tally, proposal: Proposal, result: lessons.MergeResult, config: Config
+) -> None:
+    """One row per lesson the run's candidates went into, in first-seen order: the same fact
+    found in four sessions is four candidates but one lesson, shown and counted once.
+
+    A candidate that matched a lesson the user rejected goes nowhere (the user said no once, and
+    the lesson stays as it was), so it has no row and is not counted: it was not proposed again.
+    """
+    policy = lessons.policy_for(config)
     final = {lesson.id: lesson for lesson in result.lessons}
+    groups: dict[str, list[Lesson]] = {}
     for candidate, outcome in zip(proposal.candidates, result.outcomes, strict=True):
-        stored = final.get(outcome.lesson_id, candidate)
-        tally.lessons.append(
-            {
-                "id": stored.id,
-                "kind": stored.kind,
-                "signal": candidate.signal or "unknown",
-                "trigger": stored.trigger,
-                "action": stored.action,
-                "confidence": stored.confidence,
-                "status": stored.status,
-                "sessionsSeen": stored.sessions_seen,
-                "outcome": outcome.outcome,
-                "sessions": sorted(lessons.sessions_of(candidate)),
-            }
-        )
-    tally.generated = len(proposal.candidates)
-    tally.new = sum(o.outcome == "new" for o in result.outcomes)
-    tally.merged = sum(o.outcome == "merged" for o in result.outcomes)
+        if outcome.outcome != "rejected":
+            groups.setdefault(outcome.lesson_id, []).append(candidate)
+    tally.lessons = [
+        lesson_row(final[lesson_id], found, lesson_id in result.created, policy)
+        for lesson_id, found in groups.items()
+    ]
+    tally.generated = len(tally.lessons)
+    tally.new = sum(row["outcome"] == "new" for row in tally.lessons)
+    tally.merged = tally.generated - tally.new
     tally.activated = len(result.activated)
+
+
+def lesson_row(
+    stored: Lesson, found: Sequence[Lesson], new: bool, policy: lessons.Policy
+) -> dict[str, Any]:
+    """A manifest row: the lesson as stored after the run, and the candidates that went into it.
+
+    "merged" means the lesson was stored before this run, whether or not its candidates added
+    evidence it lacked (a rerun over the same transcripts adds none)."""
+    return {
+        "id": stored.id,
+        "kind": stored.kind,
+        "signal": next((c.signal for c in found if c.signal), "unknown"),
+        "trigger": stored.trigger,
+        "action": stored.action,
+        "confidence": stored.confidence,
+        "status": stored.status,
+        "sessionsSeen": stored.sessions_seen,
+        "outcome": "new" if new else "merged",
+        "sessions": sorted({session for c in found for session in lessons.sessions_of(c)}),
+        "awaitingApproval": lessons.awaits_approval(stored, policy),
+    }
 
 
 def record_awaiting(tally: Tally, items: Sequence[Lesson], config: Config) -> None:
@@ -748,7 +771,7 @@ def execute(
     reports = [item.report for item in analysis.reports]
     if options.dry_run:
         preview = fold(existing, proposal, config, reverted, reports, now)
-        record_lessons(tally, proposal, preview)
+        record_lessons(tally, proposal, preview, config)
         record_efficacy(tally, existing, preview.lessons)
         record_awaiting(tally, preview.lessons, config)
         return
@@ -767,7 +790,7 @@ def execute(
     owed.touch(mode=0o600)
     final = lessons.update_lessons(state, change)
     result, active_changed = merged[0]
-    record_lessons(tally, proposal, result)
+    record_lessons(tally, proposal, result, config)
     record_awaiting(tally, final, config)
     write_watermarks(state, next_marks(plan, analysis, marks))
     if config.mode != "auto" or not (active_changed or was_owed):

@@ -224,6 +224,9 @@ class MergeResult:
     lessons: tuple[Lesson, ...]
     outcomes: tuple[MergeOutcome, ...]  # one per candidate, in candidate order
     activated: tuple[str, ...]  # ids that became active in this merge
+    # ids this merge added to the store: what a run reports as new. Per candidate, only the first
+    # of several that land in one new lesson is "new" (the others merge into it).
+    created: tuple[str, ...]
 
     @property
     def changed(self) -> bool:
@@ -354,6 +357,12 @@ def awaits_approval(lesson: Lesson, policy: Policy) -> bool:
     )
 
 
+def shown_status(status: str, awaiting: bool) -> str:
+    """The status people see (`lessons`, `report`, the summary of `run`): "awaiting" stands in for
+    "candidate" where the user's decision is all that is missing (`awaits_approval`)."""
+    return "awaiting" if awaiting else status
+
+
 def policy_for(config: Config) -> Policy:
     """The policy a project's configuration sets: merging, and deciding what awaits approval,
     must read it the same way."""
@@ -420,7 +429,10 @@ def merge(
         for lesson in final
         if lesson.status == "active" and before.get(lesson.id) != "active"
     )
-    return MergeResult(final, tuple(outcomes[i] for i in range(len(candidates))), activated)
+    created = tuple(i for i in order if i not in before)
+    return MergeResult(
+        final, tuple(outcomes[i] for i in range(len(candidates))), activated, created
+    )
 
 
 def set_status(lesson: Lesson, status: str, now: str) -> Lesson:

@@ -22,7 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from selfdistill.efficacy import HELPED, HURT
-from selfdistill.lessons import awaits_approval, project_policy, read_lessons, supporting_sessions
+from selfdistill.lessons import (
+    awaits_approval,
+    project_policy,
+    read_lessons,
+    shown_status,
+    supporting_sessions,
+)
 from selfdistill.model import Lesson
 from selfdistill.paths import ProjectState
 from selfdistill.signals import analyze
@@ -499,8 +505,9 @@ def format_text(report: Report) -> str:
         f"lessons:  {len(report.lessons)}; later sessions: {helped} helped, {hurt} recurred"
     )
     for row in report.lessons:
+        status = shown_status(row.status, row.awaiting)
         lines.append(
-            f"  {row.id[:10]} {shown_status(row):<9} {row.verdict:<11} +{row.helped}/-{row.hurt} "
+            f"  {row.id[:10]} {status:<9} {row.verdict:<11} +{row.helped}/-{row.hurt} "
             f"{row.supporting_sessions}s  {one_line(row.trigger)}: {one_line(row.action)}"
         )
         reason = row.retire_reason or row.hold_reason
@@ -512,11 +519,6 @@ def format_text(report: Report) -> str:
             f"  {waiting} awaiting your approval: 'selfdistill lessons approve ID' (or 'reject ID')"
         )
     return "\n".join(lines)
-
-
-def shown_status(row: LessonRow) -> str:
-    """ "awaiting" for a candidate that waits only for `lessons approve` (as `lessons` shows it)."""
-    return "awaiting" if row.awaiting else row.status
 
 
 def signal_line(counts: Sequence[int]) -> str:

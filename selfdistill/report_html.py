@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 from collections.abc import Sequence
 
+from selfdistill.lessons import shown_status
 from selfdistill.report import (
     CHARTED,
     UNDATED,
@@ -18,7 +19,6 @@ from selfdistill.report import (
     RunRow,
     SignalDay,
     is_verdict,
-    shown_status,
 )
 
 COLORS = {
@@ -232,9 +232,10 @@ def lesson_rows(lessons: Sequence[LessonRow]) -> str:
     for row in lessons:
         reason = row.retire_reason or row.hold_reason
         why = f'<div class="reason">why {esc(row.status)}: {esc(reason)}</div>' if reason else ""
+        shown = shown_status(row.status, row.awaiting)
         rows.append(
             f'<tr class="lesson" id="lesson-{esc(row.id)}" data-status="{esc(row.status)}">'
-            f'<td><span class="badge s-{esc(row.status)}">{esc(shown_status(row))}</span>'
+            f'<td><span class="badge s-{esc(row.status)}">{esc(shown)}</span>'
             f'<div class="muted">{esc(row.kind)}</div></td>'
             f'<td class="lesson-text"><span class="trigger">{esc(row.trigger)}</span>: '
             f'<span class="action">{esc(row.action)}</span>'

@@ -17,6 +17,7 @@ import filelock
 import pytest
 
 from selfdistill import config, distill, heuristics, lessons
+from selfdistill.commands.run import summary
 from selfdistill.distill import Mark, Plan, Progress, RunOptions, Skip, Target, Watermarks
 from selfdistill.errors import FatalError
 from selfdistill.paths import ProjectState
@@ -171,7 +172,8 @@ def test_rerun_over_the_same_data_adds_nothing(project: Path, tmp_path: Path) ->
     before = state.lessons.read_bytes()
     second = run(project, *paths)
     assert first["lessonsNew"] == 2
-    assert second["lessonsNew"] == 0 and second["lessonsMerged"] == 0
+    # found again, but each already stored with this evidence: proposed, merged, nothing changed
+    assert (second["lessonsGenerated"], second["lessonsNew"], second["lessonsMerged"]) == (2, 0, 2)
     assert second["lessonsActivated"] == 0
     assert state.lessons.read_bytes() == before
 
@@ -227,7 +229,7 @@ def test_dry_run_persists_nothing_at_all(project: Path, tmp_path: Path) -> None:
     assert tree_of(home.parent, project) == before
     assert not home.exists()
     assert manifest["dryRun"] is True
-    assert manifest["lessonsGenerated"] == 2
+    assert manifest["lessonsGenerated"] == 1  # one lesson, from two sessions
     assert manifest["lessons"][0]["status"] == "active"  # what a real run would do
 
 
@@ -303,7 +305,8 @@ def test_rejected_lesson_is_not_proposed_again(project: Path, tmp_path: Path) ->
         state, lambda cur: tuple(lessons.set_status(x, "rejected", "t") for x in cur)
     )
     manifest = run(project, *sessions(tmp_path, TREE, 3, prefix="again"))
-    assert [x["outcome"] for x in manifest["lessons"]] == ["rejected"] * 3
+    assert manifest["sessionsProcessed"] == 3
+    assert manifest["lessons"] == [] and manifest["lessonsGenerated"] == 0
     [after] = lessons.read_lessons(state)
     assert after.status == "rejected"
 
@@ -316,6 +319,32 @@ def test_review_mode_waits_for_approval(project: Path, tmp_path: Path) -> None:
     assert manifest["published"] == []
     [stored] = lessons.read_lessons(distill.project_state(project))
     assert stored.status == "candidate" and stored.sessions_seen == 2
+    [row] = manifest["lessons"]
+    assert (row["id"], row["status"], row["awaitingApproval"]) == (stored.id, "candidate", True)
+    assert manifest["awaitingApproval"] == 1
+    assert f"  {stored.id} awaiting  2s Using `tree`: " in summary(manifest)
+
+
+def test_a_lesson_found_in_several_sessions_is_one_row_of_the_manifest(
+    project: Path, tmp_path: Path
+) -> None:
+    # `tree` missing in three sessions: two found `find` instead, one `ls`. Three candidates, two
+    # of their own ids, one lesson about `tree`.
+    [other] = sessions(tmp_path, [TREE[0], ("ls -R src", True, "src:\na.py")], 1, prefix="l")
+    manifest = run(project, other, *sessions(tmp_path, TREE, 2))
+    validate("manifest", manifest)
+    [stored] = lessons.read_lessons(distill.project_state(project))
+    [row] = manifest["lessons"]
+    assert (row["id"], row["outcome"], row["status"]) == (stored.id, "new", "active")
+    assert row["sessions"] == ["l0", "s0", "s1"] and row["sessionsSeen"] == 3
+    assert row["awaitingApproval"] is False  # auto mode: published, not waiting
+    counts = ("lessonsGenerated", "lessonsNew", "lessonsMerged", "lessonsActivated")
+    assert [manifest[key] for key in counts] == [1, 1, 0, 1]
+    assert summary(manifest).count("Using `tree`") == 1
+    again = run(project, *sessions(tmp_path, TREE, 2, prefix="x"))
+    [row] = again["lessons"]
+    assert (row["id"], row["outcome"], row["sessions"]) == (stored.id, "merged", ["x0", "x1"])
+    assert [again[key] for key in counts] == [1, 0, 1, 0]
 
 
 # --- watermarks: the pure part -------------------------------------------------------------------

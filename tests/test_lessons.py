@@ -87,10 +87,18 @@ def test_reworded_candidate_adds_evidence_instead_of_a_duplicate() -> None:
     second = lessons.merge(first.lessons, [reworded], POLICY, LATER)
     assert len(second.lessons) == 1
     assert second.outcomes[0].outcome == "merged"
+    assert (first.created, second.created) == ((first.lessons[0].id,), ())
     merged = second.lessons[0]
     assert merged.id == first.lessons[0].id
     assert merged.sessions_seen == 2
     assert {e.session_id for e in merged.evidence} == {"s1", "s2"}
+
+
+def test_a_lesson_two_candidates_make_is_created_once() -> None:
+    # Per candidate, the second merges into the lesson the first made; the store gained one.
+    result = lessons.merge([], [make(session="s1"), make(session="s2", uuid="u2")], POLICY, NOW)
+    assert [o.outcome for o in result.outcomes] == ["new", "merged"]
+    assert result.created == (result.lessons[0].id,)
 
 
 def test_evidence_counts_once_per_session() -> None:

@@ -18,6 +18,7 @@ from mcp.client.stdio import StdioServerParameters
 from selfdistill import lessons
 from selfdistill.model import Evidence
 from selfdistill.paths import ProjectState
+from selfdistill.schemas import validate
 from tests.data.transcripts.builder import Transcript
 
 SELFDISTILL = Path(sys.executable).parent / "selfdistill"
@@ -180,6 +181,8 @@ def test_a_dry_run_analyses_what_the_hooks_recorded(project: Path) -> None:
     assert cli["sessionsProcessed"] == 1
     assert manifest["lessons"], manifest  # the failure and its recovery give a lesson
     assert manifest["lessons"] == cli["lessons"]  # the same analysis as the CLI's
+    validate("manifest", manifest)
+    assert [row["awaitingApproval"] for row in manifest["lessons"]] == [False]  # one session
 
 
 def test_a_real_run_writes_its_manifest(project: Path) -> None:

@@ -133,18 +133,29 @@ AWAITS = (
 )
 
 
+def row(summary: str) -> tuple[str, str]:
+    """The id and the status the summary shows for the lesson about `tree` (one line only)."""
+    [line] = [line for line in summary.splitlines() if "Using `tree`" in line]
+    lesson_id, status = line.split()[:2]
+    return lesson_id, status
+
+
 def test_summary_says_when_lessons_await_approval(tmp_path: Path) -> None:
     project = review_project(tmp_path, "review")
     paths = [write_transcript(tmp_path / f"s{n}.jsonl", f"s{n}", TREE) for n in range(2)]
     first = run_text(project, paths[0])  # one session: not enough evidence to ask the user yet
     assert "approval" not in first
+    assert [row(first)[1]] == ["candidate"]
     second = run_text(project, paths[1])
     assert second.splitlines()[-1] == AWAITS
+    lesson_id, status = row(second)
+    assert status == "awaiting"  # as 'selfdistill lessons' shows it, not the stored "candidate"
     later = selfdistill("run", "--json", cwd=project)  # nothing new: the lesson still waits
     manifest = json.loads(later.stdout)
     validate("manifest", manifest)
     assert manifest["awaitingApproval"] == 1 and manifest["lessons"] == []
-    [lesson_id] = [line.split()[0] for line in second.splitlines() if "Using `tree`" in line]
+    listed = selfdistill("lessons", cwd=project).stdout
+    assert listed.startswith(f"{lesson_id}  awaiting ")
     assert selfdistill("lessons", "approve", lesson_id, cwd=project).returncode == 0
     after = selfdistill("run", "--json", cwd=project)
     assert json.loads(after.stdout)["awaitingApproval"] == 0

@@ -125,8 +125,7 @@ def show_list(stored: tuple[Lesson, ...], policy: Policy, as_json: bool) -> None
         click.echo("no lessons yet (run 'selfdistill run')")
         return
     for lesson in stored:
-        # "awaiting" stands in for "candidate" where the user's decision is all that is missing
-        status = "awaiting" if lessons.awaits_approval(lesson, policy) else lesson.status
+        status = lessons.shown_status(lesson.status, lessons.awaits_approval(lesson, policy))
         click.echo(
             f"{lesson.id}  {status:<9} {lesson.kind:<10} "
             f"{lesson.sessions_seen:>2} session(s) +{lesson.helped}/-{lesson.hurt}  "

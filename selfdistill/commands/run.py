@@ -76,6 +76,8 @@ def command(
 
 
 def summary(manifest: dict[str, Any]) -> str:
+    from selfdistill.lessons import shown_status  # loaded by the run already
+
     head = "dry run" if manifest["dryRun"] else f"run {manifest['id']}"
     lines = [
         f"{head}: {manifest['sessionsProcessed']} session(s) analysed, "
@@ -83,13 +85,10 @@ def summary(manifest: dict[str, Any]) -> str:
         f"proposed ({manifest['lessonsNew']} new, {manifest['lessonsMerged']} merged), "
         f"{manifest['lessonsActivated']} activated [{manifest['analysisMode']}]"
     ]
-    shown: set[str] = set()
-    for lesson in manifest["lessons"]:
-        if lesson["id"] in shown:  # several candidates may land in the same lesson
-            continue
-        shown.add(lesson["id"])
+    for lesson in manifest["lessons"]:  # one row per lesson, however many sessions found it
+        status = shown_status(lesson["status"], lesson["awaitingApproval"])
         lines.append(
-            f"  {lesson['id']} {lesson['status']:<9} {lesson['sessionsSeen']}s "
+            f"  {lesson['id']} {status:<9} {lesson['sessionsSeen']}s "
             f"{lesson['trigger']}: {lesson['action']}"
         )
     for path in manifest["published"]:
