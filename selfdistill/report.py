@@ -5,7 +5,10 @@ Sources, all read-only (nothing is created):
   (`sessionSignals`, one item per transcript). A transcript that grew is analysed again as a
   whole, so its counts from its latest run replace earlier ones. A session may have several
   transcripts (a subagent's is its own file under its parent's session id): its signals are the
-  sum of theirs, and it is counted once, on the day its first transcript started.
+  sum of theirs, and it is counted once, on the day its first transcript started. A resumed
+  session repeats its parent's entries: the run counted their signals only in the transcript
+  that held them first (the item's `copies` are the ones left out), so the counts add up as
+  they stand.
 - when no manifest carries session signals (runs older than that field), the observation store:
   tool errors and interruptions per day from the hooks' outcomes, the only signals it records.
 - the lesson store: each lesson, its evidence and the verdicts of later sessions; the evidence's
