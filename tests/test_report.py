@@ -334,6 +334,28 @@ def test_without_session_signals_the_observation_store_is_used(tmp_path: Path) -
     ]
 
 
+def test_a_session_past_midnight_counts_once_on_the_day_it_began(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    state = state_of(project)
+    for ts, outcome, sid in [
+        ("2026-02-01T23:50:00Z", "error", "s1"),
+        ("2026-02-02T00:10:00Z", "error", "s1"),  # past midnight: still the session of 02-01
+        ("2026-02-02T00:20:00Z", "interrupted", "s1"),
+        ("2026-02-02T09:00:00Z", "ok", "s2"),
+    ]:
+        store.append(
+            state, {"ts": ts, "event": "PostToolUse", "session_id": sid, "outcome": outcome}
+        )
+    gathered = report.gather(state, NOW)
+    assert [
+        (d.day, d.sessions, d.count("tool_error"), d.count("interruption")) for d in gathered.days
+    ] == [
+        ("2026-02-01", 1, 1, 0),  # s1 began here
+        ("2026-02-02", 1, 1, 1),  # s2 began here; s1's later signals happened here
+    ]
+    assert "over 2 session(s), from observations" in report.format_text(gathered)
+
+
 def test_unreadable_manifests_are_skipped(tmp_path: Path) -> None:
     project = make_project(tmp_path)
     run(project, session(tmp_path, "a", TREE, "2026-01-01"))
