@@ -19,7 +19,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -35,7 +35,8 @@ from selfdistill.model import Evidence, Lesson, SessionReport
 from selfdistill.paths import ProjectState, find_project_root, state_home
 from selfdistill.redact import redact_text
 from selfdistill.schemas import validate
-from selfdistill.signals import analyze
+from selfdistill.signals import NO_UUID, analyze
+from selfdistill.status import load_runs
 from selfdistill.transcript import iter_entries
 
 if TYPE_CHECKING:
@@ -335,11 +336,53 @@ def analyze_targets(
     return Analysis(tuple(done), tuple(failed), tuple(unread))
 
 
-def signal_counts(report: SessionReport) -> dict[str, Any]:
-    """One transcript's signals by kind, for the manifest (what `selfdistill report` charts)."""
+Owners = dict[str, str]  # a signal's entry uuid -> the transcript that held it first
+
+
+def signal_owners(runs: Iterable[dict[str, Any]]) -> Owners:
+    """Which transcript first held each entry with signals, from the stored manifests (oldest
+    first). Items older than `uuids` name no entries: a resumed session's copies of theirs
+    still count, as they did. A manifest is the user's file: anything odd in it is passed over."""
+    owners: Owners = {}
+    for run in runs:
+        items = run.get("sessionSignals") if run.get("dryRun") is not True else None
+        for item in items if isinstance(items, list) else ():
+            file = item.get("file") if isinstance(item, dict) else None
+            uuids = item.get("uuids") if isinstance(file, str) else None
+            for uuid in uuids if isinstance(uuids, list) else ():
+                owners.setdefault(str(uuid), str(file))
+    return owners
+
+
+def session_signals(
+    reports: Iterable[SessionReport], owners: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Each transcript's item for the manifest, in order: an entry is owned by the first
+    transcript holding it, stored or analysed earlier in this run."""
+    known = dict(owners)  # and this run's, as they come
+    items: list[dict[str, Any]] = []
+    for report in reports:
+        items.append(signal_counts(report, known))
+        for uuid in items[-1]["uuids"]:
+            known.setdefault(uuid, report.file)
+    return items
+
+
+def signal_counts(report: SessionReport, owners: Mapping[str, str]) -> dict[str, Any]:
+    """One transcript's signals by kind, for the manifest (what `selfdistill report` charts).
+
+    A resumed session's transcript starts with copies of its parent's entries, uuids and all:
+    signals on an entry another transcript held first go to `copies`, not `counts`, so that
+    summing `counts` counts each entry once. `uuids` names the entries `counts` holds."""
     counts: dict[str, int] = {}
+    copies: dict[str, int] = {}
+    owned: dict[str, None] = {}  # ordered, without repeats
     for signal in report.signals:
-        counts[signal.kind] = counts.get(signal.kind, 0) + 1
+        copied = owners.get(signal.uuid, report.file) != report.file
+        tally = copies if copied else counts
+        tally[signal.kind] = tally.get(signal.kind, 0) + 1
+        if not copied and not signal.uuid.startswith(NO_UUID):
+            owned[signal.uuid] = None
     data: dict[str, Any] = {
         "sessionId": report.session_id,
         "file": report.file,
@@ -347,10 +390,12 @@ def signal_counts(report: SessionReport) -> dict[str, Any]:
     }
     if report.started_at:
         data["startedAt"] = report.started_at
-    return {**data, "counts": counts}
+    extra = {"copies": copies} if copies else {}
+    return {**data, "counts": counts, **extra, "uuids": list(owned)}
 
 
 def total_counts(sessions: Sequence[dict[str, Any]]) -> dict[str, int]:
+    """The run's signals by kind: copies of entries already counted are left out."""
     totals: dict[str, int] = {}
     for session in sessions:
         for kind, count in session["counts"].items():
@@ -756,7 +801,8 @@ def execute(
     # Open prompts are for the model's eyes only: not read when it will not be asked.
     wanted = wants_model(config, options.model)
     analysis = analyze_targets(plan.targets, options.on_progress, keep_open=wanted)
-    tally.session_signals = [signal_counts(item.report) for item in analysis.reports]
+    owners = signal_owners(load_runs(state))
+    tally.session_signals = session_signals((item.report for item in analysis.reports), owners)
     tally.skipped.extend(analysis.failed + analysis.unread)
     tally.errors.extend(f"{s.path}: {s.detail}" for s in analysis.failed)
     tally.processed = len(analysis.reports)

@@ -5,9 +5,13 @@ Sources, all read-only (nothing is created):
   (`sessionSignals`, one item per transcript). A transcript that grew is analysed again as a
   whole, so its counts from its latest run replace earlier ones. A session may have several
   transcripts (a subagent's is its own file under its parent's session id): its signals are the
-  sum of theirs, and it is counted once, on the day its first transcript started.
+  sum of theirs, and it is counted once, on the day its first transcript started. A resumed
+  session repeats its parent's entries: the run counted their signals only in the transcript
+  that held them first (the item's `copies` are the ones left out), so the counts add up as
+  they stand.
 - when no manifest carries session signals (runs older than that field), the observation store:
-  tool errors and interruptions per day from the hooks' outcomes, the only signals it records.
+  tool errors and interruptions per day from the hooks' outcomes, the only signals it records,
+  on the day they happened; a session counts once, on the day of its first observation.
 - the lesson store: each lesson, its evidence and the verdicts of later sessions; the evidence's
   excerpts are read back from the transcripts the manifests name (a bounded number of them).
 Unreadable manifests are skipped, like `status` does: a report is what people look at when
@@ -16,6 +20,7 @@ something seems wrong.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +60,8 @@ MAX_EXCERPT_FILES = 40  # transcripts re-read for evidence excerpts: a report st
 
 @dataclass(frozen=True)
 class SignalDay:
-    """The signals of the sessions that started on one day (UTC), in CHARTED order."""
+    """One day (UTC): the sessions that began on it, and signals in CHARTED order (from runs,
+    those of the sessions that began on it; from observations, those that happened on it)."""
 
     day: str  # YYYY-MM-DD, or UNDATED
     sessions: int
@@ -222,19 +228,24 @@ def days_from_sessions(sessions: Iterable[Sequence[dict[str, Any]]]) -> tuple[Si
 
 
 def days_from_observations(records: Iterable[dict[str, Any]]) -> tuple[SignalDay, ...]:
-    """Tool errors and interruptions per day as the hooks saw them; sessions by their ids."""
-    sessions: dict[str, set[str]] = {}
+    """Tool errors and interruptions per day as the hooks saw them, on the day they happened.
+
+    A session counts once, on the day of its first observation: one that runs past midnight is
+    not a session on each day, so the days' sessions add up to the distinct sessions.
+    """
+    began: dict[str, str] = {}  # session id -> the day it began
     counts: dict[str, list[int]] = {}
     for record in records:
         day = day_of(record.get("ts"))
-        sessions.setdefault(day, set())
-        if isinstance(record.get("session_id"), str):
-            sessions[day].add(record["session_id"])
-        kind = OUTCOME_SIGNALS.get(_str(record.get("outcome")))
         row = counts.setdefault(day, [0] * len(CHARTED))
+        session = record.get("session_id")
+        if isinstance(session, str):  # min: a dated day before UNDATED, like session_day
+            began[session] = min(began.get(session, day), day)
+        kind = OUTCOME_SIGNALS.get(_str(record.get("outcome")))
         if kind is not None:
             row[CHARTED.index(kind)] += 1
-    return tuple(SignalDay(day, len(sessions[day]), tuple(counts[day])) for day in sorted(counts))
+    sessions = Counter(began.values())
+    return tuple(SignalDay(day, sessions[day], tuple(counts[day])) for day in sorted(counts))
 
 
 def signal_days(sessions: Sessions, state: ProjectState) -> tuple[str, tuple[SignalDay, ...]]:

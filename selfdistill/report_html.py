@@ -306,9 +306,9 @@ def cards(report: Report) -> str:
 
 SOURCE_NOTES = {
     "runs": "Counted from the transcripts each run analysed: each session once, on the day it "
-    "began, with its subagents' signals.",
+    "began, with its subagents' signals; an entry a resumed session repeats, once.",
     "observations": "No run has recorded session signals yet: tool errors and interruptions as "
-    "the hooks saw them, per day.",
+    "the hooks saw them, on the day they happened; each session once, on the day it began.",
     "none": "",
 }
 

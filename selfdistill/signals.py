@@ -32,6 +32,9 @@ MAX_OPEN_PROMPTS = 20  # per transcript: the model backend reads only a few per 
 MAX_PENDING = 1000  # tool calls awaiting their result; the oldest are forgotten
 MAX_OPEN_FAILURES = 200  # failures remembered for recovery; the oldest are forgotten
 REPEAT_THRESHOLD = 2  # the same failure this many times in a row is a repeated failure
+# A signal's stand-in uuid when its entry has none (its line number): another transcript's line
+# of that number is another entry, so such a signal is never taken for a copy of it.
+NO_UUID = "line-"
 
 REJECTION_PREFIXES = (
     "The user doesn't want to proceed with this tool use",
@@ -670,7 +673,7 @@ def _make_signal(
         kind=kind,
         file=walk.file,
         session_id=entry.session_id or "",
-        uuid=entry.uuid or f"line-{entry.line_number}",
+        uuid=entry.uuid or f"{NO_UUID}{entry.line_number}",
         excerpt=clip(excerpt, EXCERPT_CHARS),
         timestamp=entry.timestamp,
         subject=clip(str(subject), SUBJECT_CHARS) if subject else None,

@@ -190,13 +190,21 @@ def test_appended_transcript_is_reanalysed_without_double_counting(
     assert "Running `vercel --prod`" in stored
 
 
-def resume(parent: Path, path: Path, session: str, steps: Sequence[Step] = ()) -> Path:
-    """A resumed session as Claude Code writes it: its parent's entries again, same uuids, under
-    the new session id, then its own."""
-    copied = [
-        {**json.loads(line), "sessionId": session} for line in parent.read_text().splitlines()
-    ]
-    own = write_transcript(path, session, steps).read_text()
+def resume(
+    parent: Path,
+    path: Path,
+    session: str,
+    steps: Sequence[Step] = (),
+    day: str = "2026-01-01",
+    keep_ids: bool = False,
+) -> Path:
+    """A resumed session as Claude Code writes it: its parent's entries again, same uuids and
+    times, under the new session id (`keep_ids`: under the parent's, as it sometimes leaves
+    them), then its own, from midnight of `day`."""
+    copied = [json.loads(line) for line in parent.read_text().splitlines()]
+    if not keep_ids:
+        copied = [{**entry, "sessionId": session} for entry in copied]
+    own = write_transcript(path, session, steps, day=day).read_text()
     path.write_text("".join(json.dumps(entry) + "\n" for entry in copied) + own)
     return path
 

@@ -20,7 +20,7 @@ from selfdistill.paths import ProjectState
 from selfdistill.report_html import help_bar, nice_ceiling, render
 from selfdistill.schemas import validate
 from tests.support.transcripts import Step, write_transcript
-from tests.test_distill import TREE, VERCEL
+from tests.test_distill import TREE, VERCEL, resume
 from tests.test_run_cli import make_project, selfdistill
 
 NOW = "2026-11-21T12:00:00Z"
@@ -154,6 +154,85 @@ def test_a_session_is_counted_on_the_day_its_first_transcript_began(tmp_path: Pa
     ]
 
 
+def counted(project: Path) -> list[tuple[str, int, int, int]]:
+    """(day, sessions, tool errors, recoveries) for each day the report shows."""
+    gathered = report.gather(state_of(project), NOW)
+    return [(d.day, d.sessions, d.count("tool_error"), d.count("recovery")) for d in gathered.days]
+
+
+@pytest.mark.parametrize("one_run", [True, False])
+def test_an_entry_a_resumed_session_repeats_counts_once(tmp_path: Path, one_run: bool) -> None:
+    project = make_project(tmp_path)
+    parent = session(tmp_path, "p", TREE, "2026-01-01")  # a tool error
+    resumed = resume(parent, tmp_path / "t" / "r.jsonl", "r", VERCEL)  # p's again, then its own
+    batches = [(parent, resumed)] if one_run else [(parent,), (resumed,)]
+    manifests = [run(project, *batch) for batch in batches]
+    for manifest in manifests:
+        validate("manifest", manifest)
+    item = manifests[-1]["sessionSignals"][-1]
+    assert (item["sessionId"], item["counts"], item["copies"]) == (
+        "r",
+        {"tool_error": 1, "recovery": 1},
+        {"tool_error": 1},  # p's, copied
+    )
+    assert manifests[-1]["signals"] == (
+        {"tool_error": 2, "recovery": 1} if one_run else item["counts"]
+    )
+    assert counted(project) == [("2026-01-01", 2, 2, 1)]
+    gathered = report.gather(state_of(project), NOW)
+    assert report.report_json(gathered)["signalTotals"]["tool_error"] == 2
+    assert [sum(r.signals) for r in gathered.runs] == ([3] if one_run else [1, 2])
+
+
+def test_a_resume_under_its_parents_session_id_counts_its_entries_once(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    parent = session(tmp_path, "p", TREE, "2026-01-01")
+    # most of its entries are copies that kept p's id: it reads as a transcript of session p
+    resumed = resume(parent, tmp_path / "t" / "r.jsonl", "r", VERCEL[:1], keep_ids=True)
+    manifest = run(project, parent, resumed)
+    assert [x["sessionId"] for x in manifest["sessionSignals"]] == ["p", "p"]
+    assert manifest["signals"] == {"tool_error": 2}  # p's, and the one r ran into itself
+    assert counted(project) == [("2026-01-01", 1, 2, 0)]
+
+
+def test_a_manifest_older_than_uuids_is_counted_as_it_stands(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    parent = session(tmp_path, "p", TREE, "2026-01-01")
+    run(project, parent)
+    [stored] = state_of(project).runs.glob("*.json")
+    old = json.loads(stored.read_text())
+    for item in old["sessionSignals"]:
+        del item["uuids"]  # as runs wrote them before it
+    stored.write_text(json.dumps(old))
+    second = run(project, resume(parent, tmp_path / "t" / "r.jsonl", "r", VERCEL))
+    assert second["signals"] == {"tool_error": 2, "recovery": 1}  # the copy cannot be told apart
+    assert counted(project) == [("2026-01-01", 2, 3, 1)]
+
+
+def test_a_run_passes_over_odd_stored_manifests(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    runs = state_of(project).runs
+    runs.mkdir(parents=True)
+    odd = [5, ["x"], [{"file": 3, "uuids": ["p-0002"]}], [{"file": "f", "uuids": "p-0002"}]]
+    for n, items in enumerate(odd):
+        (runs / f"2025010{n}T000000Z-000000.json").write_text(
+            json.dumps({"id": f"odd{n}", "sessionSignals": items})
+        )
+    manifest = run(project, session(tmp_path, "p", TREE, "2026-01-01"))
+    assert manifest["sessionSignals"][0]["counts"] == {"tool_error": 1}
+
+
+def test_entries_without_a_uuid_are_never_taken_for_copies(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    paths = [session(tmp_path, name, TREE, "2026-01-01") for name in ("a", "b")]
+    for path in paths:  # the same line numbers in both, and no uuids to tell them apart
+        entries = [json.loads(line) for line in path.read_text().splitlines()]
+        path.write_text("".join(json.dumps({**e, "uuid": None}) + "\n" for e in entries))
+    manifest = run(project, *paths)
+    assert manifest["signals"] == {"tool_error": 2}
+    assert [x["uuids"] for x in manifest["sessionSignals"]] == [[], []]
+
+
 def test_evidence_from_every_transcript_of_a_session_gets_its_excerpt(tmp_path: Path) -> None:
     project = make_project(tmp_path)
     run(
@@ -253,6 +332,28 @@ def test_without_session_signals_the_observation_store_is_used(tmp_path: Path) -
         ("2026-02-01", 2, 1, 0),
         ("2026-02-03", 1, 1, 1),
     ]
+
+
+def test_a_session_past_midnight_counts_once_on_the_day_it_began(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    state = state_of(project)
+    for ts, outcome, sid in [
+        ("2026-02-01T23:50:00Z", "error", "s1"),
+        ("2026-02-02T00:10:00Z", "error", "s1"),  # past midnight: still the session of 02-01
+        ("2026-02-02T00:20:00Z", "interrupted", "s1"),
+        ("2026-02-02T09:00:00Z", "ok", "s2"),
+    ]:
+        store.append(
+            state, {"ts": ts, "event": "PostToolUse", "session_id": sid, "outcome": outcome}
+        )
+    gathered = report.gather(state, NOW)
+    assert [
+        (d.day, d.sessions, d.count("tool_error"), d.count("interruption")) for d in gathered.days
+    ] == [
+        ("2026-02-01", 1, 1, 0),  # s1 began here
+        ("2026-02-02", 1, 1, 1),  # s2 began here; s1's later signals happened here
+    ]
+    assert "over 2 session(s), from observations" in report.format_text(gathered)
 
 
 def test_unreadable_manifests_are_skipped(tmp_path: Path) -> None:
