@@ -137,6 +137,8 @@ class Proposal:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
 
 
 def utc_now() -> str:
@@ -492,7 +494,14 @@ def llm_proposal(
             outcome = llm.propose_lessons(reports, existing, settings, Path(scratch))
     else:
         outcome = llm.propose_lessons(reports, existing, settings, budget_dir)
-    usage = (outcome.calls, outcome.input_tokens, outcome.output_tokens, outcome.cost_usd)
+    usage = (
+        outcome.calls,
+        outcome.input_tokens,
+        outcome.output_tokens,
+        outcome.cost_usd,
+        outcome.cache_write_tokens,
+        outcome.cache_read_tokens,
+    )
     if not outcome.ok:
         return Proposal((), "heuristic", (f"model: {outcome.error}",), *usage)
     # The model is told to cite an open prompt only when it reads it as a correction.
@@ -574,6 +583,8 @@ def propose(
         input_tokens=model.input_tokens,
         output_tokens=model.output_tokens,
         cost_usd=model.cost_usd,
+        cache_write_tokens=model.cache_write_tokens,
+        cache_read_tokens=model.cache_read_tokens,
     )
 
 
@@ -704,6 +715,8 @@ class Tally:
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
 
 
 def plan_for(options: RunOptions, state: ProjectState, marks: Watermarks, config: Config) -> Plan:
@@ -812,6 +825,8 @@ def execute(
     proposal = propose(analysis, existing, config, options, state, now)
     tally.mode, tally.calls, tally.cost_usd = proposal.mode, proposal.calls, proposal.cost_usd
     tally.input_tokens, tally.output_tokens = proposal.input_tokens, proposal.output_tokens
+    tally.cache_write_tokens = proposal.cache_write_tokens
+    tally.cache_read_tokens = proposal.cache_read_tokens
     tally.errors.extend(proposal.errors)
     reverted = reverted_sessions(plan)
     reports = [item.report for item in analysis.reports]
@@ -893,6 +908,8 @@ def manifest(
         "costUsd": round(tally.cost_usd, 6),
         "inputTokens": tally.input_tokens,
         "outputTokens": tally.output_tokens,
+        "cacheWriteTokens": tally.cache_write_tokens,
+        "cacheReadTokens": tally.cache_read_tokens,
         "llmCalls": tally.calls,
         "errors": tally.errors,
     }

@@ -16,7 +16,9 @@ Limits, all enforced here:
 - money: every attempt is priced (tokens x the model's price) against a per-run and a per-day
   budget. The day's ledger (state_dir/llm-ledger.json) is charged the worst case before the
   call, under a file lock, and settled to the real usage after it, so concurrent runs cannot
-  overspend together;
+  overspend together. The stable start of each request is cached (see build_request): cache
+  writes and reads are priced at their own rates, and the worst case assumes every input token
+  is a cache write, the dearest kind;
 - a circuit breaker (state_dir/llm-breaker.json): after BREAKER_THRESHOLD failed runs in a row,
   no call is made for BREAKER_COOLDOWN_S; the next run after that is a trial.
 
@@ -114,14 +116,18 @@ class LLMOutcome:
     # Sessions with signals that the model did not see: the input is bounded, so with many new
     # sessions the ones with fewest failures are left out. The caller may keep them for next run.
     sessions_omitted: tuple[str, ...] = ()
+    cache_write_tokens: int = 0  # of input_tokens: written to the prompt cache
+    cache_read_tokens: int = 0  # of input_tokens: read from it
 
 
 @dataclass(frozen=True)
 class Usage:
     calls: int = 0
-    input_tokens: int = 0
+    input_tokens: int = 0  # all of them: cache writes and reads included
     output_tokens: int = 0
     cost_usd: float = 0.0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
 
     def plus(self, other: Usage) -> Usage:
         return Usage(
@@ -129,6 +135,8 @@ class Usage:
             self.input_tokens + other.input_tokens,
             self.output_tokens + other.output_tokens,
             self.cost_usd + other.cost_usd,
+            self.cache_write_tokens + other.cache_write_tokens,
+            self.cache_read_tokens + other.cache_read_tokens,
         )
 
 
@@ -179,10 +187,7 @@ def propose_lessons(
 
 
 def failed(error: str, usage: Usage, rejected: int = 0) -> LLMOutcome:
-    return LLMOutcome(
-        False, (), error, usage.calls, usage.input_tokens, usage.output_tokens, usage.cost_usd,
-        rejected,
-    )  # fmt: skip
+    return outcome_of(False, (), error, usage, rejected, ())
 
 
 def succeeded(
@@ -192,10 +197,30 @@ def succeeded(
     rejected: int,
     omitted: Sequence[str],
 ) -> LLMOutcome:
+    return outcome_of(True, items, error, usage, rejected, omitted)
+
+
+def outcome_of(
+    ok: bool,
+    items: Sequence[dict[str, Any]],
+    error: str | None,
+    usage: Usage,
+    rejected: int,
+    omitted: Sequence[str],
+) -> LLMOutcome:
     return LLMOutcome(
-        True, tuple(items), error, usage.calls, usage.input_tokens, usage.output_tokens,
-        usage.cost_usd, rejected, tuple(omitted),
-    )  # fmt: skip
+        ok=ok,
+        items=tuple(items),
+        error=error,
+        calls=usage.calls,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cost_usd=usage.cost_usd,
+        rejected_items=rejected,
+        sessions_omitted=tuple(omitted),
+        cache_write_tokens=usage.cache_write_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+    )
 
 
 def run_batches(
@@ -221,7 +246,7 @@ def run_batches(
     )
     try:
         for blocks in batches:
-            message = llm_prompt.user_message(blocks, known + [as_known(item) for item in items])
+            message = llm_prompt.user_message(blocks, known, [as_known(item) for item in items])
             request = build_request(limits.settings, message, schema)
             result = call(client, request, limits, usage.cost_usd)
             usage = usage.plus(result.usage)
@@ -250,8 +275,20 @@ def as_known(item: dict[str, Any]) -> dict[str, str]:
     return llm_prompt.known_lesson(item["kind"], item["trigger"], item["action"], "proposed")
 
 
-def build_request(settings: LLMSettings, message: str, schema: dict[str, Any]) -> dict[str, Any]:
-    """Stable text first (tool, system prompt) and marked for caching; the sessions after it."""
+def build_request(
+    settings: LLMSettings, message: tuple[str, str], schema: dict[str, Any]
+) -> dict[str, Any]:
+    """Stable text first, with a cache breakpoint after each stable part; the sessions after it.
+
+    The API caches the request up to a breakpoint, in the order tools, system, messages. The
+    tool and system prompt are the same for every run: a run within five minutes of another
+    reads them from the cache even when the stored lessons changed in between. The stored
+    lessons (the first part of the message) are the same for every call of a run. A prefix below
+    the model's minimum cacheable length (512 to 4096 tokens) is simply not cached, at no extra
+    cost. The default 5-minute cache only: its writes cost CACHE_WRITE_FACTOR, which the
+    estimate before a call relies on (a 1-hour cache costs more to write).
+    """
+    stable, varying = message
     return {
         "model": settings.model,
         "max_tokens": settings.max_tokens,
@@ -264,7 +301,15 @@ def build_request(settings: LLMSettings, message: str, schema: dict[str, Any]) -
         ],
         "tools": [llm_prompt.tool_definition(schema)],
         "tool_choice": {"type": "tool", "name": llm_prompt.TOOL_NAME},
-        "messages": [{"role": "user", "content": message}],
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": stable, "cache_control": {"type": "ephemeral"}},
+                    {"type": "text", "text": varying},
+                ],
+            }
+        ],
     }
 
 
@@ -539,7 +584,11 @@ def estimate_cost(request: dict[str, Any], model: str) -> float:
 
 
 def priced(message: Message, model: str, estimate: float) -> Usage:
-    """What the answer cost from its usage; the estimate when it reports none."""
+    """What the answer cost from its usage; the estimate when it reports none.
+
+    The API's input_tokens counts only the tokens after the last cache breakpoint: the
+    request's input is the sum of the three counts, each at its own rate.
+    """
     usage = getattr(message, "usage", None)
     if usage is None or not isinstance(usage.input_tokens, int):
         return Usage(1, 0, 0, estimate)
@@ -552,7 +601,7 @@ def priced(message: Message, model: str, estimate: float) -> Usage:
         + read * per_in * CACHE_READ_FACTOR
         + usage.output_tokens * per_out
     ) / 1e6
-    return Usage(1, usage.input_tokens + written + read, usage.output_tokens, cost)
+    return Usage(1, usage.input_tokens + written + read, usage.output_tokens, cost, written, read)
 
 
 def utc_day(now: float) -> str:

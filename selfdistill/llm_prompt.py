@@ -275,23 +275,43 @@ def known_lessons(existing: Sequence[Lesson]) -> list[dict[str, str]]:
     return [known_lesson(x.kind, x.trigger, x.action, x.status) for x in ordered]
 
 
-def user_message(blocks: Sequence[SessionBlock], known: Sequence[dict[str, str]]) -> str:
-    patterns = "\n".join(encode(entry) for entry in recurring(blocks))
+def lesson_lines(lessons: Sequence[dict[str, str]], room: int) -> tuple[list[str], int]:
+    """The lessons, one JSON line each, while they fit in `room` characters; and the room left."""
     lines: list[str] = []
-    room = EXISTING_CHAR_BUDGET
-    for lesson in known:
+    for lesson in lessons:
         line = encode(lesson)
         if len(line) + 1 > room:
             break
         lines.append(line)
         room -= len(line) + 1
+    return lines, room
+
+
+def user_message(
+    blocks: Sequence[SessionBlock],
+    known: Sequence[dict[str, str]],
+    proposed: Sequence[dict[str, str]] = (),
+) -> tuple[str, str]:
+    """The user message in two parts that read as one text: (the same every call, the rest).
+
+    The stored lessons (`known`) do not change during a run, so they open the message and the
+    API can cache them along with the tool and system prompt (llm.build_request marks the end of
+    the first part). What earlier calls of the run proposed, the patterns and the sessions change
+    from call to call: they come after. Both kinds of lessons share EXISTING_CHAR_BUDGET, stored
+    ones first, in one <existing_lessons> list that the first part opens and the second closes.
+    """
+    stored, room = lesson_lines(known, EXISTING_CHAR_BUDGET)
+    earlier, _ = lesson_lines(proposed, room)
+    patterns = "\n".join(encode(entry) for entry in recurring(blocks))
     sessions = "\n".join(block.text for block in blocks)
-    return (
-        f"<existing_lessons>\n{chr(10).join(lines)}\n</existing_lessons>\n"
+    stable = "<existing_lessons>\n" + "".join(f"{line}\n" for line in stored)
+    varying = (
+        "".join(f"{line}\n" for line in earlier) + "</existing_lessons>\n"
         f"<recurring_patterns>\n{patterns}\n</recurring_patterns>\n"
         f"<session_data>\n{sessions}\n</session_data>\n"
         f"{len(blocks)} sessions above. Find what recurs across them and call {TOOL_NAME}."
     )
+    return stable, varying
 
 
 def tool_definition(output_schema: dict[str, Any]) -> dict[str, Any]:

@@ -490,11 +490,14 @@ def test_model_lessons_are_used_when_enabled(
     paths = sessions(tmp_path, TREE, 2)
     # the failing tool result is the third entry of each transcript
     answer = {"lessons": [proposal("s0", "s0-0002"), proposal("s1", "s1-0002")]}
-    with LLMStub(tool_reply(answer)) as stub:
+    with LLMStub(tool_reply(answer, cache_write=700, cache_read=300)) as stub:
         enable_llm(project, stub.url, monkeypatch)
         manifest = run(project, *paths)
     assert manifest["analysisMode"] == "llm", manifest["errors"]
-    assert manifest["llmCalls"] == 1 and manifest["costUsd"] > 0 and manifest["inputTokens"] > 0
+    assert manifest["llmCalls"] == 1 and manifest["costUsd"] > 0
+    assert (manifest["inputTokens"], manifest["cacheWriteTokens"], manifest["cacheReadTokens"]) == (
+        2000, 700, 300,
+    )  # fmt: skip
     [stored] = lessons.read_lessons(distill.project_state(project))
     assert stored.source == "llm"
     assert stored.sessions_seen == 2 and stored.status == "active"
@@ -532,7 +535,7 @@ def test_a_prompt_the_model_reads_as_a_correction_is_stored_as_one(
     project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tests.data.transcripts.builder import Transcript
-    from tests.support.llm_stub import LLMStub, tool_reply
+    from tests.support.llm_stub import LLMStub, tool_reply, user_text
 
     t = Transcript()
     t.prompt("add the discount banner")
@@ -546,7 +549,7 @@ def test_a_prompt_the_model_reads_as_a_correction_is_stored_as_one(
         enable_llm(project, stub.url, monkeypatch)
         manifest = run(project, path)
     assert manifest["analysisMode"] == "llm", manifest["errors"]
-    assert "one banner per page" in stub.requests[0]["messages"][0]["content"]
+    assert "one banner per page" in user_text(stub.requests[0])
     [stored] = lessons.read_lessons(distill.project_state(project))
     assert stored.signal == "correction"
     assert [(e.uuid, e.signal) for e in stored.evidence] == [(plain, "correction")]

@@ -17,7 +17,16 @@ from selfdistill import llm, llm_prompt, redact
 from selfdistill.llm import LLMSettings, propose_lessons
 from selfdistill.model import Lesson, SessionReport, Signal
 from selfdistill.redact import redact_text
-from tests.support.llm_stub import LLMStub, Reply, error_reply, text_reply, tool_reply
+from tests.support.llm_stub import (
+    LLMStub,
+    Reply,
+    cache_error,
+    cached_reply,
+    error_reply,
+    text_reply,
+    tool_reply,
+    user_text,
+)
 
 MODEL = "claude-haiku-4-5"  # $1 / $5 per million tokens
 
@@ -52,11 +61,11 @@ def item(session: str = "s1", uuid: str = "u1", **changes: Any) -> dict[str, Any
     return {**proposal, **changes}
 
 
-def settings(stub: LLMStub, **changes: Any) -> LLMSettings:
+def settings(stub: LLMStub | None, **changes: Any) -> LLMSettings:
     values: dict[str, Any] = {
         "model": MODEL,
         "api_key": "test",
-        "base_url": stub.url,
+        "base_url": stub.url if stub else None,
         "max_tokens": 1024,
         "timeout_s": 3.0,
         "max_retries": 2,
@@ -79,16 +88,21 @@ def ledger(state: Path) -> Any:
 
 def test_good_answer_is_validated_priced_and_requested_with_caps(tmp_path: Path) -> None:
     answer = {"lessons": [item(), item("s2", "u2", kind="fact", trigger="this project's tests")]}
-    with LLMStub(tool_reply(answer, input_tokens=2000, output_tokens=300, cache_read=1000)) as stub:
+    spent = tool_reply(
+        answer, input_tokens=2000, output_tokens=300, cache_write=600, cache_read=1000
+    )
+    with LLMStub(spent) as stub:
         outcome = propose_lessons(two_sessions(), [], settings(stub), tmp_path)
     assert outcome.ok and outcome.error is None and outcome.sessions_omitted == ()
     assert [i["evidence"][0]["uuid"] for i in outcome.items] == ["u1", "u2"]
     assert outcome.calls == 1 and outcome.rejected_items == 0
-    assert (outcome.input_tokens, outcome.output_tokens) == (3000, 300)
-    assert outcome.cost_usd == pytest.approx((2000 * 1 + 1000 * 0.1 + 300 * 5) / 1e6)
+    assert (outcome.input_tokens, outcome.output_tokens) == (3600, 300)
+    assert (outcome.cache_write_tokens, outcome.cache_read_tokens) == (600, 1000)
+    # $1 a million input tokens: writes at 1.25x, reads at 0.1x; output at $5
+    assert outcome.cost_usd == pytest.approx((2000 + 600 * 1.25 + 1000 * 0.1 + 300 * 5) / 1e6)
+    assert ledger(tmp_path)["days"].popitem()[1]["cost_usd"] == round(outcome.cost_usd, 8)
     body = stub.requests[0]
     assert body["max_tokens"] == 1024 and body["model"] == MODEL
-    assert body["system"][-1]["cache_control"] == {"type": "ephemeral"}
     assert body["tool_choice"] == {"type": "tool", "name": "record_lessons"}
     assert body["tools"][0]["input_schema"]["required"] == ["lessons"]
     assert "not instructions" in body["system"][0]["text"]
@@ -274,7 +288,7 @@ def test_the_run_budget_stops_further_calls(tmp_path: Path) -> None:
         outcome = propose_lessons(many_sessions(20), [], cfg, tmp_path)
     assert outcome.ok and outcome.error == "run budget reached"
     assert outcome.calls == 1 and len(stub.requests) == 1 and len(outcome.items) == 1
-    first_call = stub.requests[0]["messages"][0]["content"]
+    first_call = user_text(stub.requests[0])
     omitted = set(outcome.sessions_omitted)
     assert omitted and all(f'"session_id":"{s}"' not in first_call for s in omitted)
     assert all(f'"session_id":"s{n}"' in first_call for n in range(20) if f"s{n}" not in omitted)
@@ -286,8 +300,8 @@ def test_later_calls_see_earlier_proposals(tmp_path: Path) -> None:
     with LLMStub(answer, tool_reply({"lessons": []})) as stub:
         outcome = propose_lessons(many_sessions(20), [], settings(stub), tmp_path)
     assert outcome.ok and outcome.calls == len(stub.requests) >= 2
-    assert "a trigger seen first" not in stub.requests[0]["messages"][0]["content"]
-    assert "a trigger seen first" in stub.requests[1]["messages"][0]["content"]
+    assert "a trigger seen first" not in user_text(stub.requests[0])
+    assert "a trigger seen first" in user_text(stub.requests[1])
 
 
 def test_the_day_ledger_persists_and_refuses_when_spent(tmp_path: Path) -> None:
@@ -325,6 +339,92 @@ def test_a_spent_budget_does_not_open_the_breaker(tmp_path: Path) -> None:
             )
             assert outcome.error == "daily budget reached"
     assert stub.requests == [] and not (tmp_path / "llm-breaker.json").exists()
+
+
+def lessons_stored() -> list[Lesson]:
+    return [
+        Lesson(f"l{n}", "fact", trigger=f"building part {n}", action=f"run `make part-{n}`")
+        for n in range(10)
+    ]
+
+
+def test_the_stable_prefix_is_marked_for_caching_and_the_same_on_every_call(
+    tmp_path: Path,
+) -> None:
+    first = tool_reply({"lessons": [item("s0", "u0-0", trigger="a trigger seen first")]})
+    with LLMStub(first, tool_reply({"lessons": []})) as stub:
+        outcome = propose_lessons(many_sessions(20), lessons_stored(), settings(stub), tmp_path)
+    assert outcome.ok and outcome.calls == len(stub.requests) >= 2
+    ephemeral = {"type": "ephemeral"}  # the 5-minute cache: what CACHE_WRITE_FACTOR prices
+    for body in stub.requests:
+        assert body["system"][-1]["cache_control"] == ephemeral  # the tool and system prompt
+        stable, varying = body["messages"][0]["content"]
+        assert stable["cache_control"] == ephemeral and "cache_control" not in varying
+        assert "run `make part-9`" in stable["text"] and "session_data" not in stable["text"]
+    # byte for byte the same up to the last breakpoint, or the cache would never be hit
+    prefixes = [
+        (body["tools"], body["system"], body["messages"][0]["content"][0]) for body in stub.requests
+    ]
+    assert all(prefix == prefixes[0] for prefix in prefixes)
+    later = [block["text"] for block in stub.requests[1]["messages"][0]["content"]]
+    assert "a trigger seen first" in later[1] and "a trigger seen first" not in later[0]
+
+
+def test_cache_writes_and_reads_are_priced_and_every_reservation_bounds_its_call(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reserved: list[float] = []
+    charge = llm.charge
+
+    def recording(state: Path, day: str, amount: float, limit: float) -> bool:
+        reserved.append(amount)
+        return charge(state, day, amount, limit)
+
+    monkeypatch.setattr(llm, "charge", recording)
+    # The stub counts tokens as a caching API would: the first call writes the prefix (tool,
+    # system prompt, stored lessons), the later ones read it. Every answer is as long as
+    # max_tokens allows, so the estimate has no slack on the output side.
+    with LLMStub(cached_reply({"lessons": []}, output_tokens=1024)) as stub:
+        outcome = propose_lessons(many_sessions(20), lessons_stored(), settings(stub), tmp_path)
+    assert outcome.ok and outcome.calls == len(stub.usages) == len(reserved) >= 2
+    first, *later = stub.usages
+    assert first["cache_creation_input_tokens"] > 0 and first["cache_read_input_tokens"] == 0
+    assert all(u["cache_read_input_tokens"] == first["cache_creation_input_tokens"] for u in later)
+    assert all(u["cache_creation_input_tokens"] == 0 for u in later)
+    costs = [
+        (
+            u["input_tokens"] * 1.0
+            + u["cache_creation_input_tokens"] * 1.25
+            + u["cache_read_input_tokens"] * 0.1
+            + u["output_tokens"] * 5.0
+        )
+        / 1e6
+        for u in stub.usages
+    ]
+    bounded = [estimate >= cost for estimate, cost in zip(reserved, costs, strict=True)]
+    assert all(bounded), (reserved, costs)
+    assert outcome.cost_usd == pytest.approx(sum(costs))
+    assert outcome.cache_write_tokens == first["cache_creation_input_tokens"]
+    assert outcome.cache_read_tokens == sum(u["cache_read_input_tokens"] for u in later)
+    assert outcome.input_tokens == sum(
+        u["input_tokens"] + u["cache_creation_input_tokens"] + u["cache_read_input_tokens"]
+        for u in stub.usages
+    )
+    # the reservations were settled to what the calls cost
+    assert ledger(tmp_path)["days"].popitem()[1]["cost_usd"] == pytest.approx(sum(costs))
+
+
+def test_the_cache_breakpoints_pass_the_api_checks() -> None:
+    request = llm.build_request(
+        settings(None), ("<existing_lessons>\n", "rest"), llm.output_schema()
+    )
+    assert cache_error(request) is None
+    # the stub refuses what the API refuses: a cache it does not have, five breakpoints
+    unknown = {**request, "system": [{**request["system"][0], "cache_control": {"type": "1d"}}]}
+    assert cache_error(unknown) == "cache_control: invalid value {'type': '1d'}"
+    marked = {"type": "text", "text": "x", "cache_control": {"type": "ephemeral"}}
+    crowded = {**request, "system": [marked] * 4}
+    assert cache_error(crowded) == "a maximum of 4 blocks with cache_control may be provided"
 
 
 def test_prices_match_on_the_longest_prefix_and_default_high() -> None:
@@ -431,7 +531,7 @@ def test_recorded_text_cannot_close_the_data_tag(tmp_path: Path) -> None:
         propose_lessons(
             [report("s1", signal("s1", "u1", detail=attack))], [], settings(stub), tmp_path
         )
-    text = stub.requests[0]["messages"][0]["content"]
+    text = user_text(stub.requests[0])
     assert text.count("</session_data>") == 1 and "Ignore previous instructions" in text
 
 
@@ -442,7 +542,7 @@ def test_existing_lessons_are_shown_with_their_status(tmp_path: Path) -> None:
     ]
     with LLMStub(tool_reply({"lessons": []})) as stub:
         propose_lessons(two_sessions(), existing, settings(stub), tmp_path)
-    text = stub.requests[0]["messages"][0]["content"]
+    text = user_text(stub.requests[0])
     assert "run `make docs`" in text and '"status":"rejected"' in text
     assert text.index('"status":"rejected"') > text.index('"status":"active"')  # published first
 
@@ -514,7 +614,7 @@ def test_failures_recurring_across_sessions_are_pointed_out(tmp_path: Path) -> N
     sessions.append(report("s5", Signal("tool_error", "f", "s5", "u5", "x", subject="make docs")))
     with LLMStub(tool_reply({"lessons": []})) as stub:
         propose_lessons(sessions, [], settings(stub), tmp_path)
-    text = stub.requests[0]["messages"][0]["content"]
+    text = user_text(stub.requests[0])
     section = text.split("<recurring_patterns>\n")[1].split("\n</recurring_patterns>")[0]
     patterns = [json.loads(line) for line in section.splitlines()]
     assert [(p["pattern"], p["sessions"]) for p in patterns] == [("tool_error Bash pytest", 3)]

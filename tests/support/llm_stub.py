@@ -2,13 +2,17 @@
 
 Each POST is answered by the next scripted Reply (the last one repeats); every request body is
 kept for the test to inspect. Small on purpose: non-streaming JSON answers only.
+
+Prompt caching is checked as the API checks it: `cache_control` must be `{"type": "ephemeral"}`
+(with an optional ttl) on at most four blocks, else the answer is a 400. A reply made with
+`cached_reply` reports the usage a caching API would (see LLMStub.cache_usage).
 """
 
 from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -20,6 +24,7 @@ class Reply:
     headers: tuple[tuple[str, str], ...] = ()
     delay_s: float = 0.0  # wait this long before answering (for timeouts)
     trickle_s: float = 0.0  # send the body one byte at a time, this long apart (slow readers)
+    counted: bool = False  # the usage is worked out from the request (see LLMStub.cache_usage)
 
 
 def message_body(
@@ -63,9 +68,48 @@ def tool_reply(
     return Reply(body=message_body([block], "tool_use", spent))
 
 
+def cached_reply(answer: Any, *, output_tokens: int = 100) -> Reply:
+    """The answer tool called, with the usage a caching API would report for the request."""
+    return replace(tool_reply(answer, output_tokens=output_tokens), counted=True)
+
+
 def text_reply(text: str, *, input_tokens: int = 1000, output_tokens: int = 100) -> Reply:
     block = {"type": "text", "text": text}
     return Reply(body=message_body([block], "end_turn", usage(input_tokens, output_tokens, 0, 0)))
+
+
+MAX_BREAKPOINTS = 4  # the API's limit on blocks with cache_control in one request
+CACHE_MARKS = [{"type": "ephemeral"}, *({"type": "ephemeral", "ttl": t} for t in ("5m", "1h"))]
+CHARS_PER_TOKEN = 4  # the stub's tokenizer: about right for English and JSON
+
+
+def prefix_blocks(body: dict[str, Any]) -> list[Any]:
+    """The request's blocks in the order the API caches them: tools, system, then messages."""
+    system = body.get("system", [])
+    blocks: list[Any] = [*body.get("tools", []), *([system] if isinstance(system, str) else system)]
+    for message in body.get("messages", []):
+        content = message.get("content", [])
+        blocks.extend([content] if isinstance(content, str) else content)
+    return blocks
+
+
+def user_text(body: dict[str, Any]) -> str:
+    """The text of the request's first user message, its blocks joined as the model reads them."""
+    content = body["messages"][0]["content"]
+    return content if isinstance(content, str) else "".join(block["text"] for block in content)
+
+
+def marked(block: Any) -> bool:
+    return isinstance(block, dict) and "cache_control" in block
+
+
+def cache_error(body: dict[str, Any]) -> str | None:
+    """What the API would refuse about the request's cache breakpoints, if anything."""
+    marks = [block["cache_control"] for block in prefix_blocks(body) if marked(block)]
+    if len(marks) > MAX_BREAKPOINTS:
+        return f"a maximum of {MAX_BREAKPOINTS} blocks with cache_control may be provided"
+    wrong = [mark for mark in marks if mark not in CACHE_MARKS]
+    return f"cache_control: invalid value {wrong[0]!r}" if wrong else None
 
 
 def error_reply(
@@ -83,6 +127,8 @@ class LLMStub:
         self.replies = replies
         self.requests: list[dict[str, Any]] = []
         self.raw: list[bytes] = []
+        self.usages: list[dict[str, int]] = []  # what each counted reply reported
+        self.cached: set[str] = set()  # the prefixes a caching API would hold
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -109,10 +155,41 @@ class LLMStub:
         with self._lock:
             self.raw.append(raw)
             try:
-                self.requests.append(json.loads(raw))
+                request = json.loads(raw)
             except ValueError:
-                self.requests.append({})
-            return self.replies[min(len(self.raw), len(self.replies)) - 1]
+                request = {}
+            self.requests.append(request)
+            reply = self.replies[min(len(self.raw), len(self.replies)) - 1]
+            refused = cache_error(request)
+            if refused:
+                return error_reply(400, "invalid_request_error", message=refused)
+            if reply.counted:
+                spent = {**reply.body["usage"], **self.cache_usage(request)}
+                self.usages.append(spent)
+                return replace(reply, body={**reply.body, "usage": spent})
+            return reply
+
+    def cache_usage(self, request: dict[str, Any]) -> dict[str, int]:
+        """Input tokens as a caching API counts them (the lock is held).
+
+        The longest prefix ending at a breakpoint that an earlier request wrote is read; the rest
+        up to the last breakpoint is written; what follows is plain input. No minimum length.
+        """
+        blocks = prefix_blocks(request)
+        texts = [json.dumps(block, sort_keys=True) for block in blocks]
+        ends = [n + 1 for n, block in enumerate(blocks) if marked(block)]
+        hit = max((end for end in ends if "".join(texts[:end]) in self.cached), default=0)
+        last = max(ends, default=0)
+        self.cached.update("".join(texts[:end]) for end in ends)
+
+        def tokens(part: list[str]) -> int:
+            return sum(len(block) for block in part) // CHARS_PER_TOKEN
+
+        return {
+            "cache_read_input_tokens": tokens(texts[:hit]),
+            "cache_creation_input_tokens": tokens(texts[hit:last]),
+            "input_tokens": tokens(texts[last:]),
+        }
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         stub = self
