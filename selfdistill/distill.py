@@ -34,9 +34,9 @@ from selfdistill.logs import log_error
 from selfdistill.model import Evidence, Lesson, SessionReport
 from selfdistill.paths import ProjectState, find_project_root, state_home
 from selfdistill.redact import redact_text
+from selfdistill.runs import load_archive, load_runs, write_manifest
 from selfdistill.schemas import validate
 from selfdistill.signals import NO_UUID, analyze
-from selfdistill.status import load_runs
 from selfdistill.transcript import iter_entries
 
 if TYPE_CHECKING:
@@ -814,7 +814,7 @@ def execute(
     # Open prompts are for the model's eyes only: not read when it will not be asked.
     wanted = wants_model(config, options.model)
     analysis = analyze_targets(plan.targets, options.on_progress, keep_open=wanted)
-    owners = signal_owners(load_runs(state))
+    owners = signal_owners([load_archive(state).as_run(), *load_runs(state)])
     tally.session_signals = session_signals((item.report for item in analysis.reports), owners)
     tally.skipped.extend(analysis.failed + analysis.unread)
     tally.errors.extend(f"{s.path}: {s.detail}" for s in analysis.failed)
@@ -915,14 +915,6 @@ def manifest(
     }
     validate("manifest", data, what="run manifest")
     return data
-
-
-def write_manifest(state: ProjectState, data: dict[str, Any]) -> Path:
-    path = state.runs / f"{data['id']}.json"
-    state.runs.mkdir(parents=True, exist_ok=True, mode=0o700)  # the state is the user's alone
-    text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
-    write_atomic(path, text.encode("utf-8"), mode=0o600)
-    return path
 
 
 def run_once(options: RunOptions, state: ProjectState, config: Config) -> dict[str, Any]:

@@ -36,8 +36,8 @@ from selfdistill.lessons import (
 )
 from selfdistill.model import Lesson
 from selfdistill.paths import ProjectState
+from selfdistill.runs import load_archive, load_runs
 from selfdistill.signals import analyze
-from selfdistill.status import load_runs
 from selfdistill.store import iter_observations
 
 # The signals charted over time, in the order shown: failures first, then the good news.
@@ -132,7 +132,8 @@ class Report:
     generated_at: str
     signal_source: str  # "runs", "observations" or "none"
     days: tuple[SignalDay, ...]
-    runs: tuple[RunRow, ...]
+    runs: tuple[RunRow, ...]  # the runs whose manifests are kept (see runs.py)
+    runs_archived: int  # older runs, folded into the archive: counted, not listed
     sessions_analysed: int  # distinct sessions, however many runs or transcripts (see analysed)
     lessons: tuple[LessonRow, ...]
     observations: int
@@ -399,7 +400,8 @@ def gather(
     from selfdistill.store import count_observations
 
     runs = [run for run in load_runs(state) if run.get("dryRun") is not True]
-    sessions = latest_sessions(runs)
+    archive = load_archive(state)  # runs too old to keep: their count and latest signals
+    sessions = latest_sessions([archive.as_run(), *runs])
     source, days = signal_days(sessions, state)
     stored = sorted(read_lessons(state), key=lesson_order)
     excerpts = evidence_excerpts(stored, sessions, excerpt_files)
@@ -411,6 +413,7 @@ def gather(
         signal_source=source,
         days=days,
         runs=tuple(run_row(run) for run in runs),
+        runs_archived=archive.runs,
         sessions_analysed=analysed(runs, sessions),
         lessons=tuple(
             lesson_row(lesson, excerpts, awaits_approval(lesson, policy)) for lesson in stored
@@ -434,6 +437,7 @@ def report_json(report: Report) -> dict[str, Any]:
         "signalSource": report.signal_source,
         "observations": report.observations,
         "sessionsAnalysed": report.sessions_analysed,
+        "runsArchived": report.runs_archived,
         "signalTotals": _kinds(report.totals()),
         "signalsByDay": [
             {"day": d.day, "sessions": d.sessions, "counts": _kinds(d.counts)} for d in report.days
@@ -504,7 +508,7 @@ def format_text(report: Report) -> str:
     last = f" (last {runs[-1].id}, {report.sessions_analysed} session(s) analysed)" if runs else ""
     lines = [
         f"project:  {report.project}",
-        f"runs:     {len(runs)}{last}",
+        f"runs:     {len(runs) + report.runs_archived}{last}",
         f"signals:  {signal_line(report.totals())}"
         + (f" over {sessions} session(s), from {report.signal_source}" if report.days else ""),
     ]

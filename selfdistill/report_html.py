@@ -287,7 +287,7 @@ def cards(report: Report) -> str:
     helped = sum(row.helped for row in report.lessons)
     hurt = sum(row.hurt for row in report.lessons)
     figures = (
-        ("runs", len(report.runs)),
+        ("runs", len(report.runs) + report.runs_archived),
         ("sessions analysed", report.sessions_analysed),
         ("observations", report.observations),
         ("lessons", f"{active} active / {len(report.lessons)}"),

@@ -1,7 +1,8 @@
 """What `selfdistill status` reports for one project, as a plain dict (CONTRACT field names).
 
-Reads run manifests (state.runs/<id>.json), the lesson store (state.lessons), the observation
-store and the run lock. Any of them may be missing (nothing ran yet): zeros and nulls then.
+Reads run manifests (state.runs/<id>.json, and the archive of old ones: see runs.py), the lesson
+store (state.lessons), the observation store and the run lock. Any of them may be missing
+(nothing ran yet): zeros and nulls then.
 Unreadable manifests are skipped, never fatal: status is what people run when something is wrong.
 A broken lesson store is an error, as in `lessons` and `report`: counting no lessons would hide it.
 So is an invalid configuration, as in `lessons` and `run`: it sets what awaits approval.
@@ -10,33 +11,15 @@ So is an invalid configuration, as in `lessons` and `run`: it sets what awaits a
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from selfdistill.paths import ProjectState
+from selfdistill.runs import load_runs, total_runs
 from selfdistill.spawn import pending_path, run_lock_held
 from selfdistill.store import count_observations, read_dropped
 
 if TYPE_CHECKING:
     from selfdistill.model import Lesson
-
-
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def load_runs(state: ProjectState) -> list[dict[str, Any]]:
-    """Every readable run manifest, oldest first (by startedAt, then id)."""
-    try:
-        paths = sorted(state.runs.glob("*.json"))
-    except OSError:
-        return []
-    runs = [_read_json(path) for path in paths]
-    manifests = [run for run in runs if isinstance(run, dict) and isinstance(run.get("id"), str)]
-    return sorted(manifests, key=lambda run: (str(run.get("startedAt") or ""), run["id"]))
 
 
 def load_lessons(state: ProjectState) -> tuple[Lesson, ...]:
@@ -69,7 +52,7 @@ def project_status(state: ProjectState) -> dict[str, Any]:
     """The status of one project: CONTRACT fields first, then details."""
     from selfdistill.lessons import to_dict
 
-    runs = load_runs(state)
+    runs = load_runs(state)  # the kept ones; older runs are only counted (runs.py)
     stored = load_lessons(state)
     lessons = [to_dict(lesson) for lesson in stored]
     last = runs[-1] if runs else None
@@ -77,7 +60,7 @@ def project_status(state: ProjectState) -> dict[str, Any]:
     result: dict[str, Any] = {
         "lastRunId": last["id"] if last else None,
         "lastRunAt": (last.get("completedAt") or last.get("startedAt")) if last else None,
-        "totalRuns": len(runs),
+        "totalRuns": total_runs(state, len(runs)),
         "totalLessons": len(lessons),
         "activeLessons": sum(1 for lesson in lessons if lesson.get("status") == "active"),
         "lessonsByStatus": _count_by_status(lessons),
