@@ -1,7 +1,8 @@
 """The whole loop with the real Claude Code: sessions fail the same way and recover, selfdistill
 distills and publishes the lesson, the next session's request to the model carries it, the user's
-CLAUDE.md text stays byte-identical, rollback takes the lesson out again; and a lesson that does not
-prevent its failure is retired."""
+CLAUDE.md text stays byte-identical, rollback takes the lesson out again; a lesson that does not
+prevent its failure is retired; and a correction the user typed in two sessions is published,
+then counted against its lesson when the user has to make it again."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from typing import Any
 
 from tests.support import scenarios
 from tests.support.claude_cli import run_claude
-from tests.support.fake_api import body_text
+from tests.support.fake_api import bash, body_text, text
 
 USER_TEXT = b"# Calc\r\n\r\nOur own notes: keep functions small.\r\n"
 BEGIN, END = b"<!-- selfdistill:begin -->", b"<!-- selfdistill:end -->"
@@ -105,3 +106,41 @@ def test_a_lesson_that_does_not_prevent_its_failure_is_retired(project, fake_api
     claude_md = (project / "CLAUDE.md").read_bytes()
     assert b"python3 -m unittest discover -s tests" not in claude_md
     assert outside_block(claude_md) == USER_TEXT
+
+
+RULE = "No, keep the helpers in calc/__init__.py, never in a new module."
+
+
+def corrected_session(project: Path, fake_api: Any, said: str) -> None:
+    """The agent proposes a new module; the user, in the same session, corrects it."""
+    api = fake_api(
+        [
+            bash("ls calc", "Look at the package"),
+            text("I will put sub() in a new module, calc/helpers.py."),
+            text("You're right, sub() goes in calc/__init__.py."),
+        ]
+    )
+    first = run_claude(project, "Add a sub() helper.", api, env=MANUAL)
+    assert first.returncode == 0, first
+    again = run_claude(project, said, api, env=MANUAL, resume=first.session_id)
+    assert again.returncode == 0, again
+
+
+def test_a_correction_made_in_two_sessions_is_published_and_judged_when_made_again(
+    project, fake_api
+):
+    (project / "CLAUDE.md").write_bytes(USER_TEXT)
+    selfdistill("install", "--project", str(project))
+    for _ in range(2):
+        corrected_session(project, fake_api, RULE)
+        run_json(project)
+    [lesson] = [x for x in lessons_json(project) if x["status"] == "active"]
+    assert lesson["signal"] == "correction" and "calc/__init__.py" in lesson["action"]
+    assert b"never in a new module" in (project / "CLAUDE.md").read_bytes()
+
+    # The lesson is in the next session's context; the user still has to say it again.
+    corrected_session(project, fake_api, "No, the helpers stay in calc/__init__.py, no new module")
+    assert run_json(project)["efficacy"] == {"helped": 0, "hurt": 1}
+    after = {x["id"]: x for x in lessons_json(project)}[lesson["id"]]
+    assert after["hurt"] == 1 and after["confidence"] < lesson["confidence"]
+    assert outside_block((project / "CLAUDE.md").read_bytes()) == USER_TEXT
