@@ -166,3 +166,25 @@ def test_auto_mode_never_awaits_approval(tmp_path: Path) -> None:
     assert not any(item["awaitingApproval"] for item in items.values())
     text = selfdistill("lessons", cwd=project).stdout
     assert "awaiting" not in text and "approval" not in text
+
+
+def test_list_picks_lessons_by_status(tmp_path: Path) -> None:
+    project = reviewed(tmp_path)
+
+    def picked(*statuses: str) -> list[str]:
+        args = [a for s in statuses for a in ("--status", s)]
+        done = selfdistill("lessons", "list", *args, "--json", cwd=project)
+        assert done.returncode == 0, done.stderr
+        return sorted(str(item["trigger"]) for item in json.loads(done.stdout))
+
+    everything = sorted(by_trigger(project))
+    assert picked("awaiting") == ["Using `tree`"]
+    assert picked("candidate") == everything  # awaiting lessons are candidates too
+    assert picked("active") == []
+    assert picked("active", "awaiting") == ["Using `tree`"]
+    text = selfdistill("lessons", "--status", "retired", cwd=project)
+    assert text.returncode == 0 and text.stdout.strip() == "no lessons with that status"
+    wrong = selfdistill("lessons", "show", "abc", "--status", "active", cwd=project)
+    assert wrong.returncode == 1 and "--status" in wrong.stderr
+    unknown = selfdistill("lessons", "--status", "done", cwd=project)
+    assert unknown.returncode == 1 and len(unknown.stderr.strip().splitlines()) == 1

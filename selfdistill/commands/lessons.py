@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from selfdistill.errors import UserError
-from selfdistill.model import Lesson
+from selfdistill.model import LESSON_STATUSES, Lesson
 from selfdistill.output import emit_json
 from selfdistill.paths import ProjectState
 
@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from selfdistill.lessons import Policy
 
 ACTIONS = ("list", "show", "approve", "reject")
+# What `list --status` picks by: a stored status, or "awaiting" as the list shows it.
+SHOWN_STATUSES = ("awaiting", *LESSON_STATUSES)
 
 
 @click.command(name="lessons")
@@ -26,8 +28,21 @@ ACTIONS = ("list", "show", "approve", "reject")
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Project directory (default: the current one).",
 )
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(SHOWN_STATUSES),
+    help="List only lessons with this status (repeatable; 'candidate' includes 'awaiting').",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print data as JSON only.")
-def command(action: str, lesson_id: str | None, project: Path | None, as_json: bool) -> None:
+def command(
+    action: str,
+    lesson_id: str | None,
+    project: Path | None,
+    statuses: tuple[str, ...],
+    as_json: bool,
+) -> None:
     """List lessons, show one (an id prefix is enough), approve or reject one."""
     from selfdistill import distill, lessons
 
@@ -37,8 +52,10 @@ def command(action: str, lesson_id: str | None, project: Path | None, as_json: b
     if action == "list":
         if lesson_id:
             raise UserError("'lessons list' takes no id")
-        show_list(stored, policy, as_json)
+        show_list(only(stored, statuses, policy), policy, as_json, filtered=bool(statuses))
         return
+    if statuses:
+        raise UserError(f"--status picks lessons to list, not to {action}")
     if not lesson_id:
         raise UserError(f"'lessons {action}' needs a lesson id (see 'selfdistill lessons')")
     lesson = pick(stored, lesson_id)
@@ -115,14 +132,34 @@ def decide(state: ProjectState, lesson_id: str, status: str) -> tuple[Lesson, tu
     return next(x for x in final if x.id == lesson_id), result.changed
 
 
-def show_list(stored: tuple[Lesson, ...], policy: Policy, as_json: bool) -> None:
+def only(
+    stored: tuple[Lesson, ...], statuses: tuple[str, ...], policy: Policy
+) -> tuple[Lesson, ...]:
+    """The lessons whose stored or shown status is one of `statuses` (all when none given)."""
+    from selfdistill import lessons
+
+    if not statuses:
+        return stored
+    return tuple(
+        lesson
+        for lesson in stored
+        if lesson.status in statuses
+        or (lessons.awaits_approval(lesson, policy) and "awaiting" in statuses)
+    )
+
+
+def show_list(
+    stored: tuple[Lesson, ...], policy: Policy, as_json: bool, filtered: bool = False
+) -> None:
     from selfdistill import lessons
 
     if as_json:
         emit_json([record(lesson, policy) for lesson in stored])
         return
     if not stored:
-        click.echo("no lessons yet (run 'selfdistill run')")
+        click.echo(
+            "no lessons with that status" if filtered else "no lessons yet (run 'selfdistill run')"
+        )
         return
     for lesson in stored:
         status = lessons.shown_status(lesson.status, lessons.awaits_approval(lesson, policy))
