@@ -2,10 +2,10 @@
 
 A Stop hook starts a run after each turn of the agent, so manifests pile up by the thousand, and
 every run, `status` and `report` read them all. Only the newest KEEP_RUNS (to a fifth more, as
-folding is done in batches) stay as files. Older
-ones are folded into one archive (state.root/runs-archive.json) that keeps what readers still
-need of them: how many runs there were, and each transcript's latest signal counts (the report's
-days, the owners of resumed sessions' entries). The archive grows with transcripts, not runs.
+folding is done in batches) stay as files. Older ones are folded into one archive
+(state.root/runs-archive.json) that keeps what readers still need of them: how many runs there
+were, and each transcript's latest signal counts (the report's days, the owners of resumed
+sessions' entries). The archive grows with transcripts, not runs.
 
 Folding writes the archive first, then deletes the manifests it holds: a run killed in between
 leaves manifests that the archive's `folded` (the ids of the last fold) marks as counted.
