@@ -356,18 +356,65 @@ def signal_owners(runs: Iterable[dict[str, Any]]) -> Owners:
     return owners
 
 
-def session_signals(
-    reports: Iterable[SessionReport], owners: Mapping[str, str]
-) -> list[dict[str, Any]]:
-    """Each transcript's item for the manifest, in order: an entry is owned by the first
-    transcript holding it, stored or analysed earlier in this run."""
-    known = dict(owners)  # and this run's, as they come
-    items: list[dict[str, Any]] = []
+def claim_entries(reports: Iterable[SessionReport], owners: Mapping[str, str]) -> Owners:
+    """`owners` and this run's entries: each owned by the first transcript holding it, stored
+    or analysed earlier in this run (a stand-in uuid, a line number, is nobody's copy)."""
+    known = dict(owners)
     for report in reports:
-        items.append(signal_counts(report, known))
-        for uuid in items[-1]["uuids"]:
-            known.setdefault(uuid, report.file)
-    return items
+        for signal in report.signals:
+            if not signal.uuid.startswith(NO_UUID):
+                known.setdefault(signal.uuid, report.file)
+    return known
+
+
+def transcript_ends(
+    runs: Iterable[dict[str, Any]], reports: Iterable[SessionReport]
+) -> dict[str, str]:
+    """transcript -> the time of its last entry, from the stored manifests and this run."""
+    ends: dict[str, str] = {}
+    for run in runs:
+        items = run.get("sessionSignals")
+        for item in items if isinstance(items, list) else ():
+            if isinstance(item, dict) and isinstance(item.get("endedAt"), str):
+                ends[str(item.get("file"))] = item["endedAt"]
+    ends.update((report.file, report.ended_at) for report in reports if report.ended_at)
+    return ends
+
+
+def without_copies(
+    report: SessionReport, owners: Mapping[str, str], ends: Mapping[str, str]
+) -> SessionReport:
+    """What a transcript did itself, for efficacy: a resumed session's transcript begins with
+    copies of its parent's entries, which are not its own failures, runs or reads.
+
+    Signals on entries another transcript holds first are copies; so is anything not later than
+    the end of the transcripts they come from (a copied command holds no signal to know it by).
+    A parent without signals leaves its copies unknown."""
+    parents = {
+        owners[s.uuid] for s in report.signals if owners.get(s.uuid, report.file) != report.file
+    }
+    if not parents:
+        return report
+    cutoff = max((efficacy.parse_time(ends.get(p)) for p in parents), key=_moment)
+
+    def own(stamp: str | None) -> bool:
+        moment = efficacy.parse_time(stamp)
+        return cutoff is None or moment is None or moment > cutoff
+
+    return replace(
+        report,
+        signals=tuple(
+            s
+            for s in report.signals
+            if owners.get(s.uuid, report.file) == report.file and own(s.timestamp)
+        ),
+        commands=tuple(use for use in report.commands if own(use.timestamp)),
+        reads=tuple(use for use in report.reads if own(use.timestamp)),
+    )
+
+
+def _moment(value: datetime | None) -> datetime:
+    return value or datetime.min.replace(tzinfo=timezone.utc)
 
 
 def signal_counts(report: SessionReport, owners: Mapping[str, str]) -> dict[str, Any]:
@@ -392,6 +439,8 @@ def signal_counts(report: SessionReport, owners: Mapping[str, str]) -> dict[str,
     }
     if report.started_at:
         data["startedAt"] = report.started_at
+    if report.ended_at:
+        data["endedAt"] = report.ended_at
     extra = {"copies": copies} if copies else {}
     return {**data, "counts": counts, **extra, "uuids": list(owned)}
 
@@ -504,21 +553,12 @@ def llm_proposal(
     )
     if not outcome.ok:
         return Proposal((), "heuristic", (f"model: {outcome.error}",), *usage)
-    # The model is told to cite an open prompt only when it reads it as a correction.
-    cited = {
-        p.uuid: Cited("correction", heuristics.correction_target(p.excerpt))
-        for r in reports
-        for p in r.open_prompts
-    }
-    cited.update(
-        {
-            s.uuid: Cited(s.kind, efficacy.failure_signature(s, r.cwd))
-            for r in reports
-            for s in r.signals
-        }
-    )
+    cited = citable(reports)
     items = tuple(lesson_from_item(item, cited, now) for item in outcome.items)
     return Proposal(tuple(i for i in items if i is not None), "llm", (), *usage)
+
+
+WENT_WELL = frozenset({"recovery", "success", "approval", "commit"})
 
 
 class Cited(NamedTuple):
@@ -527,6 +567,20 @@ class Cited(NamedTuple):
 
     kind: str
     target: str | None
+
+
+def citable(reports: Sequence[SessionReport]) -> dict[str, Cited]:
+    """What each entry the model may cite is: its signal's kind and the target a lesson drawn from
+    it would carry. The model is told to cite an open prompt only when it reads it as a
+    correction. An entry's first signal says what it is: a rejection's reason is also a
+    correction, on the same entry, but a lesson from it is about what was stopped."""
+    cited: dict[str, Cited] = {}
+    for report in reports:
+        for s in report.signals:
+            cited.setdefault(s.uuid, Cited(s.kind, efficacy.signal_target(s, report.cwd)))
+        for p in report.open_prompts:
+            cited.setdefault(p.uuid, Cited("correction", heuristics.correction_target(p.excerpt)))
+    return cited
 
 
 def lesson_from_item(item: dict[str, Any], cited: dict[str, Cited], now: str) -> Lesson | None:
@@ -538,8 +592,13 @@ def lesson_from_item(item: dict[str, Any], cited: dict[str, Cited], now: str) ->
     if not evidence:
         return None
     # A lesson drawn from one failure (or correction), however many times it was seen, is judged
-    # by whether that comes back; one drawn from several different ones has no single target.
-    targets = {cited[e.uuid].target for e in evidence if e.uuid in cited} - {None}
+    # by whether that comes back; one drawn from several different ones, or from one that would
+    # carry no target, is not measured. What went well (a fix, a passing check) is no failure.
+    targets = {
+        cited[e.uuid].target if e.uuid in cited else None
+        for e in evidence
+        if e.signal not in WENT_WELL
+    }
     # The model's words are untrusted: a secret it recalls or invents must not reach the store,
     # the manifest or CLAUDE.md, even though its input was redacted.
     return lessons.new_lesson(
@@ -553,7 +612,7 @@ def lesson_from_item(item: dict[str, Any], cited: dict[str, Cited], now: str) ->
         scope=item.get("scope", "project"),
         steps=tuple(redact_text(step) for step in item.get("steps") or ()),
         source="llm",
-        target=targets.pop() if len(targets) == 1 else None,
+        target=targets.pop() if len(targets) == 1 else None,  # None when it holds None
     )
 
 
@@ -814,8 +873,10 @@ def execute(
     # Open prompts are for the model's eyes only: not read when it will not be asked.
     wanted = wants_model(config, options.model)
     analysis = analyze_targets(plan.targets, options.on_progress, keep_open=wanted)
-    owners = signal_owners([load_archive(state).as_run(), *load_runs(state)])
-    tally.session_signals = session_signals((item.report for item in analysis.reports), owners)
+    earlier = [load_archive(state).as_run(), *load_runs(state)]  # what earlier runs analysed
+    owners = claim_entries((item.report for item in analysis.reports), signal_owners(earlier))
+    ends = transcript_ends(earlier, (item.report for item in analysis.reports))
+    tally.session_signals = [signal_counts(item.report, owners) for item in analysis.reports]
     tally.skipped.extend(analysis.failed + analysis.unread)
     tally.errors.extend(f"{s.path}: {s.detail}" for s in analysis.failed)
     tally.processed = len(analysis.reports)
@@ -829,7 +890,7 @@ def execute(
     tally.cache_read_tokens = proposal.cache_read_tokens
     tally.errors.extend(proposal.errors)
     reverted = reverted_sessions(plan)
-    reports = [item.report for item in analysis.reports]
+    reports = [without_copies(item.report, owners, ends) for item in analysis.reports]
     if options.dry_run:
         preview = fold(existing, proposal, config, reverted, reports, now)
         record_lessons(tally, proposal, preview, config)

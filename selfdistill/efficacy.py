@@ -26,6 +26,7 @@ from datetime import datetime, timezone
 
 from selfdistill.heuristics import (
     CORRECTED,
+    CORRECTION_WORDS,
     HOOK_RULE,
     MISSING,
     REJECTED,
@@ -52,10 +53,10 @@ class Policy:
     demote_factor: float = 0.5  # confidence multiplier at each recurrence
 
 
-def failure_signature(signal: Signal, cwd: str | None = None) -> str | None:
+def signal_target(signal: Signal, cwd: str | None = None) -> str | None:
     """The target a lesson about this signal would carry: `<program>|<cause class>` for an
-    environment failure of a command, the fact's or the rejection's target (see heuristics.py;
-    `cwd` makes their paths relative), else None."""
+    environment failure of a command, the fact's, the rejection's or the correction's target
+    (see heuristics.py; `cwd` makes their paths relative), else None."""
     if signal.kind == "rejection":
         return rejection_signature(signal, cwd)
     if signal.kind == "correction":
@@ -129,7 +130,7 @@ def since(report: SessionReport, published: datetime) -> Since:
     after = replace(
         report, signals=signals, commands=uses(report.commands), reads=uses(report.reads)
     )
-    found = (failure_signature(signal, report.cwd) for signal in signals)
+    found = (signal_target(signal, report.cwd) for signal in signals)
     return Since(after, frozenset(target for target in found if target is not None))
 
 
@@ -140,7 +141,7 @@ def corrected_again(target: str, report: SessionReport) -> bool:
     words = frozenset(target.removesuffix(CORRECTED).split())
     enough = max(2, (len(words) + 1) // 2)
     return any(
-        len(words & tokens(signal.detail or "")) >= enough
+        len(words & (tokens(signal.detail or "") - CORRECTION_WORDS)) >= enough
         for signal in report.signals
         if signal.kind == "correction"
     )
@@ -154,12 +155,12 @@ def verdict(lesson: Lesson, report: SessionReport, after: Since | None = None) -
     target = lesson.target
     if target is None or published is None or not started_after(report, published):
         return None
-    seen = since(report, published) if after is None else after
-    if target in seen.failures:
+    after = since(report, published) if after is None else after
+    if target in after.failures:
         return HURT
-    if target.endswith(CORRECTED) and corrected_again(target, seen.report):
+    if target.endswith(CORRECTED) and corrected_again(target, after.report):
         return HURT
-    if did_the_work(seen.report, target):
+    if did_the_work(after.report, target):
         return HELPED
     return None
 

@@ -148,6 +148,13 @@ TOO_LARGE, HOOK_RULE, MISSING, REJECTED = "|too-large", "|hook-rule", "|missing"
 CORRECTED = "|corrected"
 # A correction's target is its key words; more than this many, and no later one would match.
 MAX_CORRECTION_WORDS = 12
+# Words of any correction, whatever it is about: two corrections sharing them are not one (stems,
+# as lessons.tokens makes them).
+CORRECTION_TEXT = (
+    "alway anyth someth everyth noth wrong right correct fix fixed fixing broke broken work need "
+    "want make thing like actually still again now ok okay yes no please sure really"
+)
+CORRECTION_WORDS = frozenset(CORRECTION_TEXT.split())
 HOOK_PREFIX = re.compile(r"\bhook (?:error|blocked|denied):\s*(?:\[[^\]\n]*\]:?\s*)?", re.I)
 TAIL = re.compile(
     r"\s*(2>&1|2>/dev/null)?\s*(\|\s*(head|tail)(\s+-n)?(\s+-?\d+)?\s*)*"
@@ -451,7 +458,7 @@ def subfolder(raw: str | None, cwd: str | None) -> str | None:
     if match is None:
         return None
     folder = match.group(1).strip("\"'")
-    if folder.startswith("~") or "$" in folder:
+    if folder.startswith(("~", "-")) or "$" in folder:  # `cd -`: wherever it was before
         return None
     path = PurePosixPath(posixpath.normpath(folder))
     if path.is_absolute():
@@ -646,7 +653,7 @@ def correction_lesson(signal: Signal, now: str) -> Lesson | None:
 def correction_target(text: str | None) -> str | None:
     """`<key words>|corrected`: what a later correction must share to be this one again (the
     words of its rule, or of the whole prompt when it states none; see efficacy.corrected_again)."""
-    words = tokens(rule_sentence(text or "") or text or "")
+    words = tokens(rule_sentence(text or "") or text or "") - CORRECTION_WORDS
     if not 2 <= len(words) <= MAX_CORRECTION_WORDS:
         return None
     return " ".join(sorted(words)) + CORRECTED

@@ -414,7 +414,7 @@ def gather(
         days=days,
         runs=tuple(run_row(run) for run in runs),
         runs_archived=archive.runs,
-        sessions_analysed=analysed(runs, sessions),
+        sessions_analysed=analysed(runs, sessions) + archive.unnamed_sessions,
         lessons=tuple(
             lesson_row(lesson, excerpts, awaits_approval(lesson, policy)) for lesson in stored
         ),

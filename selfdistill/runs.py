@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from selfdistill.atomic import write_atomic
+from selfdistill.logs import log_error
 from selfdistill.paths import ProjectState
 
 KEEP_RUNS = 500
@@ -32,6 +33,8 @@ class Archive:
     runs: int = 0  # manifests folded in
     folded: tuple[str, ...] = ()  # the ids of the last fold's manifests
     session_signals: tuple[dict[str, Any], ...] = ()  # each transcript's latest item
+    # sessionsProcessed of manifests older than sessionSignals, which name no session
+    unnamed_sessions: int = 0
 
     def as_run(self) -> dict[str, Any]:
         """The archive as one manifest holding only session signals, oldest of all: readers of
@@ -47,12 +50,14 @@ def read_json(path: Path) -> Any:
 
 
 def load_runs(state: ProjectState) -> list[dict[str, Any]]:
-    """Every readable run manifest kept as a file, oldest first (by startedAt, then id)."""
+    """Every readable run manifest kept as a file, oldest first (by startedAt, then id); not
+    those the archive already holds (a fold cut short, or under way, left them)."""
     try:
         paths = sorted(state.runs.glob("*.json"))
     except OSError:
         return []
-    runs = [read_json(path) for path in paths]
+    folded = set(load_archive(state).folded)
+    runs = [read_json(path) for path in paths if path.stem not in folded]
     manifests = [run for run in runs if isinstance(run, dict) and isinstance(run.get("id"), str)]
     return sorted(manifests, key=lambda run: (str(run.get("startedAt") or ""), run["id"]))
 
@@ -66,10 +71,12 @@ def load_archive(state: ProjectState) -> Archive:
     if not isinstance(data, dict):
         return Archive()
     runs, folded, items = data.get("runs"), data.get("folded"), data.get("sessionSignals")
+    unnamed = data.get("unnamedSessions")
     return Archive(
         runs if isinstance(runs, int) else 0,
         tuple(str(x) for x in folded) if isinstance(folded, list) else (),
         tuple(item for item in items if isinstance(item, dict)) if isinstance(items, list) else (),
+        unnamed if isinstance(unnamed, int) else 0,
     )
 
 
@@ -83,7 +90,10 @@ def write_manifest(state: ProjectState, data: dict[str, Any]) -> Path:
     state.runs.mkdir(parents=True, exist_ok=True, mode=0o700)  # the state is the user's alone
     text = json.dumps(data, indent=1, ensure_ascii=False) + "\n"
     write_atomic(path, text.encode("utf-8"), mode=0o600)
-    fold_old_runs(state, KEEP_RUNS)
+    try:
+        fold_old_runs(state, KEEP_RUNS)
+    except OSError as error:  # the run is done and recorded: the next one folds again
+        log_error("folding old run manifests failed", repr(error))
     return path
 
 
@@ -100,14 +110,20 @@ def fold_old_runs(state: ProjectState, keep: int) -> None:
     archive = load_archive(state)
     fresh = [(path, data) for path, data in old if path.stem not in archive.folded]
     latest = {transcript_key(item): item for item in archive.session_signals}
+    unnamed = archive.unnamed_sessions
     for _, data in fresh:
-        items = data.get("sessionSignals") if isinstance(data, dict) else None
-        if isinstance(items, list) and data.get("dryRun") is not True:
+        if not isinstance(data, dict) or data.get("dryRun") is True:
+            continue
+        items = data.get("sessionSignals")
+        if isinstance(items, list):
             latest.update((transcript_key(i), i) for i in items if isinstance(i, dict))
+        elif isinstance(data.get("sessionsProcessed"), int):
+            unnamed += data["sessionsProcessed"]
     folded = {
         "runs": archive.runs + len(fresh),  # an unreadable manifest was a run all the same
         "folded": [path.stem for path, _ in old],
         "sessionSignals": list(latest.values()),
+        "unnamedSessions": unnamed,
     }
     text = json.dumps(folded, ensure_ascii=False) + "\n"
     write_atomic(archive_path(state), text.encode("utf-8"), mode=0o600)

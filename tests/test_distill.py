@@ -209,6 +209,22 @@ def resume(
     return path
 
 
+def test_a_resumed_session_is_judged_by_what_it_did_not_by_its_parents_copies(
+    project: Path, tmp_path: Path
+) -> None:
+    assert run(project, *sessions(tmp_path, TREE, 2))["published"]
+    later = write_transcript(tmp_path / "later.jsonl", "late", TREE, day="2099-01-01")
+    assert run(project, later)["efficacy"] == {"helped": 0, "hurt": 1}
+    # resumed: `late`'s entries again (its failure too, dated after publication), then `ls`
+    resumed = resume(later, tmp_path / "r.jsonl", "r", [("ls", True, "a.py")], day="2099-01-02")
+    assert run(project, resumed)["efficacy"] == {"helped": 0, "hurt": 0}
+    [judged] = lessons.read_lessons(distill.project_state(project))
+    assert (judged.hurt, judged.status) == (1, "active")
+    # what a resumed session does itself counts: here `tree` fails in it again
+    again = resume(later, tmp_path / "r2.jsonl", "r2", TREE, day="2099-01-03")
+    assert run(project, again)["efficacy"] == {"helped": 0, "hurt": 1}
+
+
 def test_a_resumed_session_is_no_new_evidence_for_its_parents_entries(
     project: Path, tmp_path: Path
 ) -> None:
@@ -554,6 +570,51 @@ def test_a_prompt_the_model_reads_as_a_correction_is_stored_as_one(
     assert stored.signal == "correction"
     assert [(e.uuid, e.signal) for e in stored.evidence] == [(plain, "correction")]
     assert stored.target == f"banner page per{heuristics.CORRECTED}"
+
+
+def cited_in(tmp_path: Path, name: str, steps: Sequence[Step]) -> dict[str, distill.Cited]:
+    return distill.citable([analyze(write_transcript(tmp_path / f"{name}.jsonl", name, steps))])
+
+
+def model_item(*uuids: str) -> dict[str, Any]:
+    return {**proposal("s", "x"), "evidence": [{"session_id": "s", "uuid": u} for u in uuids]}
+
+
+def test_a_model_lesson_is_measured_by_the_one_failure_it_cites(tmp_path: Path) -> None:
+    cited = {
+        **cited_in(tmp_path, "a", TREE),  # `tree` fails (a-0002)
+        **cited_in(tmp_path, "b", VERCEL),  # `vercel --prod` fails (b-0002), then `--yes` works
+    }
+    assert cited["a-0002"].target == "tree|not-installed"
+    vercel = cited["b-0002"].target
+    assert vercel is not None and vercel.startswith("vercel|")
+    fix = next(uuid for uuid, c in cited.items() if c.kind == "recovery")  # `--yes` worked
+
+    def target(*uuids: str) -> str | None:
+        made = distill.lesson_from_item(model_item(*uuids), cited, "now")
+        assert made is not None
+        return made.target
+
+    assert target("b-0002", fix) == vercel  # the failure and what fixed it
+    assert target("a-0002", "b-0002") is None  # two different failures: no one to watch
+    assert target(fix) is None  # nothing failed
+
+
+def test_a_model_lesson_from_a_rejections_reason_is_measured_as_the_rejection(
+    tmp_path: Path,
+) -> None:
+    from tests.data.transcripts.builder import REJECTED_WITH_REASON, Transcript
+
+    t = Transcript()
+    t.prompt("deploy it")
+    call = t.bash("npm run deploy")
+    stop = t.result(call, REJECTED_WITH_REASON + "ask me before deploying, it costs money", True)
+    cited = distill.citable([analyze(t.write(tmp_path / "r.jsonl"))])
+    assert cited[stop].kind == "rejection"
+    assert cited[stop].target == heuristics.rejection_signature(
+        next(s for s in analyze(tmp_path / "r.jsonl").signals if s.kind == "rejection"), None
+    )
+    assert (cited[stop].target or "").endswith(heuristics.REJECTED)
 
 
 def test_no_key_means_heuristics_even_when_enabled(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from selfdistill.efficacy import HELPED, HURT, Policy, assess, failure_signature, verdict
+from selfdistill.efficacy import HELPED, HURT, Policy, assess, signal_target, verdict
 from selfdistill.heuristics import CORRECTED, correction_lesson, correction_target
 from selfdistill.model import Lesson, SessionReport, Signal, Use
 
@@ -56,7 +56,7 @@ def lesson(**changes: Any) -> Lesson:
 
 
 def test_signature_of_a_missing_runner() -> None:
-    assert failure_signature(failing_pytest("s")) == TARGET
+    assert signal_target(failing_pytest("s")) == TARGET
 
 
 def test_recurrence_after_publication_hurts() -> None:
@@ -222,3 +222,14 @@ def test_a_correction_target_needs_a_few_key_words_not_a_whole_page() -> None:
     assert correction_target("no") is None
     assert correction_target(" ".join(f"word{i}" for i in range(40))) is None
     assert correction_target("use pnpm, not npm") == f"npm pnpm{CORRECTED}"
+
+
+def test_words_of_any_correction_do_not_make_two_corrections_one() -> None:
+    target = correction_target("Always run the tests before you commit anything.")
+    assert target == f"commit test{CORRECTED}"
+    rule = lesson(kind="preference", target=target)
+    other = correction("no, that is still wrong, fix it again, something is not working")
+    assert verdict(rule, later((other,))) is None
+    assert (
+        verdict(rule, later((correction("you did not run the tests before the commit"),))) == HURT
+    )

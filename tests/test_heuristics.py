@@ -93,6 +93,7 @@ def test_setup_step_then_same_command_working_becomes_run_this_first() -> None:
         ("cd /elsewhere/web && ", ""),  # outside the project: no folder of its own to name
         ("cd ~/proj/web && ", ""),  # the home folder is unknown here
         ("cd ../other && ", ""),
+        ("cd - && ", ""),
     ],
 )
 def test_a_command_fixed_in_a_subfolder_says_which(cd: str, where: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -83,6 +84,8 @@ def test_a_fold_cut_short_before_deleting_counts_each_run_once(tmp_path: Path) -
     runs.fold_old_runs(state, keep=3)
     assert not oldest.exists() and runs.load_archive(state).runs == 1
     shutil.copyfile(saved, oldest)  # as if the run was killed between archive and delete
+    assert status.project_status(state)["totalRuns"] == 4  # readers know it is folded
+    assert "runs:     4 " in report.format_text(report.gather(state, NOW))
     runs.fold_old_runs(state, keep=3)
     assert not oldest.exists() and runs.load_archive(state).runs == 1
     assert status.project_status(state)["totalRuns"] == 4
@@ -100,3 +103,33 @@ def test_an_unreadable_manifest_is_folded_as_a_run_and_an_odd_archive_as_none(
     assert status.project_status(state)["totalRuns"] == 4
     runs.archive_path(state).write_text(json.dumps({"runs": "many", "sessionSignals": [1]}))
     assert runs.load_archive(state) == runs.Archive()
+
+
+def test_a_folded_run_older_than_session_signals_still_counts_its_sessions(
+    tmp_path: Path,
+) -> None:
+    project = make_project(tmp_path)
+    state = state_of(project)
+    run(project, session(tmp_path, "a", TREE, "2026-01-01"))
+    (state.runs / "20250101T000000Z-000000.json").write_text(
+        json.dumps({"id": "old", "startedAt": "2025-01-01T00:00:00Z", "sessionsProcessed": 2})
+    )
+    assert report.gather(state, NOW).sessions_analysed == 3
+    runs.fold_old_runs(state, keep=1)
+    assert runs.load_archive(state).unnamed_sessions == 2
+    assert report.gather(state, NOW).sessions_analysed == 3
+
+
+def test_a_fold_that_fails_leaves_the_run_done_and_says_so_in_the_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(state: Any, keep: int) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(runs, "fold_old_runs", broken)
+    project = make_project(tmp_path)
+    manifest = run(project, session(tmp_path, "a", TREE, "2026-01-01"))
+    assert manifest["errors"] == []
+    assert (state_of(project).runs / f"{manifest['id']}.json").exists()
+    log = next(Path(os.environ["SELFDISTILL_HOME"]).rglob("selfdistill.log"))
+    assert "folding old run manifests failed" in log.read_text()

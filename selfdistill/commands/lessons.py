@@ -52,7 +52,7 @@ def command(
     if action == "list":
         if lesson_id:
             raise UserError("'lessons list' takes no id")
-        show_list(only(stored, statuses, policy), policy, as_json, filtered=bool(statuses))
+        show_list(by_status(stored, statuses, policy), policy, as_json, filtered=bool(statuses))
         return
     if statuses:
         raise UserError(f"--status picks lessons to list, not to {action}")
@@ -132,7 +132,7 @@ def decide(state: ProjectState, lesson_id: str, status: str) -> tuple[Lesson, tu
     return next(x for x in final if x.id == lesson_id), result.changed
 
 
-def only(
+def by_status(
     stored: tuple[Lesson, ...], statuses: tuple[str, ...], policy: Policy
 ) -> tuple[Lesson, ...]:
     """The lessons whose stored or shown status is one of `statuses` (all when none given)."""
