@@ -206,6 +206,7 @@ class Step:
     tool_use_id: str
     command: str
     ok: bool
+    cwd: str | None = None  # the shell's folder when the agent ran it (a `cd` stays for the next)
 
 
 @dataclass(frozen=True)
@@ -387,13 +388,12 @@ def find_fix(failure: Failure, later: Sequence[Step]) -> Step | None:
 
 
 def recovery_lesson(
-    failure: Failure, fix: str, fix_uuid: str | None, now: str, cwd: str | None = None
+    failure: Failure, fix: str, fix_uuid: str | None, now: str, folder: str | None = None
 ) -> Lesson | None:
     """A failure fixed by a related command: which command to use, or what to do first.
 
-    A command run in a subfolder (`cd web && npm test`) fails and is fixed there: the lesson
-    says where (`cwd` makes the folder relative), or it would send the agent to set up the
-    project's root."""
+    A command run in a project subfolder (`folder`, see `subfolder`) fails and is fixed there:
+    the lesson says where, or it would send the agent to set up the project's root."""
     failed = failure.command
     if fix == failed or fix.split() == failed.split():
         return None  # the same command retried: the fix was elsewhere (usually the code)
@@ -419,15 +419,15 @@ def recovery_lesson(
         action = f"it is not installed here ({failure.cause}); use {instead}"
         kind, confidence = "fact", 0.65
     elif SETUP.search(fix):
-        trigger = running(failure, cwd)
+        trigger = running(failure, folder)
         action = f"it fails here ({failure.cause}); run `{fix}` first"
         kind, confidence = "pitfall", 0.6
     elif program(fix) == program(failed) and related(failure, fix):
-        trigger = running(failure, cwd)
+        trigger = running(failure, folder)
         action = f"it fails here ({failure.cause}); run `{fix}` instead"
         kind, confidence = "pitfall", 0.7
     elif failure.cause_class == "blocked" and shares_argument(failed, fix):
-        trigger = running(failure, cwd)
+        trigger = running(failure, folder)
         action = f"it is blocked here ({failure.cause}); use `{fix}` instead"
         kind, confidence = "pitfall", 0.65
     else:
@@ -444,27 +444,29 @@ def recovery_lesson(
     )
 
 
-def running(failure: Failure, cwd: str | None) -> str:
-    folder = subfolder(failure.signal.subject, cwd)
+def running(failure: Failure, folder: str | None) -> str:
     where = f" in `{folder}/`" if folder else ""
     return f"Running `{failure.command}`{where}"
 
 
-def subfolder(raw: str | None, cwd: str | None) -> str | None:
-    """The folder a command `cd`s into first (`web` for `cd web && npm test`), relative to where
-    the session ran; None when that is the session's own folder, or outside it, or unknowable
-    (`~`, a variable)."""
+def subfolder(raw: str | None, project: str | None, shell: str | None = None) -> str | None:
+    """The folder a command `cd`s into first (`web` for `cd web && npm test`), relative to the
+    folder the session began in (`project`); a relative one is taken from where the shell was
+    (`shell`: an earlier `cd` stays). None when that is the session's own folder, or outside it,
+    or unknowable (`~`, `-`, a variable)."""
     match = CD_PREFIX.match(raw or "")
     if match is None:
         return None
     folder = match.group(1).strip("\"'")
     if folder.startswith(("~", "-")) or "$" in folder:  # `cd -`: wherever it was before
         return None
+    if project is not None and shell is not None:
+        folder = posixpath.join(shell, folder)  # an absolute folder stays as it is
     path = PurePosixPath(posixpath.normpath(folder))
     if path.is_absolute():
-        if cwd is None or not path.is_relative_to(cwd):
+        if project is None or not path.is_relative_to(project):
             return None
-        path = path.relative_to(cwd)
+        path = path.relative_to(project)
     if str(path) == "." or ".." in path.parts:
         return None
     return str(path)
@@ -685,13 +687,15 @@ def lessons_from_report(
                 command = clean_command(fix.command) if fix else None
                 if fix is not None and command is not None:
                     fixed.add(failure.command)
-                    lesson = recovery_lesson(failure, command, fix.uuid, now, report.cwd)
+                    folder = subfolder(signal.subject, report.cwd, steps[start].cwd)
+                    lesson = recovery_lesson(failure, command, fix.uuid, now, folder)
         elif signal.kind == "recovery" and not steps and signal.related_uuid in by_uuid:
             failure = failure_of(by_uuid[signal.related_uuid])
             command = clean_command(signal.subject or signal.detail)
             if failure is not None and command is not None:
                 fixed.add(failure.command)
-                lesson = recovery_lesson(failure, command, signal.uuid, now, report.cwd)
+                folder = subfolder(failure.signal.subject, report.cwd)
+                lesson = recovery_lesson(failure, command, signal.uuid, now, folder)
         elif signal.kind == "rejection":
             lesson = rejection_lesson(signal, report.cwd, now) or unexplained_rejection_lesson(
                 signal, report.cwd, now
@@ -723,17 +727,19 @@ def timeline(entries: Iterable[Entry]) -> list[Step]:
 
     A step's uuid is its result's entry, as for signals: a fix's evidence then names the entry a
     `recovery` signal names, and the report finds its excerpt."""
-    pending: dict[str, str] = {}
+    pending: dict[str, tuple[str, str | None]] = {}
     steps: list[Step] = []
     for entry in entries:
         for use in entry.tool_uses:
             command = use.input.get("command")
             if use.name == "Bash" and isinstance(command, str):
-                pending[use.id] = command
+                pending[use.id] = (command, entry.cwd)
         for result in entry.tool_results:
-            command = pending.pop(result.tool_use_id, None)
-            if command is not None:
-                steps.append(Step(entry.uuid, result.tool_use_id, command, not result.is_error))
+            found = pending.pop(result.tool_use_id, None)
+            if found is not None:
+                command, cwd = found
+                ok = not result.is_error
+                steps.append(Step(entry.uuid, result.tool_use_id, command, ok, cwd))
     return steps
 
 

@@ -106,6 +106,20 @@ def test_a_command_fixed_in_a_subfolder_says_which(cd: str, where: str) -> None:
     assert lesson.action.endswith("run `npm install` first")
 
 
+def test_a_relative_folder_is_taken_from_where_the_shell_was() -> None:
+    # an earlier `cd packages` stays for later commands: Claude Code records the new folder
+    fail = failure("cd api && npm run build", "Exit code 127\nsh: tsc: command not found")
+    timeline = [
+        Step("u0", "t0", "cd api && npm run build", False, "/proj/packages"),
+        Step("u1", "t1", "cd api && npm install", True, "/proj/packages"),
+        Step("u2", "t2", "cd api && npm run build", True, "/proj/packages"),
+    ]
+    [lesson] = heuristics.lessons_from_report(report(fail), NOW, timeline)
+    assert lesson.trigger == "Running `npm run build` in `packages/api/`"
+    assert heuristics.subfolder("cd .. && ls", "/proj", "/proj/packages") is None  # the root
+    assert heuristics.subfolder("cd ../.. && ls", "/proj", "/proj/packages") is None  # outside
+
+
 def test_the_last_setup_step_before_the_command_worked_is_the_fix() -> None:
     fail = failure(
         "pnpm coverage", "MISSING DEPENDENCY Cannot find dependency '@vitest/coverage-v8'"
