@@ -84,6 +84,28 @@ def did_the_work(report: SessionReport, target: str) -> bool:
     return ran_program(report, subject)
 
 
+def judged_by(target: str | None) -> str:
+    """What decides a lesson's verdicts, in words (`lessons show`)."""
+    if target is None:
+        return "nothing: it targets no one failure, so it is not measured"
+    subject, _, cause = target.rpartition("|")
+    tail = "|" + cause
+    if tail == TOO_LARGE:
+        path = subject.removeprefix("Read ")
+        return f"reading `{path}` whole again counts against it; reading it in parts, for it"
+    if tail == REJECTED:
+        return f"{subject} being stopped again counts against it; running it unstopped, for it"
+    if tail == HOOK_RULE:
+        return f"the hook blocking again ({subject}) counts against it"
+    if tail == MISSING:
+        kind, _, name = subject.partition(" ")
+        what = {"agent": f"the subagent `{name}`", "mcp": f"the MCP server `{name}`"}
+        return f"{what.get(kind, f'`{subject}`')} missing again counts against it"
+    if tail == CORRECTED:
+        return f"the same correction again (words: {', '.join(subject.split())}) counts against it"
+    return f"`{subject}` failing again ({cause}) counts against it; running it without that, for it"
+
+
 def parse_time(stamp: str | None) -> datetime | None:
     if not stamp:
         return None

@@ -5,7 +5,17 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from selfdistill.efficacy import HELPED, HURT, Policy, assess, signal_target, verdict
+import pytest
+
+from selfdistill.efficacy import (
+    HELPED,
+    HURT,
+    Policy,
+    assess,
+    judged_by,
+    signal_target,
+    verdict,
+)
 from selfdistill.heuristics import CORRECTED, correction_lesson, correction_target
 from selfdistill.model import Lesson, SessionReport, Signal, Use
 
@@ -233,3 +243,21 @@ def test_words_of_any_correction_do_not_make_two_corrections_one() -> None:
     assert (
         verdict(rule, later((correction("you did not run the tests before the commit"),))) == HURT
     )
+
+
+@pytest.mark.parametrize(
+    ("target", "said"),
+    [
+        (None, "not measured"),
+        (TARGET, "`python3 -m pytest` failing again (not-installed) counts against it"),
+        ("Read docs/spec.md|too-large", "reading `docs/spec.md` whole again"),
+        ("agent code-reviewer|missing", "the subagent `code-reviewer` missing again"),
+        ("mcp github|missing", "the MCP server `github` missing again"),
+        ("/deploy|missing", "`/deploy` missing again"),
+        ("running `jq`|rejected", "running `jq` being stopped again"),
+        ("file too large: # lines|hook-rule", "the hook blocking again (file too large"),
+        (f"npm pnpm{CORRECTED}", "the same correction again (words: npm, pnpm)"),
+    ],
+)
+def test_what_judges_a_lesson_is_said_in_words(target: str | None, said: str) -> None:
+    assert said in judged_by(target)

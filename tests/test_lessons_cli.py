@@ -47,6 +47,7 @@ def test_list_and_show_by_prefix(tmp_path: Path) -> None:
     assert json.loads(done.stdout)["id"] == first
     text = selfdistill("lessons", "show", first[:5], cwd=project)
     assert f"id:         {first}" in text.stdout and "evidence:" in text.stdout
+    assert "judged by:  " in text.stdout and "counts against it" in text.stdout
 
 
 def test_approve_activates_and_publishes(tmp_path: Path) -> None:

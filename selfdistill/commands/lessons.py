@@ -185,6 +185,8 @@ def status_text(lesson: Lesson, policy: Policy) -> str:
 
 
 def show_one(lesson: Lesson, policy: Policy, as_json: bool) -> None:
+    from selfdistill.efficacy import judged_by
+
     if as_json:
         emit_json(record(lesson, policy))
         return
@@ -196,6 +198,7 @@ def show_one(lesson: Lesson, policy: Policy, as_json: bool) -> None:
         f"action:     {lesson.action}",
         f"confidence: {lesson.confidence}",
         f"sessions:   {lesson.sessions_seen} (helped {lesson.helped}, hurt {lesson.hurt})",
+        f"judged by:  {judged_by(lesson.target)}",
     ]
     lines += [f"step:       {step}" for step in lesson.steps]
     for item in lesson.evidence:
