@@ -34,7 +34,7 @@ from selfdistill.logs import log_error
 from selfdistill.model import Evidence, Lesson, SessionReport
 from selfdistill.paths import ProjectState, find_project_root, state_home
 from selfdistill.redact import redact_text
-from selfdistill.runs import load_archive, load_runs, write_manifest
+from selfdistill.runs import load_archive, load_runs, session_items, write_manifest
 from selfdistill.schemas import validate
 from selfdistill.signals import NO_UUID, analyze
 from selfdistill.transcript import iter_entries
@@ -346,13 +346,11 @@ def signal_owners(runs: Iterable[dict[str, Any]]) -> Owners:
     first). Items older than `uuids` name no entries: a resumed session's copies of theirs
     still count, as they did. A manifest is the user's file: anything odd in it is passed over."""
     owners: Owners = {}
-    for run in runs:
-        items = run.get("sessionSignals") if run.get("dryRun") is not True else None
-        for item in items if isinstance(items, list) else ():
-            file = item.get("file") if isinstance(item, dict) else None
-            uuids = item.get("uuids") if isinstance(file, str) else None
-            for uuid in uuids if isinstance(uuids, list) else ():
-                owners.setdefault(str(uuid), str(file))
+    for item in session_items(runs):
+        file = item.get("file")
+        uuids = item.get("uuids") if isinstance(file, str) else None
+        for uuid in uuids if isinstance(uuids, list) else ():
+            owners.setdefault(str(uuid), str(file))
     return owners
 
 
@@ -372,11 +370,9 @@ def transcript_ends(
 ) -> dict[str, str]:
     """transcript -> the time of its last entry, from the stored manifests and this run."""
     ends: dict[str, str] = {}
-    for run in runs:
-        items = run.get("sessionSignals")
-        for item in items if isinstance(items, list) else ():
-            if isinstance(item, dict) and isinstance(item.get("endedAt"), str):
-                ends[str(item.get("file"))] = item["endedAt"]
+    for item in session_items(runs):
+        if isinstance(item.get("endedAt"), str):
+            ends[str(item.get("file"))] = item["endedAt"]
     ends.update((report.file, report.ended_at) for report in reports if report.ended_at)
     return ends
 
@@ -395,26 +391,12 @@ def without_copies(
     }
     if not parents:
         return report
-    cutoff = max((efficacy.parse_time(ends.get(p)) for p in parents), key=_moment)
-
-    def own(stamp: str | None) -> bool:
-        moment = efficacy.parse_time(stamp)
-        return cutoff is None or moment is None or moment > cutoff
-
-    return replace(
+    own = replace(
         report,
-        signals=tuple(
-            s
-            for s in report.signals
-            if owners.get(s.uuid, report.file) == report.file and own(s.timestamp)
-        ),
-        commands=tuple(use for use in report.commands if own(use.timestamp)),
-        reads=tuple(use for use in report.reads if own(use.timestamp)),
+        signals=tuple(s for s in report.signals if owners.get(s.uuid, report.file) == report.file),
     )
-
-
-def _moment(value: datetime | None) -> datetime:
-    return value or datetime.min.replace(tzinfo=timezone.utc)
+    ended = [moment for p in parents if (moment := efficacy.parse_time(ends.get(p)))]
+    return efficacy.later_than(own, max(ended)) if ended else own
 
 
 def signal_counts(report: SessionReport, owners: Mapping[str, str]) -> dict[str, Any]:

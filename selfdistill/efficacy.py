@@ -140,19 +140,25 @@ class Since:
     failures: frozenset[str]
 
 
-def since(report: SessionReport, published: datetime) -> Since:
+def later_than(report: SessionReport, moment: datetime) -> SessionReport:
+    """The report with only the signals, commands and reads after `moment` (undated ones kept)."""
+
     def later(stamp: str | None) -> bool:
-        moment = parse_time(stamp)
-        return moment is None or moment > published
+        when = parse_time(stamp)
+        return when is None or when > moment
 
     def uses(items: tuple[Use, ...]) -> tuple[Use, ...]:
         return tuple(item for item in items if later(item.timestamp))
 
     signals = tuple(signal for signal in report.signals if later(signal.timestamp))
-    after = replace(
+    return replace(
         report, signals=signals, commands=uses(report.commands), reads=uses(report.reads)
     )
-    found = (signal_target(signal, report.cwd) for signal in signals)
+
+
+def since(report: SessionReport, published: datetime) -> Since:
+    after = later_than(report, published)
+    found = (signal_target(signal, report.cwd) for signal in after.signals)
     return Since(after, frozenset(target for target in found if target is not None))
 
 

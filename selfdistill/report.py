@@ -36,7 +36,7 @@ from selfdistill.lessons import (
 )
 from selfdistill.model import Lesson
 from selfdistill.paths import ProjectState
-from selfdistill.runs import load_archive, load_runs
+from selfdistill.runs import load_archive, load_runs, session_items, transcript_key
 from selfdistill.signals import analyze
 from selfdistill.store import iter_observations
 
@@ -194,12 +194,9 @@ def latest_transcripts(runs: Iterable[dict[str, Any]]) -> dict[str, dict[str, An
     id, and keyed by that, one transcript's counts would replace the other's.
     """
     found: dict[str, dict[str, Any]] = {}
-    for run in runs:
-        if run.get("dryRun") is True:
-            continue
-        for item in _list(run.get("sessionSignals")):
-            if isinstance(item, dict) and isinstance(item.get("sessionId"), str):
-                found[_str(item.get("file")) or item["sessionId"]] = item
+    for item in session_items(runs):
+        if isinstance(item.get("sessionId"), str):
+            found[transcript_key(item)] = item
     return found
 
 

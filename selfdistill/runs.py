@@ -16,6 +16,7 @@ an unreadable one is skipped on reading and counted as a run when folded, never 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,6 +138,18 @@ def started(found: tuple[Path, Any]) -> tuple[str, str]:
     return (stamp if isinstance(stamp, str) else "", path.stem)
 
 
+def session_items(runs: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """The `sessionSignals` items of the runs, in order (dry runs and odd contents passed over:
+    a manifest is the user's file)."""
+    for run in runs:
+        items = run.get("sessionSignals") if run.get("dryRun") is not True else None
+        for item in items if isinstance(items, list) else ():
+            if isinstance(item, dict):
+                yield item
+
+
 def transcript_key(item: dict[str, Any]) -> str:
-    """Items are the latest per transcript file (see report.latest_transcripts)."""
-    return str(item.get("file") or item.get("sessionId"))
+    """Items are the latest per transcript file (see report.latest_transcripts); an item without
+    one (an odd manifest) goes by its session."""
+    file = item.get("file")
+    return file if isinstance(file, str) and file else str(item.get("sessionId"))
