@@ -365,38 +365,72 @@ def claim_entries(reports: Iterable[SessionReport], owners: Mapping[str, str]) -
     return known
 
 
-def transcript_ends(
+@dataclass(frozen=True)
+class Seen:
+    """A transcript analysed by an earlier run or this one: when it ended, how it began."""
+
+    ended_at: str | None
+    root_uuid: str | None
+
+
+def seen_transcripts(
     runs: Iterable[dict[str, Any]], reports: Iterable[SessionReport]
-) -> dict[str, str]:
-    """transcript -> the time of its last entry, from the stored manifests and this run."""
-    ends: dict[str, str] = {}
+) -> dict[str, Seen]:
+    """transcript -> how it was seen last, from the stored manifests and this run."""
+    seen: dict[str, Seen] = {}
     for item in session_items(runs):
-        if isinstance(item.get("endedAt"), str):
-            ends[str(item.get("file"))] = item["endedAt"]
-    ends.update((report.file, report.ended_at) for report in reports if report.ended_at)
-    return ends
+        ended, root = item.get("endedAt"), item.get("rootUuid")
+        seen[str(item.get("file"))] = Seen(
+            ended if isinstance(ended, str) else None, root if isinstance(root, str) else None
+        )
+    seen.update((r.file, Seen(r.ended_at, r.root_uuid)) for r in reports)
+    return seen
 
 
 def without_copies(
-    report: SessionReport, owners: Mapping[str, str], ends: Mapping[str, str]
+    report: SessionReport, owners: Mapping[str, str], seen: Mapping[str, Seen]
 ) -> SessionReport:
     """What a transcript did itself, for efficacy: a resumed session's transcript begins with
     copies of its parent's entries, which are not its own failures, runs or reads.
 
-    Signals on entries another transcript holds first are copies; so is anything not later than
-    the end of the transcripts they come from (a copied command holds no signal to know it by).
-    A parent without signals leaves its copies unknown."""
+    Its parents: the transcripts that hold its signals' entries first, and those that began with
+    the same entry and ended before it. Signals on their entries are copies; so is anything not
+    later than their end (a copied command holds no signal to know it by). The session itself
+    began, with the CLAUDE.md of that moment, when they had ended."""
     parents = {
         owners[s.uuid] for s in report.signals if owners.get(s.uuid, report.file) != report.file
-    }
+    } | resumed_from(report, seen)
     if not parents:
         return report
     own = replace(
         report,
         signals=tuple(s for s in report.signals if owners.get(s.uuid, report.file) == report.file),
     )
-    ended = [moment for p in parents if (moment := efficacy.parse_time(ends.get(p)))]
-    return efficacy.later_than(own, max(ended)) if ended else own
+    ends = [(moment, p) for p in parents if (moment := efficacy.parse_time(ended(seen, p)))]
+    if not ends:
+        return own
+    moment, parent = max(ends)
+    return replace(efficacy.later_than(own, moment), started_at=ended(seen, parent))
+
+
+def resumed_from(report: SessionReport, seen: Mapping[str, Seen]) -> set[str]:
+    """The other transcripts that began with the entry this one began with, and ended first."""
+    end = efficacy.parse_time(report.ended_at)
+    if report.root_uuid is None or end is None:
+        return set()
+    return {
+        file
+        for file, other in seen.items()
+        if file != report.file
+        and other.root_uuid == report.root_uuid
+        and (other_end := efficacy.parse_time(other.ended_at)) is not None
+        and other_end < end
+    }
+
+
+def ended(seen: Mapping[str, Seen], file: str) -> str | None:
+    known = seen.get(file)
+    return known.ended_at if known else None
 
 
 def signal_counts(report: SessionReport, owners: Mapping[str, str]) -> dict[str, Any]:
@@ -423,6 +457,8 @@ def signal_counts(report: SessionReport, owners: Mapping[str, str]) -> dict[str,
         data["startedAt"] = report.started_at
     if report.ended_at:
         data["endedAt"] = report.ended_at
+    if report.root_uuid:
+        data["rootUuid"] = report.root_uuid
     extra = {"copies": copies} if copies else {}
     return {**data, "counts": counts, **extra, "uuids": list(owned)}
 
@@ -857,7 +893,7 @@ def execute(
     analysis = analyze_targets(plan.targets, options.on_progress, keep_open=wanted)
     earlier = [load_archive(state).as_run(), *load_runs(state)]  # what earlier runs analysed
     owners = claim_entries((item.report for item in analysis.reports), signal_owners(earlier))
-    ends = transcript_ends(earlier, (item.report for item in analysis.reports))
+    seen = seen_transcripts(earlier, (item.report for item in analysis.reports))
     tally.session_signals = [signal_counts(item.report, owners) for item in analysis.reports]
     tally.skipped.extend(analysis.failed + analysis.unread)
     tally.errors.extend(f"{s.path}: {s.detail}" for s in analysis.failed)
@@ -872,7 +908,7 @@ def execute(
     tally.cache_read_tokens = proposal.cache_read_tokens
     tally.errors.extend(proposal.errors)
     reverted = reverted_sessions(plan)
-    reports = [without_copies(item.report, owners, ends) for item in analysis.reports]
+    reports = [without_copies(item.report, owners, seen) for item in analysis.reports]
     if options.dry_run:
         preview = fold(existing, proposal, config, reverted, reports, now)
         record_lessons(tally, proposal, preview, config)

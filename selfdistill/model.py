@@ -68,6 +68,9 @@ class SessionReport:
     cwd: str | None = None
     started_at: str | None = None
     ended_at: str | None = None
+    # The first user entry of the main chain: a resumed session's transcript begins with copies
+    # of its parent's entries, so both begin with this one (all 14 resumed pairs in the corpus).
+    root_uuid: str | None = None
     entries: int = 0
     version: str | None = None  # Claude Code version that wrote it
     commands: tuple[Use, ...] = ()  # Bash commands the session ran, in order (for efficacy)

@@ -212,6 +212,7 @@ class Walk:
     version: str | None = None
     started_at: str | None = None
     ended_at: str | None = None
+    root_uuid: str | None = None  # see SessionReport.root_uuid
     settled: int = 0  # turns of work the user moved on from
 
 
@@ -243,6 +244,7 @@ def analyze(path: Path, keep_open: bool = False) -> SessionReport:
         cwd=walk.cwd,
         started_at=walk.started_at,
         ended_at=walk.ended_at,
+        root_uuid=walk.root_uuid,
         entries=counts.entries,
         version=walk.version,
         commands=tuple(walk.commands),
@@ -264,6 +266,8 @@ def _note_metadata(walk: Walk, entry: Entry) -> None:
     if entry.timestamp:
         walk.started_at = walk.started_at or entry.timestamp
         walk.ended_at = entry.timestamp
+    if walk.root_uuid is None and entry.type == "user" and not entry.is_sidechain:
+        walk.root_uuid = entry.uuid
 
 
 def _visit(walk: Walk, entry: Entry) -> None:

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from selfdistill import config, distill, heuristics, lessons
 from selfdistill.commands.run import summary
 from selfdistill.distill import Mark, Plan, Progress, RunOptions, Skip, Target, Watermarks
 from selfdistill.errors import FatalError
+from selfdistill.model import SessionReport
 from selfdistill.paths import ProjectState
 from selfdistill.schemas import validate
 from selfdistill.signals import analyze
@@ -223,6 +225,44 @@ def test_a_resumed_session_is_judged_by_what_it_did_not_by_its_parents_copies(
     # what a resumed session does itself counts: here `tree` fails in it again
     again = resume(later, tmp_path / "r2.jsonl", "r2", TREE, day="2099-01-03")
     assert run(project, again)["efficacy"] == {"helped": 0, "hurt": 1}
+
+
+def test_a_resumed_session_of_a_parent_without_signals_is_known_by_its_first_entry(
+    project: Path, tmp_path: Path
+) -> None:
+    assert run(project, *sessions(tmp_path, TREE, 2))["published"]
+    later = write_transcript(
+        tmp_path / "ok.jsonl", "ok", [("tree src", True, "src")], day="2099-01-01"
+    )
+    assert run(project, later)["efficacy"] == {"helped": 1, "hurt": 0}
+    # resumed: `ok`'s entries again, its passing `tree` too (no signal names them), then `ls`
+    resumed = resume(later, tmp_path / "r.jsonl", "r", [("ls", True, "a.py")], day="2099-01-02")
+    manifest = run(project, resumed)
+    assert manifest["efficacy"] == {"helped": 0, "hurt": 0}
+    [item] = manifest["sessionSignals"]
+    assert item["rootUuid"] == analyze(later).root_uuid is not None
+    [judged] = lessons.read_lessons(distill.project_state(project))
+    assert (judged.helped, judged.hurt) == (1, 0)
+
+
+def test_a_resumed_session_began_when_its_parent_ended() -> None:
+    def report(file: str, root: str, start: str, end: str) -> SessionReport:
+        return SessionReport(
+            file, file, (), "neutral", started_at=start, ended_at=end, root_uuid=root
+        )
+
+    child = report("c", "u1", "2099-01-01T00:00:00Z", "2099-01-03T00:00:00Z")
+    seen = {
+        "c": distill.Seen(child.ended_at, "u1"),
+        "p": distill.Seen("2099-01-02T00:00:00Z", "u1"),  # its parent, ended first
+        "g": distill.Seen("2099-01-04T00:00:00Z", "u1"),  # resumed it in turn, later
+        "x": distill.Seen("2099-01-02T12:00:00Z", "u2"),  # began otherwise: unrelated
+    }
+    own = distill.without_copies(child, {}, seen)
+    assert own.started_at == "2099-01-02T00:00:00Z"
+    assert distill.without_copies(replace(child, root_uuid="u3"), {}, seen) == replace(
+        child, root_uuid="u3"
+    )
 
 
 def test_a_resumed_session_is_no_new_evidence_for_its_parents_entries(
