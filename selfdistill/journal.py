@@ -29,6 +29,7 @@ from selfdistill.atomic import (
 )
 from selfdistill.errors import StateError, UserError
 from selfdistill.paths import ProjectState
+from selfdistill.runs import folded_away
 
 RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$")
 LOCK_TIMEOUT = 30.0
@@ -144,6 +145,11 @@ def _pick(state: ProjectState, run_id: str | None) -> tuple[Path, dict[str, Any]
     if not path.exists():
         if (state.runs / f"{run_id}.json").exists():
             raise UserError(f"run {run_id} wrote nothing back; nothing to roll back")
+        if folded_away(state, run_id):
+            raise UserError(
+                f"no run {run_id} wrote anything back here: a run that did keeps its journal "
+                "(older runs that wrote nothing are only counted, in the runs archive)"
+            )
         raise UserError(f"unknown run id {run_id!r} (see `selfdistill status`)")
     current = _load(path)
     if current.get("rolledBackAt"):

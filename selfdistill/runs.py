@@ -81,6 +81,23 @@ def load_archive(state: ProjectState) -> Archive:
     )
 
 
+def folded_away(state: ProjectState, run_id: str) -> bool:
+    """Could a run with this id have been folded into the archive? Its manifest is gone, so
+    this is only "not newer than every manifest kept": ids begin with the second the run began,
+    and runs of the same second are folded in any order."""
+    if load_archive(state).runs == 0:
+        return False
+    try:
+        kept = min((path.stem for path in state.runs.glob("*.json")), default=None)
+    except OSError:
+        return False
+    return kept is None or second(run_id) <= second(kept)
+
+
+def second(run_id: str) -> str:
+    return run_id.split("-", 1)[0]
+
+
 def total_runs(state: ProjectState, kept: int) -> int:
     """All runs there were: the archived ones and the `kept` manifests."""
     return load_archive(state).runs + kept

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from selfdistill import report, runs, status
+from selfdistill import journal, report, runs, status
+from selfdistill.errors import UserError
 from tests.support.transcripts import Step
 from tests.test_distill import TREE, VERCEL, resume
 from tests.test_report import NOW, run, session, state_of
@@ -133,3 +134,18 @@ def test_a_fold_that_fails_leaves_the_run_done_and_says_so_in_the_log(
     assert (state_of(project).runs / f"{manifest['id']}.json").exists()
     log = next(Path(os.environ["SELFDISTILL_HOME"]).rglob("selfdistill.log"))
     assert "folding old run manifests failed" in log.read_text()
+
+
+def test_rolling_back_a_folded_run_says_whether_it_wrote_anything(tmp_path: Path) -> None:
+    project = four_runs(tmp_path)
+    state = state_of(project)
+    ids = [m["id"] for m in runs.load_runs(state)]
+    wrote = [run_id for run_id in ids if journal.run_path(state, run_id).exists()]
+    assert wrote and ids[0] not in wrote  # the first run found a candidate and wrote nothing
+    runs.fold_old_runs(state, keep=2)
+    assert ids[0] not in [m["id"] for m in runs.load_runs(state)]
+    with pytest.raises(UserError, match=r"no run \S+ wrote anything back here"):
+        journal.rollback_run(state, ids[0])
+    with pytest.raises(UserError, match="unknown run id"):
+        journal.rollback_run(state, "99991231T000000Z-ffffff")  # newer than any run kept
+    assert journal.rollback_run(state, wrote[0]).run_id == wrote[0]  # its journal is kept
