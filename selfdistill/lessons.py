@@ -288,6 +288,8 @@ def absorb(lesson: Lesson, candidate: Lesson, now: str) -> Lesson:
     sessions = len(supporting_sessions(evidence))
     return replace(
         lesson,
+        # a lesson that targets nothing (it cites several failures) says what a candidate about
+        # one failure says, if the two merged: that failure measures it from now on
         target=lesson.target or candidate.target,
         evidence=evidence,
         sessions_seen=sessions,
