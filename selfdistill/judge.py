@@ -554,6 +554,21 @@ OBSERVED_STATE = re.compile(
 )
 # A device or page named by one word that reports its state ("shrooly says ap mode").
 REPORTS_STATE = re.compile(r"^\W*[\w-]+ (?:says|shows|displays|prints|returns)\b", re.I)
+# What the state should be, said of a thing already there ("the footer should stay at the
+# bottom", "this page needs to actually save"): after the agent worked, the gap between what it
+# made and what was wanted, with no defect word. The thing is one the agent just worked on or
+# talked about ("the import should ..." after it wrote the export is a new request). Round 8
+# measured it before use: it fires on 4 of the 2,413 typed prompts after agent work in the
+# corpus outside the blind sets, from three repositories; the 3 labelled are corrections, and
+# none of the 583 labelled other prompts has it. "that should work", "this should also ..."
+# (an extension) and questions are left out.
+STATE_SHOULD_BE = re.compile(
+    r"^\W*(?:(?:ok(?:ay)?|so|but|and|hmm+|well|now)\W+)*"
+    r"(?P<thing>(?:the|this|that|these|those|it|they)\b[^.?!\n]{0,60}?)"
+    r"\b(?:should(?! (?:work|do|be (?:fine|good|enough|ok(?:ay)?))\b)|must"
+    r"|needs? to|has to|have to)\b(?! (?:also|now|probably|prob)\b)[^?\n]*$",
+    re.I,
+)
 # "the words are right but the wireframes aren't": a contrast that ends in a negation.
 CONTRAST_NEGATION = re.compile(
     r"\b(?:but|however|though|although)\b[^.?!\n]{0,60}?(?:n'?t\b|\b(?:not|no|never|nothing)\b)",
@@ -628,6 +643,23 @@ def _contradicts_claim(text: str, context: PromptContext) -> bool:
     return bool({w.lower() for w in CONTENT_WORD.findall(first)} & (said - COMMON_WORDS))
 
 
+def _says_what_work_should_be(first: str, context: PromptContext) -> bool:
+    """ "the footer should stay at the bottom" about a footer the agent just worked on.
+
+    "this / it / they" point at the agent's work; "the X" must be in its last words or tool
+    calls, unless those are unknown (a hook payload), where any thing counts.
+    """
+    found = STATE_SHOULD_BE.search(first)
+    if not found or not context.agent_acted:
+        return False
+    thing = found.group("thing")
+    if thing.split()[0].lower() != "the" or not context.last_assistant_text:
+        return True
+    doing = (context.last_assistant_text[-1500:] + " " + context.recent_actions).lower()
+    words = {w.lower() for w in CONTENT_WORD.findall(thing)} - COMMON_WORDS
+    return any(word in doing for word in words)
+
+
 def _forbids_what_agent_does(text: str, context: PromptContext) -> bool:
     """ "don't implement anything yet" while the agent was implementing; any "stop" that interrupts.
 
@@ -690,6 +722,7 @@ def _structure(text: str, context: PromptContext) -> tuple[float, list[str]]:
             1.0,
             "describes the state the agent left",
         ),
+        (_says_what_work_should_be(first, context), 1.0, "says what the agent's work should be"),
         (bool(CONTRAST_NEGATION.search(text)), 0.4, "contrasts with a negation"),
         (_forbids_what_agent_does(text, context), 1.0, "forbids what the agent was doing"),
         (_contradicts_claim(text, context), 0.4, "denies what the agent just claimed"),

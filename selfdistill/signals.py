@@ -187,6 +187,7 @@ class TypedPrompt:
     answers_uuid: str | None  # the agent's entry the prompt answers
     after_work: bool = False  # the agent changed files in the turn before, unstopped
     reading: str = ""  # the head of the agent's thinking about the prompt, when kept
+    at: int = 0  # where its signal goes in walk.signals: signals stay in the order of entries
 
 
 @dataclass
@@ -301,7 +302,11 @@ def _visit_assistant(walk: Walk, entry: Entry) -> None:
     if walk.awaiting is not None and entry.thinking and not walk.awaiting.reading:
         walk.awaiting = replace(walk.awaiting, reading=entry.thinking)
     said = entry.text.strip()
-    if entry.tool_uses or said:  # thinking alone does not answer yet
+    # The verdict waits for the agent's first words, not its first call: an answer that opens
+    # with a tool call (a todo list, a read) says "You're right, ..." after it. On the labelled
+    # transcript prompts, 49 of 145 corrections were answered by a call first; 6 of those open
+    # their first words with such a concession, and 1 of the 426 other prompts does.
+    if said:
         _judge_prompt(walk, reply=said)
     turn = walk.turn
     turn.acted = True
@@ -612,7 +617,12 @@ def _visit_user_text(walk: Walk, entry: Entry) -> None:
         return
     _judge_prompt(walk, reply="")  # the previous prompt got no answer in words
     walk.awaiting = TypedPrompt(
-        entry, prompt, walk.turn.context(), walk.turn.last_uuid, _unstopped_work(walk.turn)
+        entry,
+        prompt,
+        walk.turn.context(),
+        walk.turn.last_uuid,
+        _unstopped_work(walk.turn),
+        at=len(walk.signals),
     )
     walk.last_interruption = None
     walk.turn = AgentTurn(last_text=walk.turn.last_text, last_uuid=walk.turn.last_uuid)
@@ -633,7 +643,7 @@ def _judge_prompt(walk: Walk, reply: str) -> None:
         walk.settled += typed.after_work
         _keep_open(walk, typed)
         return
-    _signal(
+    signal = _make_signal(
         walk,
         typed.entry,
         verdict.label,
@@ -643,6 +653,9 @@ def _judge_prompt(walk: Walk, reply: str) -> None:
         confidence=verdict.confidence,
         category=verdict.reason[:100] or None,
     )
+    # Before the signals of the calls the agent made ahead of its first words (the outcome
+    # reads what came after a failure or an interruption in this order).
+    walk.signals.insert(typed.at, signal)
 
 
 def _keep_open(walk: Walk, typed: TypedPrompt) -> None:

@@ -514,3 +514,38 @@ def test_each_case_blind_cue_matches_like_its_lowercased_scan(text):
         assert lowered == bool(cue.flags & re.IGNORECASE), reason
         read = text.lower() if lowered else text
         assert bool(cue.search(text)) == bool(scan.search(read)), (reason, text)
+
+
+# Round 8: what the state should be, said of a thing the agent just worked on.
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "the login form should clear the password after a failed attempt",
+        "this should stay on one line",
+        "it needs to remember the last user",
+        "ok the login button must sit right under the password field",
+    ],
+)
+def test_saying_what_the_agents_work_should_be_is_a_correction(prompt):
+    assert label(prompt) == "correction"
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "that should work, thanks",  # accepts the result
+        "this should also validate the phone number",  # extends it
+        "should the login form keep the email?",  # asks
+        "the login form should redirect to the dashboard now?",
+        "the invoices should list the tax rate",  # a thing the agent did not touch: a new request
+    ],
+)
+def test_what_should_be_of_something_else_or_in_a_question_is_not_a_correction(prompt):
+    assert label(prompt) == "other"
+
+
+def test_what_the_work_should_be_needs_the_agents_work():
+    prompt = "the settings page needs to save on every change"
+    assert label(prompt, FIRST_PROMPT) == "other"
+    # A hook payload: the agent worked, its words are unknown, so any thing counts.
+    assert label(prompt, PromptContext(agent_acted=True)) == "correction"

@@ -550,6 +550,24 @@ def test_the_agent_conceding_a_mistake_makes_a_plain_request_a_correction(tmp_pa
     assert same not in {s.uuid for s in report.signals}
 
 
+def test_the_agents_first_words_count_even_after_a_call_and_the_verdict_keeps_its_place(tmp_path):
+    """The answer opens with a call (a failed grep) and then concedes: the prompt is judged on
+    those first words, and its signal stays before the failure that came after it."""
+    t = Transcript()
+    t.prompt("write the CSV export")
+    t.result(t.edit("/p/export.py", "pass", "rows = active_rows()"), "updated")
+    t.say("The export is written.")
+    request = t.prompt("archived rows in the export as well")
+    failed = t.result(t.bash("grep -rn archived /p/nope"), "Exit code 2\nNo such file", error=True)
+    t.say("You're right, I left archived rows out. Let me add them.")
+    report = analyze(t.write(tmp_path / "s.jsonl"))
+    assert [(s.kind, s.uuid) for s in report.signals] == [
+        ("correction", request),
+        ("tool_error", failed),
+    ]
+    assert "concedes" in (only(report, "correction").category or "")
+
+
 def test_the_agent_thinking_it_was_corrected_makes_a_plain_request_a_correction(tmp_path):
     """Its thinking about the prompt, not an earlier thought, is the agent's reading of it."""
     t = Transcript()
