@@ -66,6 +66,8 @@ def read_file(path: Path) -> dict[str, Any]:
         return {}
     except OSError as error:
         raise UserError(f"config {path}: cannot read: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise UserError(f"config {path}: not UTF-8 text (byte {error.start})") from error
     try:
         data = json.loads(text)
     except ValueError as error:

@@ -521,6 +521,10 @@ def read_lessons(state: ProjectState) -> tuple[Lesson, ...]:
         return ()
     except OSError as error:
         raise StateError(f"cannot read lesson store {state.lessons}: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise StateError(
+            f"lesson store {state.lessons} is not UTF-8 text (byte {error.start})"
+        ) from error
     return parse_store(text, state.lessons)
 
 

@@ -86,6 +86,14 @@ def test_broken_json_is_reported_with_the_file(tmp_path: Path) -> None:
         config.load_config(tmp_path)
 
 
+def test_a_config_not_in_utf8_is_a_one_line_user_error(tmp_path: Path) -> None:
+    path = tmp_path / ".claude" / "selfdistill.json"
+    path.parent.mkdir()
+    path.write_bytes(b'{"mode": "caf\xe9"}')
+    with pytest.raises(UserError, match=r"selfdistill\.json: not UTF-8 text \(byte 13\)$"):
+        config.load_config(tmp_path)
+
+
 def test_schema_errors_lists_every_problem() -> None:
     assert errors("config", {}) == []
     assert len(errors("config", {"minSessions": "x", "mode": 3})) == 2

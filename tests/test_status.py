@@ -159,6 +159,15 @@ def test_a_broken_lesson_store_is_the_same_error_as_in_lessons(project: Path) ->
     assert len(status.stderr.splitlines()) == 1 and status.stderr == listed.stderr
 
 
+def test_a_lesson_store_not_in_utf8_is_a_one_line_error(project: Path) -> None:
+    state = ProjectState.for_project(project)
+    store.append(state, {"v": 1, "ts": "t", "event": "E"})
+    state.lessons.write_bytes(b'{"version": 1, "lessons": ["caf\xe9"]}')
+    done = status_cli("--project", str(project), cwd=project)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == f"selfdistill: lesson store {state.lessons} is not UTF-8 text (byte 31)\n"
+
+
 def seen_in(tool: str, sessions: int, status: str = "candidate") -> Lesson:
     evidence = [Evidence(f"s{n}", f"u{n}", signal="tool_error") for n in range(sessions)]
     lesson = replace(lesson_about(tool), evidence=tuple(evidence), sessions_seen=sessions)
