@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from selfdistill import distill, lessons
+from selfdistill.schemas import validate
 from tests.support.transcripts import write_transcript
 from tests.test_distill import TREE, VERCEL
 from tests.test_run_cli import make_project, selfdistill
@@ -118,6 +119,7 @@ def test_review_mode_marks_the_lessons_that_await_approval(tmp_path: Path) -> No
     }
     for item in items.values():  # every stored field is still there, unchanged
         assert {k: v for k, v in item.items() if k != "awaitingApproval"} == stored[item["id"]]
+        validate("lesson", item)  # what --json prints is a lesson as the schema describes it
     text = selfdistill("lessons", cwd=project).stdout.splitlines()
     [tree_line] = [line for line in text if line.startswith(tree["id"])]
     [vercel_line] = [line for line in text if line.startswith(vercel["id"])]
