@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
@@ -260,7 +261,7 @@ def test_without_the_mcp_package_it_says_how_to_install_it(tmp_path: Path) -> No
     assert done.stdout == ""
     assert done.stderr.strip().splitlines() == [
         "selfdistill: the MCP server needs the 'mcp' package (version 2): "
-        "pip install 'selfdistill[mcp]'"
+        f"{shlex.quote(sys.executable)} -m pip install 'mcp>=2'"  # into selfdistill's Python
     ]
 
 

@@ -6,13 +6,20 @@ The MCP SDK is an optional extra, imported here only, so that the core stays lig
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from pathlib import Path
 
 import click
 
 from selfdistill.errors import FatalError, UserError
 
-INSTALL_HINT = "the MCP server needs the 'mcp' package (version 2): pip install 'selfdistill[mcp]'"
+
+def install_hint() -> str:
+    """How to add the MCP SDK to the environment selfdistill runs in: install.sh makes one of its
+    own, so the `pip` on the user's PATH would install it somewhere else."""
+    python = shlex.quote(sys.executable)
+    return f"the MCP server needs the 'mcp' package (version 2): {python} -m pip install 'mcp>=2'"
 
 
 @click.command(name="mcp")
@@ -30,6 +37,6 @@ def command(project: Path | None) -> None:
         from selfdistill.mcp_server import serve
     except ImportError as error:
         if (error.name or "").split(".")[0] in ("mcp", "mcp_types"):
-            raise FatalError(INSTALL_HINT) from error
+            raise FatalError(install_hint()) from error
         raise
     serve(target)
