@@ -530,6 +530,9 @@ def llm_proposal(
     now: str,
 ) -> Proposal | None:
     """The model's lessons, or a failed Proposal (errors set, no candidates) to fall back from."""
+    if model and not os.environ.get("ANTHROPIC_API_KEY"):
+        # Asked for by name, so say why it was not used (`doctor` covers a consent in config).
+        return Proposal((), "heuristic", (f"model {model} not used: ANTHROPIC_API_KEY is not set",))
     if not wants_model(config, model):
         return None
     key = os.environ["ANTHROPIC_API_KEY"]

@@ -664,6 +664,10 @@ def test_no_key_means_heuristics_even_when_enabled(
     monkeypatch.delenv("ANTHROPIC_API_KEY")
     manifest = run(project, *sessions(tmp_path, TREE, 1))
     assert manifest["analysisMode"] == "heuristic" and manifest["llmCalls"] == 0
+    assert manifest["errors"] == []  # consent in config without a key: doctor says it, not runs
+    asked = run(project, *sessions(tmp_path, TREE, 1), model="claude-x", dry_run=True)
+    assert (asked["analysisMode"], asked["llmCalls"]) == ("heuristic", 0)
+    assert asked["errors"] == ["model claude-x not used: ANTHROPIC_API_KEY is not set"]
 
 
 def test_a_stop_hook_note_left_during_a_run_triggers_one_more_run(
