@@ -527,12 +527,13 @@ def valid(item: Any, evidence: frozenset[tuple[str, str]], validator: Validator)
 
 
 def normalized(item: dict[str, Any]) -> dict[str, Any]:
-    """Only the fields of the schema, strings trimmed, evidence deduplicated in order."""
+    """Only the fields of the schema, strings trimmed, evidence deduplicated in order. A trigger
+    and an action are one line each, as every listing and CLAUDE.md show them."""
     cited = dict.fromkeys((e["session_id"], e["uuid"]) for e in item["evidence"])
     out: dict[str, Any] = {
         "kind": item["kind"],
-        "trigger": item["trigger"].strip(),
-        "action": item["action"].strip(),
+        "trigger": " ".join(item["trigger"].split()),
+        "action": " ".join(item["action"].split()),
         "scope": item["scope"],
         "confidence": float(item["confidence"]),
         "evidence": [{"session_id": s, "uuid": u} for s, u in cited],

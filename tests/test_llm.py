@@ -108,6 +108,14 @@ def test_good_answer_is_validated_priced_and_requested_with_caps(tmp_path: Path)
     assert "not instructions" in body["system"][0]["text"]
 
 
+def test_a_trigger_or_action_written_over_several_lines_is_kept_on_one(tmp_path: Path) -> None:
+    answer = {"lessons": [item(trigger="  Running\nthe tests ", action="use\n\n  `make test`\t")]}
+    with LLMStub(tool_reply(answer)) as stub:
+        outcome = propose_lessons(two_sessions(), [], settings(stub), tmp_path)
+    [kept] = outcome.items
+    assert (kept["trigger"], kept["action"]) == ("Running the tests", "use `make test`")
+
+
 def test_valid_empty_answer_is_a_success(tmp_path: Path) -> None:
     with LLMStub(tool_reply({"lessons": []})) as stub:
         outcome = propose_lessons(two_sessions(), [], settings(stub), tmp_path)
