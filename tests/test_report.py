@@ -504,3 +504,10 @@ def test_review_mode_marks_the_lessons_awaiting_approval(tmp_path: Path) -> None
     assert "1 awaiting your approval: 'selfdistill lessons approve ID'" in text
     page = render(gathered)
     assert page.count(">awaiting</span>") == 1 and page.count(">candidate</span>") == 1
+
+
+def test_a_page_named_by_a_folder_is_a_user_error(tmp_path: Path) -> None:
+    project = make_project(tmp_path)
+    done = selfdistill("report", "--project", str(project), "--html", "", cwd=tmp_path)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == f"selfdistill: --html needs a file name; {tmp_path} is a folder\n"

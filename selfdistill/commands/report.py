@@ -54,6 +54,8 @@ def write_page(path: Path, report: Report) -> Path:
     from selfdistill.report_html import render
 
     target = path.expanduser().absolute()
+    if target.is_dir():  # `--html ''` or `--html .` names the current folder
+        raise UserError(f"--html needs a file name; {target} is a folder")
     if not target.parent.is_dir():  # a mistyped folder is an error, not a folder to create
         raise UserError(f"cannot write {target}: no folder {target.parent}")
     try:
