@@ -17,6 +17,17 @@ from selfdistill.model import Lesson
 BEGIN = b"<!-- selfdistill:begin -->"
 END = b"<!-- selfdistill:end -->"
 BOM = b"\xef\xbb\xbf"
+# Byte order marks of the encodings whose text is not ASCII-compatible: UTF-8 bytes added to such
+# a file would make it readable in neither (UTF-32 LE first: it begins like UTF-16 LE).
+WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")  # what `str.split` does not take as space
+# CommonMark: an HTML line may be indented by up to three spaces; four (or a tab) make it code.
+MAX_MARKER_INDENT = 3
 LESSON_ID = re.compile(rb"^- .*\(`([^`\r\n]+)`\)\r?$", re.M)  # a lesson line ends with its id
 # A Markdown code fence: up to three spaces, then ``` or ~~~ (what follows opens an info string).
 FENCE = re.compile(rb"^ {0,3}(`{3,}|~{3,})(.*)$")
@@ -43,12 +54,17 @@ class MalformedBlock(FatalError):
     """The markers are there but do not delimit one block: refuse rather than guess."""
 
 
+class ForeignEncoding(MalformedBlock):
+    """The file is UTF-16 or UTF-32: refused like broken markers, since our block is UTF-8."""
+
+
 @dataclass(frozen=True)
 class Split:
     """A file cut around its block: prefix + region + suffix == the file. region is None: no block.
 
     The region runs from the start of the begin-marker line to the end of the end-marker line,
-    without that line's terminator (which stays with the suffix, i.e. with the user).
+    without that line's terminator (which stays with the suffix: the user's, or the trailer that
+    `splice` added).
     """
 
     prefix: bytes
@@ -70,22 +86,49 @@ def _content(line: bytes, first: bool) -> bytes:
     return content[len(BOM) :] if first and content.startswith(BOM) else content
 
 
+def _marker_text(line: bytes, first: bool) -> bytes:
+    """The line without its indentation when it could hold a marker, else b"".
+
+    Indented four spaces or more, or by a tab, a line is code or the continuation of the text
+    above it, never a line selfdistill wrote (it writes markers at the start of the line): the
+    user's example, like a marker inside a code fence.
+    """
+    content = _content(line, first)
+    text = content.lstrip(b" ")
+    if len(content) - len(text) > MAX_MARKER_INDENT or text.startswith(b"\t"):
+        return b""
+    return text
+
+
 def _is_begin(line: bytes, first: bool) -> bool:
-    return _content(line, first).strip() == BEGIN
+    return _marker_text(line, first).rstrip() == BEGIN
 
 
 def _is_end(line: bytes, first: bool) -> bool:
-    # Text may follow the end marker on its line: the block ends without a final newline, so
-    # `echo ... >> CLAUDE.md` lands there. That text is the user's (it goes to the suffix).
-    return _content(line, first).lstrip().startswith(END)
+    # Text may follow the end marker on its line: older versions wrote the block without a final
+    # newline, so `echo ... >> CLAUDE.md` landed there. That text is the user's (in the suffix).
+    return _marker_text(line, first).startswith(END)
+
+
+def check_encoding(data: bytes) -> None:
+    """Refuse a UTF-16 or UTF-32 file: its bytes are kept only if we write nothing into it."""
+    name = next((name for bom, name in WIDE_BOMS if data.startswith(bom)), None)
+    if name is None and b"\x00" in data:
+        name = "UTF-16 or UTF-32"  # no byte order mark, but text in UTF-8 never holds NUL bytes
+    if name:
+        raise ForeignEncoding(
+            f"CLAUDE.md is in {name}; selfdistill writes its block in UTF-8 and will not mix the "
+            "two. Save the file as UTF-8 to let it write there."
+        )
 
 
 def split(data: bytes) -> Split:
     """Locate the block; raise MalformedBlock when the markers are not exactly one pair.
 
-    Marker lines inside a closed code fence are the user's (an example of the block in their
-    notes), not ours.
+    Marker lines inside a closed code fence, or indented as code, are the user's (an example of
+    the block in their notes), not ours.
     """
+    check_encoding(data)
     lines = data.splitlines(keepends=True)
     fenced = _fenced(lines)
     begins = [i for i, line in enumerate(lines) if i not in fenced and _is_begin(line, i == 0)]
@@ -148,10 +191,11 @@ def line_ending(data: bytes) -> bytes:
 def separator_for(prefix: bytes, eol: bytes) -> bytes:
     """What must go between the user's text and a block appended at the end.
 
-    Nothing when the text ends a line (or is empty): the user's bytes are then exactly what
-    precedes the begin marker. Otherwise one line ending, so that the marker starts a line.
+    Nothing when the text ends a line (or is empty, or only a byte order mark): the user's bytes
+    are then exactly what precedes the begin marker. Otherwise one line ending, so that the
+    marker starts a line.
     """
-    if not prefix or prefix.endswith((b"\n", b"\r")):
+    if prefix in (b"", BOM) or prefix.endswith((b"\n", b"\r")):
         return b""
     return eol
 
@@ -160,33 +204,50 @@ def splice(data: bytes, region: bytes) -> tuple[bytes, bytes, bytes]:
     """The file with `region` as its block: (new bytes, separator added, trailer added).
 
     An existing block is replaced in place. Otherwise the block is appended at the end, after a
-    separator when the last line has no line ending, and with nothing after the end marker:
-    the bytes before the begin marker and after the end marker are then exactly the user's.
-    Separator and trailer are journaled so a rollback takes exactly them away again.
+    separator when the last line has no line ending. A block that ends the file gets a line ending
+    after it (the trailer), so that text appended later starts a line of its own. Separator and
+    trailer are journaled so that taking the block out takes exactly them away again.
     """
     parts = split(data)
+    eol = line_ending(data)
     if parts.region is not None:
-        return parts.prefix + region + parts.suffix, b"", b""
-    separator = separator_for(data, line_ending(data))
-    return data + separator + region, separator, b""
+        trailer = b"" if parts.suffix else eol
+        return parts.prefix + region + trailer + parts.suffix, b"", trailer
+    separator = separator_for(data, eol)
+    return data + separator + region + eol, separator, eol
+
+
+def restore(data: bytes, before: bytes | None, separator: bytes, trailer: bytes) -> bytes:
+    """The file with our block put back to `before` (None: taken out), the user's bytes kept.
+
+    The separator and trailer we added go with the block, except where text the user added
+    after the block since would lose its own line: a block put back keeps its trailer when
+    anything follows it, and the separator stays when anything follows the removed block.
+    """
+    parts = split(data)
+    if parts.region is None:  # put back a block that was taken out, as it was: at the end
+        if before is None:
+            return data
+        return data + separator_for(data, line_ending(data)) + before + trailer
+    prefix, suffix = parts.prefix, parts.suffix
+    if before is not None:
+        return prefix + before + (b"" if suffix == trailer else suffix)
+    if trailer and suffix.startswith(trailer):
+        suffix = suffix[len(trailer) :]
+    if separator and not suffix and prefix.endswith(separator):
+        prefix = prefix[: -len(separator)]
+    return prefix + suffix
 
 
 def remove(data: bytes, separator: bytes, trailer: bytes) -> bytes:
     """The file without its block, and without the separator and trailer we added with it."""
-    parts = split(data)
-    if parts.region is None:
-        return data
-    prefix, suffix = parts.prefix, parts.suffix
-    if separator and prefix.endswith(separator):
-        prefix = prefix[: -len(separator)]
-    if trailer and suffix.startswith(trailer):
-        suffix = suffix[len(trailer) :]
-    return prefix + suffix
+    return restore(data, None, separator, trailer)
 
 
 def clean_line(text: str) -> str:
-    """One line of Markdown: no newlines, no HTML comment that could end our block early."""
-    text = " ".join(text.split())
+    """One line of Markdown: no newlines, no HTML comment that could end our block early, no
+    control character (a NUL would make the file look UTF-16, and be refused from then on)."""
+    text = " ".join(CONTROL.sub("", text).split())
     text = re.sub(r"<!--|-->", "", text)
     if len(text) > MAX_LINE_CHARS:
         text = text[: MAX_LINE_CHARS - 1].rstrip() + "\u2026"

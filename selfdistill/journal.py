@@ -22,6 +22,7 @@ from filelock import FileLock, Timeout
 from selfdistill import claudemd, skills
 from selfdistill.atomic import (
     MAX_ATTEMPTS,
+    cannot_write,
     read_bytes,
     remove_if_unchanged,
     replace_if_unchanged,
@@ -47,10 +48,22 @@ class Entry:
     before: str | None
     after: str | None
     separator: str = ""  # claude_md: bytes added before a new block, taken away with it
-    trailer: str = ""  # claude_md: line ending added after a new block
+    trailer: str = ""  # claude_md: line ending added after a block that ended the file
     created_file: bool = False
+    deleted_file: bool = False  # claude_md: taking the block out left nothing, so the file went
     lesson: str | None = None  # skill: the lesson it was written for
     name: str | None = None  # skill: its name
+
+
+@dataclass(frozen=True)
+class Origin:
+    """How the block in a file came in: what held its place before (None: nothing, it was
+    appended), and what we added with it: a separator, a trailer, the file itself."""
+
+    before: bytes | None
+    separator: bytes
+    trailer: bytes
+    created_file: bool
 
 
 @dataclass(frozen=True)
@@ -199,28 +212,57 @@ def rollback(state: ProjectState, run_id: str | None) -> tuple[str, ...]:
     return rollback_run(state, run_id).restored
 
 
+def block_origin(state: ProjectState, path: str) -> Origin | None:
+    """How the block now in `path` came in, read back from the journal, newest entry first.
+
+    None when the journal does not say: the block was taken out since (by a publish or by a
+    rollback), so the one there now is the user's, or selfdistill never wrote to the file.
+    """
+    trailer = b""
+    oldest: Entry | None = None
+    for run in reversed(runs(state)):
+        undone = bool(run.get("rolledBackAt"))
+        for entry in (Entry(**raw) for raw in reversed(run["entries"])):
+            if entry.kind != "claude_md" or entry.path != path:
+                continue
+            if (entry.after is None and not undone) or (entry.before is None and undone):
+                return None
+            trailer = trailer or (decode(entry.trailer) or b"")  # the newest one added is there
+            if entry.before is None:
+                return Origin(None, decode(entry.separator) or b"", trailer, entry.created_file)
+            oldest = entry
+    if oldest is None:
+        return None
+    return Origin(decode(oldest.before), b"", trailer, False)  # markers the user had placed
+
+
 def _undo_block(entry: Entry) -> str | None:
     path = Path(entry.path)
     for _ in range(MAX_ATTEMPTS):
         data = read_bytes(path)
-        if data is None:
+        if data is None and not entry.deleted_file:
             return "the file is gone; nothing to restore into"
         try:
-            before = decode(entry.before)
-            if before is None:
-                new = claudemd.remove(
-                    data, decode(entry.separator) or b"", decode(entry.trailer) or b""
-                )
-            else:
-                new = claudemd.splice(data, before)[0]
+            new = claudemd.restore(
+                data or b"",
+                decode(entry.before),
+                decode(entry.separator) or b"",
+                decode(entry.trailer) or b"",
+            )
+            if _put(path, data, new, entry.created_file):
+                return None
         except claudemd.MalformedBlock as error:
             return str(error)
-        if entry.created_file and not new:
-            if remove_if_unchanged(path, data):
-                return None
-        elif new == data or replace_if_unchanged(path, data, new):
-            return None
+        except OSError as error:
+            return str(cannot_write(path, error))
     return "the file kept changing while restoring it"
+
+
+def _put(path: Path, data: bytes | None, new: bytes, created_file: bool) -> bool:
+    """Write `new` over `data`, or delete a file we created left empty; False: it changed."""
+    if created_file and not new:
+        return data is None or remove_if_unchanged(path, data)
+    return new == data or replace_if_unchanged(path, data, new)
 
 
 def _undo_skill(entry: Entry, registry: skills.Registry) -> tuple[str | None, skills.Registry]:
@@ -228,14 +270,10 @@ def _undo_skill(entry: Entry, registry: skills.Registry) -> tuple[str | None, sk
     after, before = decode(entry.after), decode(entry.before)
     if read_bytes(path) != after:
         return "changed since that run; left alone", registry
-    if after is None:
-        done = before is None or replace_if_unchanged(path, None, before)
-    elif before is None:
-        done = remove_if_unchanged(path, after)
-        with contextlib.suppress(OSError):
-            path.parent.rmdir()  # only if empty: anything else in it is not ours to delete
-    else:
-        done = replace_if_unchanged(path, after, before)
+    try:
+        done = _put_skill(path, before, after)
+    except OSError as error:
+        return str(cannot_write(path, error)), registry
     if not done:
         return "changed while restoring it; left alone", registry
     owned = dict(registry.owned)
@@ -245,3 +283,14 @@ def _undo_skill(entry: Entry, registry: skills.Registry) -> tuple[str | None, sk
     else:
         owned[name] = skills.Owned(entry.lesson or "", skills.digest(before))
     return None, skills.Registry(owned, registry.released)
+
+
+def _put_skill(path: Path, before: bytes | None, after: bytes | None) -> bool:
+    if after is None:
+        return before is None or replace_if_unchanged(path, None, before)
+    if before is None:
+        done = remove_if_unchanged(path, after)
+        with contextlib.suppress(OSError):
+            path.parent.rmdir()  # only if empty: anything else in it is not ours to delete
+        return done
+    return replace_if_unchanged(path, after, before)

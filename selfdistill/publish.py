@@ -16,6 +16,7 @@ from pathlib import Path
 from selfdistill import claudemd, guard, journal, skills
 from selfdistill.atomic import (
     MAX_ATTEMPTS,
+    cannot_write,
     read_bytes,
     real_target,
     remove_if_unchanged,
@@ -42,7 +43,16 @@ class _Outcome:
     errors: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class _BlockWrite:
+    """What CLAUDE.md becomes (None: deleted, as we created it and nothing is left), journaled."""
+
+    new: bytes | None
+    entry: journal.Entry
+
+
 CLAUDE_MD_OFF = "publishing to CLAUDE.md is off (publish.claudeMd)"
+OVER_BUDGET = "left out of CLAUDE.md: over its size budget"
 
 
 def claude_md_path(state: ProjectState) -> Path:
@@ -114,36 +124,83 @@ def _publish_block(
 ) -> _Outcome:
     path = real_target(claude_md_path(state))
     remove_stale_temps(path)  # a run killed mid-write leaves one in the user's project
-    for _ in range(MAX_ATTEMPTS):
-        data = read_bytes(path)
-        current = data or b""
-        try:
-            region = claudemd.split(current).region
-        except claudemd.MalformedBlock as error:
-            log_error("publish: CLAUDE.md refused", str(error))
-            return _failed(lessons, str(error))
-        if region is None and not lessons:
-            return _Outcome()  # nothing to say and no block yet: leave the file alone
-        eol = claudemd.line_ending(current)
-        rendered = claudemd.render(lessons, eol, options.max_block_lines, options.max_block_bytes)
-        budget = "left out of CLAUDE.md: over its size budget"
-        left_out = tuple((item, budget) for item in rendered.left_out)
-        if region == rendered.region:
-            return _Outcome(skipped=left_out)
-        new, separator, trailer = claudemd.splice(current, rendered.region)
-        if replace_if_unchanged(path, data, new):
-            entry = journal.Entry(
-                "claude_md",
-                str(path),
-                journal.encode(region),
-                journal.encode(rendered.region),
-                journal.encode(separator) or "",
-                journal.encode(trailer) or "",
-                created_file=data is None,
-            )
-            journal.record(state, run_id, entry)
-            return _Outcome((str(path),), left_out)
+    try:
+        for _ in range(MAX_ATTEMPTS):
+            data = read_bytes(path)
+            write, left_out = _block_write(state, path, data, lessons, options)
+            if write is None:
+                return _Outcome(skipped=left_out)
+            if _put(path, data, write.new):
+                journal.record(state, run_id, write.entry)
+                return _Outcome((str(path),), left_out)
+    except claudemd.MalformedBlock as error:
+        log_error("publish: CLAUDE.md refused", str(error))
+        return _failed(lessons, str(error))
+    except OSError as error:  # a read-only file or folder, a full disk: the next run tries again
+        message = str(cannot_write(path, error))
+        log_error("publish: CLAUDE.md not written", message)
+        return _failed(lessons, message)
     return _failed(lessons, "CLAUDE.md kept changing while publishing; will try again next run")
+
+
+def _block_write(
+    state: ProjectState,
+    path: Path,
+    data: bytes | None,
+    lessons: Sequence[Lesson],
+    options: PublishConfig,
+) -> tuple[_BlockWrite | None, tuple[tuple[str, str], ...]]:
+    """The write that makes the block show `lessons` (None: none needed), and who was left out."""
+    current = data or b""
+    region = claudemd.split(current).region
+    if not lessons:
+        return (None if region is None else _taken_out(state, path, current, region)), ()
+    eol = claudemd.line_ending(current)
+    rendered = claudemd.render(lessons, eol, options.max_block_lines, options.max_block_bytes)
+    left_out = tuple((item, OVER_BUDGET) for item in rendered.left_out)
+    if region == rendered.region:
+        return None, left_out
+    new, separator, trailer = claudemd.splice(current, rendered.region)
+    entry = journal.Entry(
+        "claude_md",
+        str(path),
+        journal.encode(region),
+        journal.encode(rendered.region),
+        journal.encode(separator) or "",
+        journal.encode(trailer) or "",
+        created_file=data is None,
+    )
+    return _BlockWrite(new, entry), left_out
+
+
+def _taken_out(state: ProjectState, path: Path, data: bytes, region: bytes) -> _BlockWrite | None:
+    """No lesson left to show: the file goes back to what it was before the block came in.
+
+    The journal says what that was (nothing, or markers the user had placed) and what came in with
+    the block. A block the journal does not know of is the user's: it stays.
+    """
+    origin = journal.block_origin(state, str(path))
+    if origin is None or origin.before == region:
+        return None
+    new = claudemd.restore(data, origin.before, origin.separator, origin.trailer)
+    gone = origin.created_file and not new
+    entry = journal.Entry(
+        "claude_md",
+        str(path),
+        journal.encode(region),
+        journal.encode(origin.before),
+        journal.encode(origin.separator) or "",
+        journal.encode(origin.trailer) or "",
+        deleted_file=gone,
+    )
+    return _BlockWrite(None if gone else new, entry)
+
+
+def _put(path: Path, data: bytes | None, new: bytes | None) -> bool:
+    """Write (None: delete) unless the file changed since it was read as `data`."""
+    if new is None:
+        return data is not None and remove_if_unchanged(path, data)
+    return replace_if_unchanged(path, data, new)
 
 
 def _failed(lessons: Sequence[Lesson], reason: str) -> _Outcome:
@@ -157,8 +214,17 @@ def _publish_skills(state: ProjectState, lessons: Sequence[Lesson], run_id: str)
     released = dict(plan.registry.released)
     changed: list[str] = []
     skipped = list(plan.skipped)
+    errors: list[str] = []
     for change in plan.changes:
-        if _apply_skill(change):
+        try:
+            applied = _apply_skill(change)
+        except OSError as error:  # not written: as it was, so ownership is as it was
+            errors.append(str(cannot_write(change.path, error)))
+            log_error("publish: a skill not written", errors[-1])
+            skipped.append((change.lesson, errors[-1]))
+            _keep_as_it_was(change, registry, owned)
+            continue
+        if applied:
             entry = journal.Entry(
                 "skill",
                 str(change.path),
@@ -176,7 +242,17 @@ def _publish_skills(state: ProjectState, lessons: Sequence[Lesson], run_id: str)
                 released[change.lesson] = change.name
             skipped.append((change.lesson, f"skill '{change.name}' changed while publishing"))
     skills.save_registry(journal.registry_path(state), skills.Registry(owned, released))
-    return _Outcome(tuple(changed), tuple(skipped))
+    return _Outcome(tuple(changed), tuple(skipped), tuple(errors))
+
+
+def _keep_as_it_was(
+    change: skills.SkillChange, registry: skills.Registry, owned: dict[str, skills.Owned]
+) -> None:
+    """Ownership of a skill left as it was: ours before (and still there), or not."""
+    if change.name in registry.owned:
+        owned[change.name] = registry.owned[change.name]
+    else:
+        owned.pop(change.name, None)
 
 
 def _apply_skill(change: skills.SkillChange) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -60,14 +61,14 @@ def test_block_is_created_at_the_end(
     data = claude_md(state).read_bytes()
     assert result.changed == (str(claude_md(state)),)
     assert data.startswith(original + separator + BEGIN)
-    assert data.endswith(END)  # nothing after the end marker: the bytes around are the user's
+    assert data.endswith(END + claudemd.line_ending(original))  # a text file's final newline
     assert b"remember rule a" in data
 
 
 def test_block_is_created_in_a_new_file(state: ProjectState) -> None:
     publish(state, [lesson("a")], "run-1")
     data = claude_md(state).read_bytes()
-    assert data.startswith(BEGIN) and data.endswith(END)
+    assert data.startswith(BEGIN) and data.endswith(END + b"\n")
     assert b"selfdistill lessons reject ID" in data  # the note on top says how to drop a lesson
 
 
@@ -91,16 +92,56 @@ def test_block_is_updated_in_place(state: ProjectState) -> None:
     assert b"old stuff" not in data and b"remember rule a" in data
 
 
-def test_no_active_lesson_keeps_empty_markers(state: ProjectState) -> None:
-    claude_md(state).write_bytes(b"intro\n")
+@pytest.mark.parametrize(
+    "original",
+    [
+        b"intro\n",
+        b"intro without a final newline",
+        b"\xef\xbb\xbf# BOM and CRLF\r\nno newline",
+        b"\xef\xbb\xbf",
+        b"",
+        None,  # no CLAUDE.md: the one selfdistill made goes again
+    ],
+)
+def test_no_active_lesson_gives_back_the_user_s_bytes(
+    state: ProjectState, original: bytes | None
+) -> None:
+    if original is not None:
+        claude_md(state).write_bytes(original)
     publish(state, [lesson("a")], "run-1")
-    publish(state, [lesson("a", status="retired")], "run-2")
+    publish(state, [lesson("a"), lesson("b")], "run-2")
+    result = publish(state, [lesson("a", status="retired")], "run-3")
+    assert result.changed == (str(claude_md(state)),)
+    if original is None:
+        assert not claude_md(state).exists()
+    else:
+        assert claude_md(state).read_bytes() == original
+    assert publish(state, [], "run-4").changed == ()  # nothing left to take out
+
+
+def test_text_added_since_keeps_its_line_when_the_block_goes(state: ProjectState) -> None:
+    claude_md(state).write_bytes(b"no final newline")
+    publish(state, [lesson("a")], "run-1")
     data = claude_md(state).read_bytes()
-    # Chosen behaviour: the markers stay where they are (the user may have placed them), only
-    # the note remains inside.
-    assert b"remember rule a" not in data
-    assert data.startswith(b"intro\n" + BEGIN)
-    assert claudemd.split(data).region is not None
+    claude_md(state).write_bytes(b"# Title\n" + data + b"added later\n")
+    publish(state, [], "run-2")
+    assert claude_md(state).read_bytes() == b"# Title\nno final newline\nadded later\n"
+
+
+def test_markers_the_user_placed_come_back_as_they_were(state: ProjectState) -> None:
+    original = b"# Notes\n" + BEGIN + b"\nmy own words\n" + END + b"\n\n## Later\n"
+    claude_md(state).write_bytes(original)
+    publish(state, [lesson("a")], "run-1")
+    assert b"my own words" not in claude_md(state).read_bytes()
+    publish(state, [], "run-2")
+    assert claude_md(state).read_bytes() == original
+
+
+def test_a_block_selfdistill_never_wrote_stays_as_it_is(state: ProjectState) -> None:
+    original = b"# Notes\n" + BEGIN + b"\nplaced by hand\n" + END + b"\n"
+    claude_md(state).write_bytes(original)
+    assert publish(state, [], "run-1").changed == ()
+    assert claude_md(state).read_bytes() == original
 
 
 def test_crlf_file_round_trip(state: ProjectState) -> None:
@@ -109,8 +150,8 @@ def test_crlf_file_round_trip(state: ProjectState) -> None:
     publish(state, [lesson("a"), lesson("b", kind="pitfall")], "run-1")
     data = claude_md(state).read_bytes()
     prefix, suffix = outside(data)
-    assert prefix + suffix == original  # byte-identical outside the block
-    assert suffix == b""
+    assert prefix == original  # byte-identical outside the block
+    assert suffix == b"\r\n"  # the block's own final line ending, in the file's style
     region = claudemd.split(data).region
     assert region is not None and b"\n" not in region.replace(b"\r\n", b"")
     publish(state, [lesson("a")], "run-2")
@@ -118,12 +159,31 @@ def test_crlf_file_round_trip(state: ProjectState) -> None:
 
 
 def test_non_utf8_bytes_outside_survive(state: ProjectState) -> None:
-    original = b"caf\xe9 latin-1 text\n" + BEGIN + b"\n" + END
+    original = b"caf\xe9 latin-1 text\nno newline"
     claude_md(state).write_bytes(original)
     publish(state, [lesson("a")], "run-1")
     data = claude_md(state).read_bytes()
-    assert data.startswith(b"caf\xe9 latin-1 text\n" + BEGIN)
-    assert data.endswith(END)  # no trailing newline was there, none is added
+    assert data.startswith(original + b"\n" + BEGIN) and data.endswith(END + b"\n")
+    publish(state, [], "run-2")
+    assert claude_md(state).read_bytes() == original
+
+
+@pytest.mark.parametrize(
+    "original",
+    [
+        "# notes\n".encode("utf-16"),
+        "# notes\n".encode("utf-16-be"),  # no byte order mark: NUL bytes give it away
+        "# notes\n".encode("utf-32"),
+        b"\xfe\xff\x00#",
+    ],
+)
+def test_utf16_and_utf32_are_refused_and_left_alone(state: ProjectState, original: bytes) -> None:
+    claude_md(state).write_bytes(original)
+    result = publish(state, [lesson("a")], "run-1")
+    assert claude_md(state).read_bytes() == original
+    assert result.changed == ()
+    [error] = result.errors
+    assert "Save the file as UTF-8" in error and "\n" not in error
 
 
 def test_user_edits_outside_survive_between_runs(state: ProjectState) -> None:
@@ -190,20 +250,83 @@ def test_markers_in_a_code_fence_are_the_user_s_example(
     assert claude_md(state).read_bytes().count(BEGIN) == original.count(BEGIN) + 1
 
 
+@pytest.mark.parametrize(
+    "example",
+    [
+        b"    " + BEGIN + b"\n    indented example\n    " + END + b"\n",
+        b"\t" + BEGIN + b"\r\n\tindented example\r\n\t" + END + b"\r\n",
+        b"     " + BEGIN + b"\n",  # a begin marker alone, indented as code
+    ],
+)
+def test_markers_in_indented_code_are_the_user_s_example(
+    state: ProjectState, example: bytes
+) -> None:
+    original = b"# Notes\n\n" + example + b"\nTail\n"
+    claude_md(state).write_bytes(original)
+    publish(state, [lesson("a")], "run-1")
+    data = claude_md(state).read_bytes()
+    assert data.startswith(original + BEGIN) and b"remember rule a" in data
+    publish(state, [], "run-2")
+    assert claude_md(state).read_bytes() == original
+
+
+def test_markers_indented_up_to_three_spaces_are_the_block(state: ProjectState) -> None:
+    # CommonMark keeps such a line an HTML comment: the user placed the block there by hand.
+    original = b"# Notes\n   " + BEGIN + b"  \n" + b" " + END + b"\nTail\n"
+    claude_md(state).write_bytes(original)
+    publish(state, [lesson("a")], "run-1")
+    data = claude_md(state).read_bytes()
+    assert outside(data) == (b"# Notes\n", b"\nTail\n") and data.count(BEGIN) == 1
+    publish(state, [], "run-2")
+    assert claude_md(state).read_bytes() == original
+
+
 def test_a_fence_left_open_does_not_hide_the_block() -> None:
     data = b"```\nunclosed\n" + BEGIN + b"\n- a\n" + END
     assert claudemd.split(data).region == BEGIN + b"\n- a\n" + END
 
 
-def test_text_appended_right_after_the_end_marker_stays_the_users(state: ProjectState) -> None:
+def test_a_line_appended_after_the_block_is_a_line_of_its_own(state: ProjectState) -> None:
     claude_md(state).write_bytes(b"top\n")
     publish(state, [lesson("a")], "run-1")
     with claude_md(state).open("ab") as handle:  # `echo "- more" >> CLAUDE.md`
         handle.write(b"- more\n")
+    assert claude_md(state).read_bytes().endswith(END + b"\n- more\n")
+    publish(state, [lesson("b")], "run-2")
+    data = claude_md(state).read_bytes()
+    assert outside(data) == (b"top\n", b"\n- more\n")
+    assert b"remember rule b" in data
+    publish(state, [], "run-3")
+    assert claude_md(state).read_bytes() == b"top\n- more\n"
+
+
+def older_version_block(state: ProjectState, after: bytes) -> None:
+    """A file and journal as selfdistill wrote them before blocks ended with a line ending."""
+    claude_md(state).write_bytes(b"top\n")
+    publish(state, [lesson("a")], "run-1")
+    data = claude_md(state).read_bytes()
+    claude_md(state).write_bytes(data[:-1] + after)
+    record = json.loads((state.journal / "run-1.json").read_text())
+    record["entries"][0]["trailer"] = ""
+    (state.journal / "run-1.json").write_text(json.dumps(record))
+
+
+def test_text_glued_to_an_older_end_marker_stays_the_user_s(state: ProjectState) -> None:
+    older_version_block(state, b"- more\n")  # `echo "- more" >> CLAUDE.md` landed on its line
     publish(state, [lesson("b")], "run-2")
     data = claude_md(state).read_bytes()
     assert outside(data) == (b"top\n", b"- more\n")
     assert b"remember rule b" in data
+    publish(state, [], "run-3")
+    assert claude_md(state).read_bytes() == b"top\n- more\n"
+
+
+def test_a_block_from_an_older_version_gets_its_final_newline(state: ProjectState) -> None:
+    older_version_block(state, b"")
+    publish(state, [lesson("b")], "run-2")
+    assert claude_md(state).read_bytes().endswith(END + b"\n")
+    publish(state, [], "run-3")
+    assert claude_md(state).read_bytes() == b"top\n"
 
 
 def test_lines_are_grouped_by_kind() -> None:
@@ -233,6 +356,13 @@ def test_lesson_text_cannot_close_the_block() -> None:
     sneaky = lesson("s", action="x\n<!-- selfdistill:end -->\ny")
     region = claudemd.render([sneaky]).region
     assert region.count(END) == 1 and region.endswith(END)
+
+
+def test_a_nul_in_lesson_text_does_not_make_the_file_refused() -> None:
+    # The safety gate holds such a lesson; the block must not depend on it.
+    region = claudemd.render([lesson("n", action="tool output \x00\x01 with control bytes")]).region
+    assert b"\x00" not in region and b"tool output with control bytes" in region
+    assert claudemd.split(b"mine\n" + region).region == region
 
 
 def test_long_line_is_shortened() -> None:
@@ -267,7 +397,22 @@ def test_bom_before_a_marker_on_the_first_line_stays(state: ProjectState) -> Non
 
 
 def _no_markers(data: bytes) -> bool:
+    """Text selfdistill writes into: no marker, and not UTF-16 or UTF-32 (those are refused)."""
+    try:
+        claudemd.check_encoding(data)
+    except claudemd.ForeignEncoding:
+        return False
     return BEGIN not in data and END not in data
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=100))
+def test_refused_text_is_never_changed(data: bytes) -> None:
+    try:
+        claudemd.check_encoding(data)
+    except claudemd.ForeignEncoding:
+        with pytest.raises(claudemd.ForeignEncoding):
+            claudemd.splice(data, claudemd.render([lesson("a")]).region)
 
 
 @settings(max_examples=300, deadline=None)
@@ -291,5 +436,5 @@ def test_replacing_a_block_keeps_every_byte_outside(
 ) -> None:
     data = prefix + BEGIN + eol + b"anything" + eol + END + eol + suffix
     region = claudemd.render([lesson("b")], eol).region
-    new, _, _ = claudemd.splice(data, region)
-    assert new == prefix + region + eol + suffix
+    new, _, trailer = claudemd.splice(data, region)
+    assert new == prefix + region + eol + suffix and trailer == b""

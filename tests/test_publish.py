@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from selfdistill import claudemd, publish
+from selfdistill import atomic, claudemd, publish
 from selfdistill.config import PublishConfig
 from selfdistill.model import Lesson
 from selfdistill.paths import ProjectState
@@ -172,6 +175,67 @@ def test_with_claude_md_off_the_block_shows_no_lesson(state: ProjectState) -> No
     publish.publish(state, [active("line")], "run-2")
     publish.publish(state, [active("line")], "run-3", off)  # turned off later: taken out
     assert "remember rule line" not in (state.project / "CLAUDE.md").read_text()
+
+
+def test_a_read_only_claude_md_is_left_alone_with_a_message(state: ProjectState) -> None:
+    path = state.project / "CLAUDE.md"
+    path.write_bytes(b"# Read-only notes\n")
+    path.chmod(0o444)  # the mode is checked, not tried: as root, a write would go through
+    result = publish.publish(state, [active("a")], "run-1")
+    assert path.read_bytes() == b"# Read-only notes\n" and path.stat().st_mode & 0o777 == 0o444
+    assert result.errors == (
+        f"cannot write {path}: it is read-only (no write permission); left alone",
+    )
+    assert result.changed == () and result.skipped == (("a", result.errors[0]),)
+    path.chmod(0o644)
+    assert publish.publish(state, [active("a")], "run-2").changed == (str(path),)
+
+
+def test_a_read_only_skill_is_left_alone_with_a_message(state: ProjectState) -> None:
+    publish.publish(state, [active("p", steps=("one", "two"))], "run-1")
+    skill = state.project / ".claude/skills/working-on-p/SKILL.md"
+    first = skill.read_bytes()
+    skill.chmod(0o444)
+    result = publish.publish(state, [], "run-2")
+    assert skill.read_bytes() == first
+    assert result.errors == (
+        f"cannot write {skill}: it is read-only (no write permission); left alone",
+    )
+    skill.chmod(0o644)
+    publish.publish(state, [], "run-3")  # still ours: taken out once it may be written
+    assert not skill.exists()
+
+
+@pytest.mark.parametrize(
+    ("call", "code", "reason"),
+    [
+        ("mkstemp", errno.EACCES, "the folder is not writable (permission denied)"),
+        ("mkstemp", errno.EROFS, "the folder is not writable (read-only file system)"),
+        ("replace", errno.EPERM, "the file cannot be replaced (operation not permitted)"),
+        ("_fill", errno.ENOSPC, "the disk is full (no space left on device)"),
+    ],
+)
+def test_a_write_failure_names_the_file_and_why(
+    state: ProjectState, monkeypatch: pytest.MonkeyPatch, call: str, code: int, reason: str
+) -> None:
+    path = state.project / "CLAUDE.md"
+    path.write_bytes(b"mine\n")
+    module: Any = {"mkstemp": atomic.tempfile, "replace": atomic.os, "_fill": atomic}[call]
+    real = getattr(module, call)
+
+    def fail_in_the_project(*args: Any, **kwargs: Any) -> Any:
+        seen = repr((args, kwargs))
+        if str(state.project) not in seen and "selfdistill:begin" not in seen:
+            return real(*args, **kwargs)  # selfdistill's own state is written as usual
+        # What the system says names our temporary file, not the user's.
+        raise OSError(code, os.strerror(code), str(state.project / ".CLAUDE.md.lc84otay.tmp"))
+
+    monkeypatch.setattr(module, call, fail_in_the_project)
+    result = publish.publish(state, [active("a")], "run-1")
+    monkeypatch.undo()
+    assert result.errors == (f"cannot write {path}: {reason}",)
+    assert path.read_bytes() == b"mine\n"
+    assert [p.name for p in state.project.iterdir()] == ["CLAUDE.md"]  # no temporary file left
 
 
 @pytest.mark.e2e

@@ -243,3 +243,65 @@ def test_cli_errors_are_one_line(state: ProjectState, args: tuple[str, ...], mes
     assert done.returncode == 1
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert done.stdout == ""
+
+
+def test_approve_then_reject_in_review_mode_gives_back_the_file(tmp_path: Path) -> None:
+    from tests.test_lessons_cli import listed, seeded, selfdistill
+
+    project = seeded(tmp_path)
+    (project / ".claude").mkdir(exist_ok=True)
+    (project / ".claude/selfdistill.json").write_text('{"mode": "review"}')
+    for original in (b"# Notes\r\nno final newline", None):
+        if original is not None:
+            (project / "CLAUDE.md").write_bytes(original)
+        ident = str(listed(project)[0]["id"])
+        assert selfdistill("lessons", "approve", ident, cwd=project).returncode == 0
+        assert BEGIN in (project / "CLAUDE.md").read_bytes()
+        assert selfdistill("rollback", "--last", cwd=project).returncode == 1  # a decision
+        done = selfdistill("lessons", "reject", ident, cwd=project)
+        assert done.returncode == 0, done.stderr
+        if original is None:
+            assert not (project / "CLAUDE.md").exists()  # selfdistill made it: it goes
+        else:
+            assert (project / "CLAUDE.md").read_bytes() == original
+            (project / "CLAUDE.md").unlink()
+
+
+@pytest.mark.parametrize("original", [b"top", None])
+def test_rolling_back_the_removal_puts_the_block_back(
+    state: ProjectState, original: bytes | None
+) -> None:
+    if original is not None:
+        claude_md(state).write_bytes(original)
+    publish(state, [active("a")], "run-1")
+    with_block = claude_md(state).read_bytes()
+    publish(state, [], "run-2")
+    journal.rollback(state, "run-2")
+    assert claude_md(state).read_bytes() == with_block
+    publish(state, [], "run-3")  # and taken out again, as the first time
+    if original is None:
+        assert not claude_md(state).exists()
+    else:
+        assert claude_md(state).read_bytes() == original
+
+
+def test_a_line_appended_after_the_block_stays_after_a_rollback(state: ProjectState) -> None:
+    claude_md(state).write_bytes(b"# RB\n")
+    publish(state, [active("a")], "run-1")
+    with claude_md(state).open("ab") as handle:  # `echo "user line" >> CLAUDE.md`
+        handle.write(b"user line between runs\n")
+    journal.rollback(state, "run-1")
+    assert claude_md(state).read_bytes() == b"# RB\nuser line between runs\n"
+
+
+def test_a_read_only_claude_md_is_not_rolled_back(state: ProjectState) -> None:
+    claude_md(state).write_bytes(b"top\n")
+    publish(state, [active("a")], "run-1")
+    data = claude_md(state).read_bytes()
+    claude_md(state).chmod(0o444)
+    result = journal.rollback_run(state, "run-1")
+    assert claude_md(state).read_bytes() == data
+    path = str(claude_md(state))
+    assert result.kept == (
+        (path, f"cannot write {path}: it is read-only (no write permission); left alone"),
+    )

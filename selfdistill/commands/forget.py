@@ -12,9 +12,12 @@ from selfdistill.forget import forget
 from selfdistill.output import emit_json
 from selfdistill.paths import ProjectState, find_project_root
 
+# Rejecting works for every published lesson (rollback does not undo a `lessons approve`), and
+# once none is left, publishing gives CLAUDE.md back as it was; after forgetting, nothing can.
 NOT_TOUCHED = (
     "CLAUDE.md and the project's skills were not touched; lessons already published there stay "
-    "until you edit them out (run `selfdistill rollback` before forgetting to take them out)."
+    "until you edit them out (to take them out first, run `selfdistill lessons reject ID` for "
+    "each active lesson before forgetting: with none left, CLAUDE.md is as it was)."
 )
 
 

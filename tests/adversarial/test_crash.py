@@ -71,10 +71,11 @@ def complete_run(project: Path, paths: list[Path]) -> dict[str, Any]:
 
 
 def user_bytes_intact(data: bytes) -> bool:
-    """The user's bytes, once the block (and the line ending added before it) is taken out."""
+    """The user's bytes, once the block (and the line endings added around it) is taken out."""
     claudemd.split(data)  # raises on a torn block
     user = USER_HEAD + USER_TAIL
-    return any(claudemd.remove(data, sep, b"") == user for sep in (b"", b"\n", b"\r\n"))
+    eols = (b"", b"\n", b"\r\n")
+    return any(claudemd.remove(data, sep, end) == user for sep in eols for end in eols)
 
 
 def block_matches_lessons(data: bytes, state: ProjectState) -> bool:
