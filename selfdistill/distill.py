@@ -310,6 +310,7 @@ def analyze_targets(
     targets: Sequence[Target],
     on_progress: Callable[[int, int], None] | None = None,
     keep_open: bool = False,
+    project: str | None = None,
 ) -> Analysis:
     done: list[Analysed] = []
     failed: list[Skip] = []
@@ -324,7 +325,7 @@ def analyze_targets(
             if heuristics.needs_timeline(report):
                 steps = tuple(heuristics.timeline(iter_entries(Path(target.path))))
         except Exception as error:  # one bad transcript must not stop the others
-            log_error(f"run: analysis of {target.path} failed", repr(error))
+            log_error(f"run: analysis of {target.path} failed", repr(error), project)
             failed.append(
                 Skip(target.path, "analysis-failed", trim(repr(error)), target.first_index)
             )
@@ -893,7 +894,7 @@ def execute(
     tally.skipped.extend(plan.skipped)
     # Open prompts are for the model's eyes only: not read when it will not be asked.
     wanted = wants_model(config, options.model)
-    analysis = analyze_targets(plan.targets, options.on_progress, keep_open=wanted)
+    analysis = analyze_targets(plan.targets, options.on_progress, wanted, state.project_dir)
     earlier = [load_archive(state).as_run(), *load_runs(state)]  # what earlier runs analysed
     owners = claim_entries((item.report for item in analysis.reports), signal_owners(earlier))
     seen = seen_transcripts(earlier, (item.report for item in analysis.reports))
@@ -942,7 +943,7 @@ def execute(
     try:
         written = publish(state, final, run_id, config.publish)
     except Exception as error:  # the lessons are stored; the next run publishes them
-        log_error(f"run {run_id}: publishing failed", repr(error))
+        log_error(f"run {run_id}: publishing failed", repr(error), state.project_dir)
         tally.errors.append(f"{PUBLISH_ERROR}{error}")
         return
     tally.published = list(written.changed)
@@ -1007,7 +1008,7 @@ def run_once(options: RunOptions, state: ProjectState, config: Config) -> dict[s
     try:
         execute(options, state, config, tally, run_id)
     except Exception as error:  # recorded in the manifest, then re-raised as a message
-        log_error(f"run {run_id} failed", repr(error))
+        log_error(f"run {run_id} failed", repr(error), state.project_dir)
         tally.errors.append(str(error) if isinstance(error, FatalError) else repr(error))
         failure = error
     data = manifest(run_id, options, started, tally, int((time.monotonic() - clock) * 1000))

@@ -1,7 +1,8 @@
 """`selfdistill doctor`: what a user would otherwise debug by hand, each check with its fix.
 
 Every check is a small function of a `Setup` returning a `Check`; none raises (a check that cannot
-look says so in its record), so one broken part never hides the state of the others.
+look says so in its record), so one broken part never hides the state of the others. A check that
+passes with a fix is a note: a set-up the user chose that leaves something out, with how to add it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from typing import Any
 
 from selfdistill import settings
 from selfdistill.errors import FatalError
+from selfdistill.logs import project_tag
 from selfdistill.paths import ProjectState, find_project_root, log_file, state_home
+from selfdistill.runs import load_runs
 
 RECENT_RUNS = 5
 PROGRAM_TIMEOUT_S = 20.0
@@ -39,6 +42,8 @@ EVENT_SINCE: dict[str, tuple[int, ...]] = {
 }
 PLUGINS_SINCE = (2, 0, 12)
 VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+# What install.sh puts in SELFDISTILL_HOME besides the state: the program, not what it stored.
+NOT_STATE = frozenset({"venv"})
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,7 @@ def run_checks(setup: Setup) -> list[Check]:
         ("runs", lambda: check_runs(setup)),
         ("claude-code", lambda: check_claude_code(setup, version)),
         ("hook-events", lambda: check_events(version)),
+        ("config", lambda: check_config(setup)),
         ("model", lambda: check_model(setup)),
         ("mcp", check_mcp),
     ]
@@ -99,15 +105,23 @@ def as_json(checks: list[Check]) -> list[dict[str, Any]]:
     return [asdict(check) for check in checks]
 
 
+def label(check: Check) -> str:
+    if not check.ok:
+        return "FAIL"
+    return "note" if check.fix else "ok"
+
+
 def render(checks: list[Check]) -> str:
+    """The readable view. How many problems there are is not in it: the command says that once,
+    in its one-line message on stderr, with --json too."""
     width = max(len(check.name) for check in checks)
     lines = []
     for check in checks:
-        lines.append(f"{'ok' if check.ok else 'FAIL':<4}  {check.name:<{width}}  {check.detail}")
-        if not check.ok and check.fix:
-            lines.append(f"{'':<4}  {'':<{width}}  fix: {check.fix}")
-    failed = sum(not check.ok for check in checks)
-    lines.append("all checks passed" if not failed else f"{failed} problem(s) found")
+        lines.append(f"{label(check):<4}  {check.name:<{width}}  {check.detail}")
+        if check.fix:
+            lines.append(f"{'':<4}  {'':<{width}}  {'fix' if not check.ok else 'add'}: {check.fix}")
+    if all(check.ok for check in checks):
+        lines.append("all checks passed")
     return "\n".join(lines)
 
 
@@ -315,6 +329,8 @@ def check_git_hook(setup: Setup) -> Check:
     except FatalError as error:
         return Check("git-hook", False, str(error), "check that git works in this directory")
     if not githook.is_ours(hook):
+        if left_out(setup):
+            return git_hook_note(setup, install)
         detail = f"{hook} is not selfdistill's" if hook.exists() else f"no hook at {hook}"
         return Check("git-hook", False, detail, f"run '{install}' (an existing hook is chained)")
     if not os.access(hook, os.X_OK):
@@ -332,6 +348,31 @@ def check_git_hook(setup: Setup) -> Check:
         return Check("git-hook", False, detail, f"run '{install}'")
     chained = f", chaining {legacy}" if legacy else ""
     return Check("git-hook", True, f"installed at {hook}{chained}")
+
+
+def left_out(setup: Setup) -> bool:
+    """Whether the git hook was left out on purpose: the hooks are registered (by install or the
+    plugin) and install never put a git hook here for this project. `install --no-git` and the
+    plugin record nothing, so it is the absence from git-hooks.json that tells: every install of
+    the git hook lists the project there, and then a missing hook is broken, not left out."""
+    from selfdistill import hookusers
+
+    try:
+        hooks_registered = bool(registered(setup)) or plugin_enabled(setup)
+    except FatalError:  # the hooks check says what is wrong with the settings
+        return False
+    return hooks_registered and not hookusers.is_registered(str(setup.project))
+
+
+def git_hook_note(setup: Setup, install: str) -> Check:
+    detail = (
+        "no selfdistill git hook (install --no-git, or the plugin): commits and reverts are "
+        "not recorded as signals"
+    )
+    fix = f"run '{install}' (an existing post-commit hook is chained)"
+    if not registered(setup):  # the plugin's hooks record the session; install would add its own
+        fix += ", then remove the hooks it adds to .claude/settings.json: the plugin has them"
+    return Check("git-hook", True, detail, fix)
 
 
 # --- the store -----------------------------------------------------------------------------------
@@ -418,49 +459,55 @@ def check_store(setup: Setup) -> Check:
     return Check(
         "store",
         True,
-        f"{setup.home}: {human(tree_size(setup.home))} in all, "
+        f"{setup.home}: {human(state_size(setup.home))} stored in all, "
         f"{human(project)} for this project{plugin}",
     )
+
+
+def state_size(home: Path) -> int:
+    """What selfdistill stored under `home`, without the environment install.sh keeps there."""
+    try:
+        entries = [entry for entry in home.iterdir() if entry.name not in NOT_STATE]
+    except OSError:
+        return 0
+    return sum(
+        tree_size(e) if e.is_dir() and not e.is_symlink() else lstat_size(e) for e in entries
+    )
+
+
+def lstat_size(path: Path) -> int:
+    try:
+        return path.lstat().st_size
+    except OSError:
+        return 0
 
 
 # --- runs ----------------------------------------------------------------------------------------
 
 
-def recent_manifests(state: ProjectState, count: int) -> list[tuple[Path, dict[str, Any]]]:
-    """The last `count` run manifests, newest first (run ids start with their UTC time)."""
-    try:
-        paths = sorted(state.runs.glob("*.json"), reverse=True)[:count]
-    except OSError:
-        return []
-    found = []
-    for path in paths:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            data = {"errors": [f"unreadable manifest {path.name}"]}
-        found.append((path, data if isinstance(data, dict) else {"errors": ["not an object"]}))
-    return found
-
-
-def log_lines(count: int) -> list[str]:
-    """The last `count` error headlines of the log (indented lines are their details)."""
+def last_logged_error(project: str) -> str | None:
+    """The headline of the last error the log names `project` in, without that name (the log
+    serves every project; indented lines are details)."""
     try:
         text = log_file().read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return []
-    return [line for line in text.splitlines() if line and not line[0].isspace()][-count:]
+        return None
+    tag = project_tag(project)
+    mine = [line for line in text.splitlines() if line.endswith(tag)]
+    return mine[-1][: -len(tag)] if mine else None
 
 
 def check_runs(setup: Setup) -> Check:
-    runs = recent_manifests(setup.state, RECENT_RUNS)
-    last_log = log_lines(1)
-    logged = f"; last logged error: {last_log[0]}" if last_log else ""
+    runs = load_runs(setup.state)[-RECENT_RUNS:][::-1]  # newest first, in the order status uses
+    last_log = last_logged_error(setup.state.project_dir)
+    logged = f"; last logged error: {last_log}" if last_log else ""
     if not runs:
         return Check("runs", True, "no runs yet for this project" + logged)
-    path, last = runs[0]
-    failed = [data for _path, data in runs if data.get("errors")]
+    last = runs[0]
+    path = setup.state.runs / f"{last['id']}.json"
+    failed = [data for data in runs if data.get("errors")]
     summary = (
-        f"last run {last.get('id', path.stem)} at {last.get('completedAt', '?')}: "
+        f"last run {last['id']} at {last.get('completedAt', '?')}: "
         f"{last.get('sessionsProcessed', '?')} session(s), "
         f"{last.get('lessonsGenerated', '?')} lesson(s); "
         f"{len(failed)} of the last {len(runs)} had errors"
@@ -535,7 +582,18 @@ def check_events(version: tuple[int, ...] | None) -> Check:
     )
 
 
-# --- model backend and MCP -----------------------------------------------------------------------
+# --- config, model backend and MCP ----------------------------------------------------------------
+
+
+def check_config(setup: Setup) -> Check:
+    from selfdistill.config import load_config
+
+    try:
+        config = load_config(setup.project)
+    except FatalError as error:
+        return Check("config", False, str(error), "fix the config file named above")
+    where = ", ".join(config.sources) or "no config file, the defaults"
+    return Check("config", True, f"{where}: mode {config.mode}, minSessions {config.min_sessions}")
 
 
 def check_model(setup: Setup) -> Check:
@@ -543,8 +601,8 @@ def check_model(setup: Setup) -> Check:
 
     try:
         config = load_config(setup.project)
-    except FatalError as error:
-        return Check("model", False, str(error), "fix the config file named above")
+    except FatalError:
+        return Check("model", True, "not checked: the config cannot be read (see config)")
     llm = config.llm
     if not llm.enabled:
         return Check("model", True, "not configured: lessons come from the heuristics")

@@ -111,7 +111,7 @@ def write_manifest(state: ProjectState, data: dict[str, Any]) -> Path:
     try:
         fold_old_runs(state, KEEP_RUNS)
     except OSError as error:  # the run is done and recorded: the next one folds again
-        log_error("folding old run manifests failed", repr(error))
+        log_error("folding old run manifests failed", repr(error), state.project_dir)
     return path
 
 

@@ -243,7 +243,7 @@ def _apply_cap(state: ProjectState, existing: list[tuple[int, str]]) -> None:
                 lost += segment.read().count(b"\n")
             os.unlink(path)
         except OSError as error:
-            log_error(f"observation store: cannot drop {path}", repr(error))
+            log_error(f"observation store: cannot drop {path}", repr(error), state.project_dir)
             break
         total -= size
         dropped_segments += 1
@@ -264,8 +264,9 @@ def _record_loss(state: ProjectState, lost: int, dropped_segments: int) -> None:
         handle.write(jsonfast.dumps(info, separators=(", ", ": ")) + "\n")
     os.replace(tmp, dropped_path(state))
     log_error(
-        f"observation store for {state.project}: over the size cap, dropped {lost} observations "
-        f"({dropped_segments} oldest segments)"
+        f"observation store: over the size cap, dropped {lost} observations "
+        f"({dropped_segments} oldest segments)",
+        project=state.project_dir,
     )
 
 
@@ -318,8 +319,9 @@ def append(state: ProjectState, record: dict[str, Any]) -> str:
         finally:
             os.close(fd)
         log_error(
-            f"observation store for {state.project_dir}: lock busy for {wait} s,"
-            f" one {record.get('event')} observation lost"
+            f"observation store: lock busy for {wait} s,"
+            f" one {record.get('event')} observation lost",
+            project=state.project_dir,
         )
         raise
 
@@ -341,14 +343,18 @@ def _append_locked(state: ProjectState, record: dict[str, Any], wait: float) -> 
     return obs_id
 
 
-def _parse(line: bytes, where: str) -> dict[str, Any] | None:
+def _parse(line: bytes, where: str, state: ProjectState) -> dict[str, Any] | None:
     try:
         record = jsonfast.loads(line.decode("utf-8"))
     except (ValueError, RecursionError):
         record = None
     if isinstance(record, dict):
         return record
-    log_error(f"observation store: skipped an invalid line at {where}", repr(line[:200]))
+    log_error(
+        f"observation store: skipped an invalid line at {where}",
+        repr(line[:200]),
+        state.project_dir,
+    )
     return None
 
 
@@ -374,7 +380,7 @@ def iter_observations(
                     break
                 start, offset = offset, offset + len(line)
                 if line.strip():
-                    record = _parse(line, f"{path.name}:{start}")
+                    record = _parse(line, f"{path.name}:{start}", state)
                     if record is not None:
                         yield Watermark(number, offset), record
 

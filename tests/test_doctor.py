@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from selfdistill import doctor, hookusers, install, settings
-from selfdistill.paths import ProjectState
+from selfdistill.logs import log_error
+from selfdistill.paths import ProjectState, log_file
 from tests.test_git import git_identity, make_repo
 
 __all__ = ["git_identity"]  # the autouse fixture, imported to apply here too
@@ -68,6 +69,7 @@ def test_an_installed_project_passes_every_check(installed: Path, tmp_path: Path
         "runs",
         "claude-code",
         "hook-events",
+        "config",
         "model",
         "mcp",
     ]
@@ -87,9 +89,18 @@ def test_the_readable_view_gives_a_fix_line_for_each_problem(tmp_path: Path) -> 
     lines = done.stdout.splitlines()
     hooks_line = next(i for i, line in enumerate(lines) if line.startswith("FAIL  hooks"))
     assert "fix: run 'selfdistill install --project" in lines[hooks_line + 1]
-    assert lines[-1].endswith("problem(s) found")
     failed = sum(line.startswith("FAIL") for line in lines)
     assert done.stderr == f"selfdistill: doctor found {failed} problem(s)\n"
+    assert "problem(s)" not in done.stdout  # said once, on stderr, as with --json
+
+
+def test_a_clean_project_says_so_on_stdout_only(installed: Path, tmp_path: Path) -> None:
+    env = {"SELFDISTILL_CLAUDE_BIN": str(fake_claude(tmp_path, "2.1.330"))}
+
+    done = cli("--project", str(installed), env=env)
+
+    assert (done.returncode, done.stderr) == (0, "")
+    assert done.stdout.splitlines()[-1] == "all checks passed"
 
 
 def test_json_keeps_stdout_to_the_checks_and_says_the_problems_on_stderr(tmp_path: Path) -> None:
@@ -217,6 +228,19 @@ def test_the_store_size_is_shown(installed: Path) -> None:
     assert check.ok and "KB for this project" in check.detail
 
 
+def test_the_store_size_leaves_out_the_private_environment(installed: Path) -> None:
+    home = Path(os.environ["SELFDISTILL_HOME"])
+    state = ProjectState.for_project(installed)
+    state.root.mkdir(parents=True, exist_ok=True)
+    (state.root / "blob").write_bytes(b"x" * 5000)
+    (home / "venv" / "lib").mkdir(parents=True)  # what install.sh puts there: the program
+    (home / "venv" / "lib" / "big.so").write_bytes(b"x" * 3_000_000)
+
+    check = checks_of(installed)["store"]
+
+    assert check.ok and "MB" not in check.detail, check.detail
+
+
 def test_state_split_between_the_home_and_the_plugin_data_is_reported(tmp_path: Path) -> None:
     project = tmp_path / "p"
     project.mkdir()
@@ -319,12 +343,32 @@ def test_a_model_enabled_without_a_key_is_reported(
     assert checks_of(installed)["model"].ok
 
 
-def test_a_broken_config_is_reported(installed: Path) -> None:
+def test_a_broken_config_is_reported_under_config(installed: Path) -> None:
     (installed / ".claude" / "selfdistill.json").write_text("{not json")
 
-    check = checks_of(installed)["model"]
+    checks = checks_of(installed)
 
-    assert not check.ok and "selfdistill.json" in check.detail
+    assert not checks["config"].ok and "selfdistill.json" in checks["config"].detail
+    assert checks["model"].ok and "config" in checks["model"].detail  # one problem, said once
+
+
+@pytest.mark.parametrize(
+    ("config", "named"),
+    [
+        ({"mode": "sometimes"}, "mode"),
+        ({"minSessions": 0}, "minSessions"),
+        ({"colour": 1}, "colour"),
+    ],
+)
+def test_config_values_are_checked_under_config(
+    installed: Path, config: dict[str, object], named: str
+) -> None:
+    (installed / ".claude" / "selfdistill.json").write_text(json.dumps(config))
+
+    checks = checks_of(installed)
+
+    assert not checks["config"].ok and named in checks["config"].detail
+    assert checks["model"].ok
 
 
 def test_event_table_covers_every_registered_event() -> None:
@@ -333,3 +377,134 @@ def test_event_table_covers_every_registered_event() -> None:
     assert doctor.unsupported_events((1, 0, 38)) == [
         e for e in settings.EVENTS if e not in ("PostToolUse", "Stop")
     ]
+
+
+def test_a_git_hook_left_out_with_no_git_is_a_note_not_a_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_repo(tmp_path / "p")
+    (project / ".git" / "hooks" / "post-commit").write_text("#!/bin/sh\necho mine\n")
+    selfdistill = str(Path(sys.executable).parent / "selfdistill")
+    subprocess.run([selfdistill, "install", "--no-git", "--project", str(project)], check=True)
+    env = {"SELFDISTILL_CLAUDE_BIN": str(fake_claude(tmp_path, "2.1.330"))}
+
+    done = cli("--project", str(project), env=env)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    line = next(line for line in done.stdout.splitlines() if "git-hook" in line)
+    assert line.startswith("note") and "commits" in line and "not recorded" in line
+    assert "selfdistill install --project" in done.stdout  # how to add it
+    (project / ".git" / "hooks" / "post-commit").unlink()  # and with no hook there at all
+    assert checks_of(project)["git-hook"].ok
+
+
+def test_the_plugin_without_a_git_hook_is_a_note(tmp_path: Path) -> None:
+    project = make_repo(tmp_path / "p")
+    user_settings = Path.home() / ".claude" / "settings.json"
+    user_settings.parent.mkdir(parents=True)
+    user_settings.write_text(json.dumps({"enabledPlugins": {"selfdistill@selfdistill": True}}))
+
+    check = checks_of(project)["git-hook"]
+
+    assert check.ok and "not recorded" in check.detail and check.fix
+
+
+def test_a_git_hook_removed_after_install_is_still_a_problem(installed: Path) -> None:
+    (installed / ".git" / "hooks" / "post-commit").write_text("#!/bin/sh\necho husky\n")
+
+    check = checks_of(installed)["git-hook"]
+
+    assert not check.ok and "not selfdistill's" in check.detail  # install put one there
+
+
+def test_a_git_hook_running_a_missing_program_is_a_problem(installed: Path) -> None:
+    hook = installed / ".git" / "hooks" / "post-commit"
+    gone = installed.parent / "gone" / "bin" / "selfdistill"
+    text = "\n".join(
+        f"$detach {gone} hook GitCommit </dev/null" if " hook GitCommit" in line else line
+        for line in hook.read_text().splitlines()
+    )
+    hook.write_text(text + "\n")
+
+    check = checks_of(installed)["git-hook"]
+
+    assert not check.ok and str(gone) in check.detail and "install" in check.fix
+
+
+def write_run(state: ProjectState, run_id: str, started: str, errors: list[str]) -> None:
+    state.runs.mkdir(parents=True, exist_ok=True)
+    run = {"id": run_id, "startedAt": started, "completedAt": started, "errors": errors}
+    (state.runs / f"{run_id}.json").write_text(json.dumps(run))
+
+
+def test_the_last_run_is_the_one_that_started_last_as_status_says(installed: Path) -> None:
+    from selfdistill.status import project_status
+
+    state = ProjectState.for_project(installed)
+    # Stop and SessionEnd start runs in the same second: the ids then sort by their random part
+    write_run(state, "20260101T000000Z-ffffff", "2026-01-01T00:00:00.10Z", ["lessons broken"])
+    write_run(state, "20260101T000000Z-000000", "2026-01-01T00:00:00.90Z", [])
+
+    check = checks_of(installed)["runs"]
+
+    assert check.ok and "last run 20260101T000000Z-000000 " in check.detail, check.detail
+    assert project_status(state)["lastRunId"] == "20260101T000000Z-000000"
+
+
+def test_runs_already_in_the_archive_are_not_looked_at(installed: Path) -> None:
+    state = ProjectState.for_project(installed)
+    # a fold cut short leaves manifests it archived: counted there, no longer among the last runs
+    write_run(state, "20260101T000000Z-aaaaaa", "2026-01-01T00:00:00.10Z", ["old failure"])
+    write_run(state, "20260102T000000Z-bbbbbb", "2026-01-02T00:00:00.10Z", [])
+    archive = {"runs": 1, "folded": ["20260101T000000Z-aaaaaa"], "sessionSignals": []}
+    (state.root / "runs-archive.json").write_text(json.dumps(archive))
+
+    check = checks_of(installed)["runs"]
+
+    assert check.ok and "0 of the last 1 had errors" in check.detail, check.detail
+
+
+def demo_run(project: Path) -> subprocess.CompletedProcess[str]:
+    transcript = Path(__file__).parent / "data" / "recorded" / "session-1.jsonl"
+    run = [sys.executable, "-m", "selfdistill", "run", "--project", str(project)]
+    return subprocess.run(
+        [*run, "--transcript", str(transcript)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_the_last_logged_error_shown_is_this_projects(tmp_path: Path) -> None:
+    mine, other = tmp_path / "mine", tmp_path / "other"
+    mine.mkdir()
+    other.mkdir()
+    assert demo_run(mine).returncode == 0
+    lessons = ProjectState.for_project(other).lessons
+    lessons.parent.mkdir(parents=True)
+    lessons.write_text("{broken")
+    assert demo_run(other).returncode == 1  # logged, with the project it concerns
+
+    assert "last logged error" not in checks_of(mine)["runs"].detail
+    assert f"[project {other}]" in log_file().read_text()
+    lessons.unlink()
+    assert demo_run(other).returncode == 0
+    check = checks_of(other)["runs"]
+    assert check.ok and "last logged error" in check.detail and "failed" in check.detail
+    assert str(other) not in check.detail.split("last logged error")[1]  # it is this one's
+
+
+def test_log_lines_from_before_projects_were_named_are_nobodys(installed: Path) -> None:
+    log = log_file()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("2026-01-01T00:00:00Z pid=1 publish: CLAUDE.md refused\n    detail\n")
+
+    assert "last logged error" not in checks_of(installed)["runs"].detail
+
+
+def test_a_logged_error_names_its_project_on_its_first_line(tmp_path: Path) -> None:
+    log_error("run x failed", "Traceback\n  line", project=tmp_path / "a b")
+
+    headline, *details = log_file().read_text().splitlines()
+    assert headline.endswith(f" run x failed [project {tmp_path / 'a b'}]")
+    assert details == ["    Traceback", "      line"]
