@@ -134,11 +134,11 @@ def _publish_block(
                 journal.record(state, run_id, write.entry)
                 return _Outcome((str(path),), left_out)
     except claudemd.MalformedBlock as error:
-        log_error("publish: CLAUDE.md refused", str(error))
+        log_error("publish: CLAUDE.md refused", str(error), state.project_dir)
         return _failed(lessons, str(error))
     except OSError as error:  # a read-only file or folder, a full disk: the next run tries again
         message = str(cannot_write(path, error))
-        log_error("publish: CLAUDE.md not written", message)
+        log_error("publish: CLAUDE.md not written", message, state.project_dir)
         return _failed(lessons, message)
     return _failed(lessons, "CLAUDE.md kept changing while publishing; will try again next run")
 
@@ -220,7 +220,7 @@ def _publish_skills(state: ProjectState, lessons: Sequence[Lesson], run_id: str)
             applied = _apply_skill(change)
         except OSError as error:  # not written: as it was, so ownership is as it was
             errors.append(str(cannot_write(change.path, error)))
-            log_error("publish: a skill not written", errors[-1])
+            log_error("publish: a skill not written", errors[-1], state.project_dir)
             skipped.append((change.lesson, errors[-1]))
             _keep_as_it_was(change, registry, owned)
             continue
