@@ -139,15 +139,14 @@ def runs(state: ProjectState) -> list[dict[str, Any]]:
 
 def _pick(state: ProjectState, run_id: str | None) -> tuple[Path, dict[str, Any]]:
     if run_id is None:
+        wrote = [item for item in runs(state) if item["entries"]]
         pending = [
             item
-            for item in runs(state)
-            if not item.get("rolledBackAt")
-            and item["entries"]
-            and not str(item["run"]).startswith(DECISION_PREFIX)
+            for item in wrote
+            if not item.get("rolledBackAt") and not str(item["run"]).startswith(DECISION_PREFIX)
         ]
         if not pending:
-            raise UserError("nothing to roll back: no run has written to this project")
+            raise UserError(f"nothing to roll back: {_why_nothing(wrote)}")
         run_id = str(pending[-1]["run"])
     if run_id.startswith(DECISION_PREFIX):
         raise UserError(
@@ -168,6 +167,17 @@ def _pick(state: ProjectState, run_id: str | None) -> tuple[Path, dict[str, Any]
     if current.get("rolledBackAt"):
         raise UserError(f"run {run_id} was already rolled back")
     return path, current
+
+
+def _why_nothing(wrote: list[dict[str, Any]]) -> str:
+    if any(str(item["run"]).startswith(DECISION_PREFIX) for item in wrote):
+        return (
+            "what is left came from your decisions (`selfdistill lessons approve` or `reject`), "
+            "not from a run; decide again to change it (`lessons reject ID` takes a lesson out)"
+        )
+    if wrote:
+        return "every run that wrote to this project has been rolled back"
+    return "no run has written to this project"
 
 
 def rollback_run(state: ProjectState, run_id: str | None) -> RollbackResult:

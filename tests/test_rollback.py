@@ -228,6 +228,17 @@ def test_a_decision_is_not_rolled_back_and_a_rejected_lesson_stays_out(
     result, held = distill.rollback(state, None)  # --last: the run, not the decision after it
     assert (result.run_id, held) == ("run-1", (B,))
     assert claude_md(state).read_bytes() == b"top\n"  # A, rejected, did not come back
+    with pytest.raises(UserError, match=r"left came from your decisions .* not from a run"):
+        distill.rollback(state, None)
+
+
+def test_with_every_run_rolled_back_there_is_nothing_left_to_roll_back(
+    state: ProjectState,
+) -> None:
+    run_publishes(state, "run-1", active(A))
+    distill.rollback(state, None)
+    with pytest.raises(UserError, match="every run that wrote to this project has been rolled"):
+        distill.rollback(state, None)
 
 
 @pytest.mark.parametrize(
