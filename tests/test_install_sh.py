@@ -171,3 +171,20 @@ def test_install_sh_refuses_a_missing_project(tmp_path: Path) -> None:
     done = run_install_sh(tmp_path, clean_env(tmp_path), str(tmp_path / "nope"))
     assert done.returncode == 1
     assert "no such project directory" in done.stderr
+
+
+def test_install_sh_ignores_a_relative_xdg_data_home(tmp_path: Path) -> None:
+    # A stand-in python: new enough, but it cannot make the environment; it notes where it was.
+    calls = tmp_path / "calls"
+    python = tmp_path / "python3"
+    python.write_text(
+        f'#!/bin/sh\n[ "$1" = -m ] || exit 0\necho "$@" > {shlex.quote(str(calls))}\nexit 1\n'
+    )
+    python.chmod(0o755)
+    home = tmp_path / "home"
+    home.mkdir()
+    done = run_install_sh(tmp_path, clean_env(home, PYTHON=str(python), XDG_DATA_HOME="relx"))
+    assert done.returncode == 1
+    venv = home / ".local" / "share" / "selfdistill" / "venv"
+    assert calls.read_text() == f"-m venv --clear {venv}\n"
+    assert not (tmp_path / "relx").exists()
