@@ -2,8 +2,13 @@
 
 Uninstall must put back exactly what was there. The settings file's text before our first change
 is kept in SELFDISTILL_HOME (install.json of the project's state) with the containers we
-created; uninstall writes that text back byte for byte when what remains without our entries is
-what the user had, and otherwise removes our entries alone.
+created and the hook commands we registered; uninstall writes that text back byte for byte when
+what remains without our entries is what the user had, and otherwise removes our entries alone.
+
+Several installations (another SELFDISTILL_HOME, another environment) can meet in one file. Install
+points the hooks of the one it finds at itself, so that sessions are recorded once; uninstall puts
+them back (they are in the text it restores, or put back entry by entry after a user's edit), and
+an installation whose hooks another one has taken over leaves that one's hooks alone.
 """
 
 from __future__ import annotations
@@ -21,14 +26,18 @@ from selfdistill.errors import FatalError, UserError
 from selfdistill.paths import ProjectState
 from selfdistill.store import ensure_state
 
-_SETTINGS_CHANGES = frozenset({"registered", "updated", "removed", "restored", "deleted"})
+_SETTINGS_CHANGES = frozenset(
+    {"registered", "updated", "replaced", "removed", "restored", "deleted"}
+)
 _GIT_CHANGES = frozenset({"installed", "updated", "removed", "restored", "kept"})
 
 
 @dataclass(frozen=True)
 class SettingsChange:
     path: Path
-    action: str  # registered | updated | unchanged | removed | restored | deleted | absent
+    # registered | updated | replaced (another installation's hooks) | unchanged | removed |
+    # restored | deleted | absent | foreign (only another installation's hooks are there)
+    action: str
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,7 @@ class Record:
     original: str | None  # None: there was no settings file
     created: tuple[str, ...]
     claude_dir_created: bool
+    commands: tuple[str, ...] | None  # what we registered; None: a record older than this field
 
 
 def selfdistill_argv() -> list[str]:
@@ -129,9 +139,24 @@ def _install_settings(project: Path, commands: dict[str, str]) -> SettingsChange
     merge = settings.with_hooks(before, commands)
     if text is not None and merge.settings == before:
         return SettingsChange(path, "unchanged")
-    _save_record(project, text, merge.created, not path.parent.exists())
+    record = _load_record(project)
+    action = _install_action(before, record)
+    found = Record(text, merge.created, not path.parent.exists(), tuple(commands.values()))
+    _save_record(project, _merged_record(record, found))
     _write(path, settings.render(merge.settings, text))
-    return SettingsChange(path, "updated" if settings.has_ours(before) else "registered")
+    return SettingsChange(path, action)
+
+
+def _install_action(before: settings.Settings, record: Record | None) -> str:
+    """registered, updated (our own hooks, e.g. from a moved environment) or replaced (the hooks
+    of another installation, which this one has no record of registering)."""
+    if not settings.has_ours(before):
+        return "registered"
+    if record is None:
+        return "replaced"
+    if record.commands is None:
+        return "updated"
+    return "updated" if settings.commands_of(before) <= set(record.commands) else "replaced"
 
 
 def _uninstall_settings(project: Path) -> SettingsChange:
@@ -142,10 +167,10 @@ def _uninstall_settings(project: Path) -> SettingsChange:
         _forget_record(project)
         return SettingsChange(path, "absent")
     current = settings.parse(text, path)
-    remaining = settings.without_hooks(current, record.created if record else None)
+    remaining = _without_ours(current, record, path)
     if remaining == current:
         _forget_record(project)
-        return SettingsChange(path, "unchanged")
+        return SettingsChange(path, "foreign" if settings.has_ours(current) else "unchanged")
     if record and record.original is not None and _same(record.original, remaining, path):
         _write(path, record.original)
         action = "restored"
@@ -157,6 +182,26 @@ def _uninstall_settings(project: Path) -> SettingsChange:
         action = "removed"
     _forget_record(project)
     return SettingsChange(path, action)
+
+
+def _without_ours(
+    current: settings.Settings, record: Record | None, path: Path
+) -> settings.Settings:
+    """`current` without this installation's hooks, the ones they replaced put back."""
+    if record is None:  # e.g. SELFDISTILL_HOME was wiped: every selfdistill hook goes
+        return settings.without_hooks(current, None)
+    known = None
+    if record.commands is not None:  # and our present commands, should the file hold them
+        known = {*record.commands, *hook_commands(selfdistill_argv()).values()}
+    before = _parsed(record.original, path)
+    return settings.without_hooks(current, record.created, settings.running(known), before)
+
+
+def _parsed(text: str | None, path: Path) -> settings.Settings | None:
+    try:
+        return settings.parse(text, path) if text is not None else None
+    except FatalError:
+        return None  # the user's file was not JSON then: nothing of another install to put back
 
 
 def _same(original: str, remaining: settings.Settings, path: Path) -> bool:
@@ -197,29 +242,38 @@ def _delete(path: Path, remove_dir: bool) -> None:
 def _load_record(project: Path) -> Record | None:
     try:
         raw = json.loads(record_path(project).read_text(encoding="utf-8"))["settings"]
-        original = raw["original"]
+        original, commands = raw["original"], raw.get("commands")
         return Record(
             original if isinstance(original, str) else None,
             tuple(str(c) for c in raw["created"]),
             bool(raw["claudeDirCreated"]),
+            tuple(str(c) for c in commands) if isinstance(commands, list) else None,
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None  # no record (or an unreadable one): uninstall falls back to removing ours
 
 
-def _save_record(project: Path, text: str | None, created: tuple[str, ...], made_dir: bool) -> None:
-    """Keep the first original; later installs only add the containers they created."""
-    old = _load_record(project)
-    record = (
-        Record(old.original, tuple(dict.fromkeys(old.created + created)), old.claude_dir_created)
-        if old
-        else Record(text, created, made_dir)
+def _merged_record(old: Record | None, found: Record) -> Record:
+    """Keep the first original; later installs only add the containers and commands they add."""
+    if old is None:
+        return found
+    # A record from before commands were kept stays without: which were ours is unknown.
+    commands = None if old.commands is None else (*old.commands, *(found.commands or ()))
+    return Record(
+        old.original,
+        tuple(dict.fromkeys(old.created + found.created)),
+        old.claude_dir_created,
+        None if commands is None else tuple(dict.fromkeys(commands)),
     )
+
+
+def _save_record(project: Path, record: Record) -> None:
     body = {
         "settings": {
             "original": record.original,
             "created": list(record.created),
             "claudeDirCreated": record.claude_dir_created,
+            "commands": None if record.commands is None else list(record.commands),
         }
     }
     try:

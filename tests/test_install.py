@@ -411,3 +411,100 @@ def test_a_moved_installation_updates_the_commands(
     }
     hook_text = (project / ".git" / "hooks" / "post-commit").read_text()
     assert shlex.quote(str(old_bin / "python")) in hook_text
+
+
+def use_installation(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
+    """Act as another selfdistill installation: its own environment and SELFDISTILL_HOME."""
+    env_bin = root / "venv" / "bin"
+    if not env_bin.exists():
+        env_bin.mkdir(parents=True)
+        (env_bin / "python").symlink_to(sys.executable)
+    monkeypatch.setattr(sys, "executable", str(env_bin / "python"))
+    monkeypatch.setenv("SELFDISTILL_HOME", str(root / "home"))
+
+
+def test_uninstall_gives_back_the_hooks_of_another_installation_it_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    (project / ".claude").mkdir(parents=True)
+    path = project / ".claude" / "settings.json"
+    path.write_text(USER_TEXT)
+    use_installation(monkeypatch, tmp_path / "first")
+    install.install(project)
+    first = path.read_bytes()
+    first_commands = hook_commands(project)
+
+    use_installation(monkeypatch, tmp_path / "second")
+    assert install.install(project).settings.action == "replaced"
+    assert set(hook_commands(project).values()).isdisjoint(first_commands.values())
+    assert install.install(project).settings.action == "unchanged"
+
+    assert install.uninstall(project).settings.action == "restored"
+    assert path.read_bytes() == first, "the first installation's file, byte for byte"
+    use_installation(monkeypatch, tmp_path / "first")
+    assert install.uninstall(project).settings.action == "restored"
+    assert path.read_text() == USER_TEXT
+
+
+def test_uninstall_after_a_user_edit_puts_the_other_installations_hooks_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    use_installation(monkeypatch, tmp_path / "first")
+    install.install(project)
+    path = project / ".claude" / "settings.json"
+    first = json.loads(path.read_text())
+    use_installation(monkeypatch, tmp_path / "second")
+    install.install(project)
+    edited = json.loads(path.read_text())
+    edited["model"] = "opus"  # the user's own change, after the second install
+    path.write_text(json.dumps(edited, indent=2))
+
+    assert install.uninstall(project).settings.action == "removed"
+    assert json.loads(path.read_text()) == {**first, "model": "opus"}, "no empty hook lists"
+
+
+def test_uninstalling_an_installation_whose_hooks_were_replaced_leaves_the_new_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    use_installation(monkeypatch, tmp_path / "first")
+    install.install(project)
+    use_installation(monkeypatch, tmp_path / "second")
+    install.install(project)
+    path = project / ".claude" / "settings.json"
+    second = path.read_bytes()
+
+    use_installation(monkeypatch, tmp_path / "first")
+    assert install.uninstall(project).settings.action == "foreign"
+    assert path.read_bytes() == second
+
+
+def cli_as(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The command line of another installation: its own environment and SELFDISTILL_HOME."""
+    env_dir = root / "venv"
+    if not env_dir.exists():
+        (env_dir / "bin").mkdir(parents=True)
+        shutil.copy(Path(sys.prefix) / "pyvenv.cfg", env_dir / "pyvenv.cfg")
+        (env_dir / "lib").symlink_to(Path(sys.prefix) / "lib")  # this environment's packages
+        (env_dir / "bin" / "python").symlink_to(sys.executable)
+    env = {**os.environ, "SELFDISTILL_HOME": str(root / "home")}
+    command = [str(env_dir / "bin" / "python"), "-m", "selfdistill", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_cli_says_when_it_takes_over_another_installations_hooks(tmp_path: Path) -> None:
+    project = make_repo(tmp_path / "project")
+    assert cli_as(tmp_path / "first", "install", "--project", str(project)).returncode == 0
+    first = (project / ".claude" / "settings.json").read_bytes()
+
+    second = cli_as(tmp_path / "second", "install", "--project", str(project), "--no-git")
+    assert second.returncode == 0, second.stderr
+    assert "pointed the hooks of another selfdistill installation" in second.stdout
+    gone = cli_as(tmp_path / "second", "uninstall", "--project", str(project))
+    assert gone.returncode == 0, gone.stderr
+    assert "restored your original file" in gone.stdout
+    assert (project / ".claude" / "settings.json").read_bytes() == first

@@ -131,6 +131,19 @@ def test_uninstall_removes_our_entries_under_any_event() -> None:
     assert settings.without_hooks(data, None) == {}
 
 
+def test_uninstall_puts_back_the_entries_of_another_installation_it_replaced() -> None:
+    theirs = settings.with_hooks(USER, commands("/other/bin/selfdistill")).settings
+    mine = settings.running(commands().values())
+    merge = settings.with_hooks(theirs, commands())
+    edited = {**merge.settings, "model": "sonnet"}
+    assert settings.without_hooks(edited, merge.created, mine, theirs) == {
+        **theirs,
+        "model": "sonnet",
+    }
+    # Theirs only: nothing of ours to remove, nothing put back.
+    assert settings.without_hooks(theirs, (), mine, theirs) == theirs
+
+
 @pytest.mark.parametrize(
     ("command", "event"),
     [

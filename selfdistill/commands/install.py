@@ -11,11 +11,16 @@ from selfdistill import install as installer
 _SETTINGS_TEXT = {
     "registered": "registered the selfdistill hooks in {path}",
     "updated": "updated the selfdistill hooks in {path}",
+    "replaced": (
+        "pointed the hooks of another selfdistill installation in {path} at this one "
+        "(uninstall points them back)"
+    ),
     "unchanged": "hooks already registered in {path}",
     "restored": "removed the selfdistill hooks from {path} (restored your original file)",
     "removed": "removed the selfdistill hooks from {path}",
     "deleted": "removed {path} (selfdistill had created it)",
     "absent": "no {path}: nothing to remove there",
+    "foreign": "the hooks in {path} run another selfdistill installation: left as they are",
 }
 _UNINSTALL_UNCHANGED = "no selfdistill hooks in {path}: nothing to remove there"
 
