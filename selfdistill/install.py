@@ -29,6 +29,10 @@ from selfdistill.store import ensure_state
 _SETTINGS_CHANGES = frozenset(
     {"registered", "updated", "replaced", "removed", "restored", "deleted"}
 )
+_NO_GIT_NOTHING_TO_DO = (
+    "none to remove (git is not installed, so git was not asked; selfdistill put no git hook in "
+    "for this project)"
+)
 _GIT_CHANGES = frozenset({"installed", "updated", "removed", "restored", "kept"})
 
 
@@ -45,6 +49,7 @@ class Report:
     settings: SettingsChange
     git: githook.GitHookChange | None
     git_note: str | None = None  # why there is no git hook change
+    undone: str | None = None  # what uninstall could not do: the command then exits 1
 
     def changed(self) -> bool:
         return self.settings.action in _SETTINGS_CHANGES or (
@@ -81,11 +86,12 @@ def hook_commands(argv: list[str]) -> dict[str, str]:
 
 def install(project: Path, with_git: bool = True) -> Report:
     project = _project_dir(project)
+    root = _repo_root_for_install(project) if with_git else None  # before anything changes
     argv = selfdistill_argv()
     change = _install_settings(project, hook_commands(argv))
     if not with_git:
         return Report(change, None, "skipped (--no-git)")
-    if git.repo_root(project) is None:
+    if root is None:
         return Report(change, None, "not a git repository: no git hook installed")
     hooks = git.hooks_dir(project)
     with hookusers.changing() as users:
@@ -97,7 +103,11 @@ def install(project: Path, with_git: bool = True) -> Report:
 def uninstall(project: Path) -> Report:
     project = _project_dir(project)
     change = _uninstall_settings(project)
-    if git.repo_root(project) is None:
+    try:
+        root = git.repo_root(project)
+    except git.GitMissing:
+        return _uninstall_without_git(change, project)
+    if root is None:
         return Report(change, None, "not a git repository")
     hooks = git.hooks_dir(project)
     with hookusers.changing() as users:
@@ -106,6 +116,31 @@ def uninstall(project: Path) -> Report:
         if others and githook.is_ours(hook):
             return Report(change, githook.GitHookChange(hook, "kept", users=others))
         return Report(change, githook.uninstall_git_hook(hooks))
+
+
+def _repo_root_for_install(project: Path) -> Path | None:
+    try:
+        return git.repo_root(project)
+    except git.GitMissing as missing:
+        raise UserError(
+            f"{missing}: install git, or run `selfdistill install --no-git` to go without the git "
+            "post-commit hook; nothing was changed"
+        ) from missing
+
+
+def _uninstall_without_git(change: SettingsChange, project: Path) -> Report:
+    """The hooks are gone; a git hook can be neither found nor checked without git. The record of
+    hook users says whether install put one in for this project: if so, it is left to do."""
+    folders = hookusers.folders_of(project)
+    if not folders:
+        return Report(change, None, _NO_GIT_NOTHING_TO_DO)
+    return Report(
+        change,
+        None,
+        "not removed",
+        f"git is not installed, so the git post-commit hook in {folders[0]} is still there: "
+        "run `selfdistill uninstall` again where git is installed",
+    )
 
 
 def _uses_hooks(project: Path, hooks: Path) -> bool:

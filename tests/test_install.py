@@ -508,3 +508,46 @@ def test_cli_says_when_it_takes_over_another_installations_hooks(tmp_path: Path)
     assert gone.returncode == 0, gone.stderr
     assert "restored your original file" in gone.stdout
     assert (project / ".claude" / "settings.json").read_bytes() == first
+
+
+def cli_without_git(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    nothing = tmp_path / "empty bin"
+    nothing.mkdir(exist_ok=True)
+    env = {**os.environ, "PATH": str(nothing)}
+    command = [sys.executable, "-m", "selfdistill", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_install_without_git_names_the_way_out_and_changes_nothing(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    done = cli_without_git(tmp_path, "install", "--project", str(project))
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "git is not installed" in done.stderr
+    assert "selfdistill install --no-git" in done.stderr
+    assert list(project.iterdir()) == []
+
+
+def test_uninstall_without_git_succeeds_when_no_git_hook_was_installed(tmp_path: Path) -> None:
+    project = make_repo(tmp_path / "project")
+    assert cli("install", "--project", str(project), "--no-git").returncode == 0
+    done = cli_without_git(tmp_path, "uninstall", "--project", str(project))
+    assert (done.returncode, done.stderr) == (0, "")
+    assert "removed" in done.stdout and "git is not installed" in done.stdout
+    assert not (project / ".claude").exists()
+
+
+def test_uninstall_without_git_says_the_git_hook_it_could_not_remove(tmp_path: Path) -> None:
+    project = make_repo(tmp_path / "project")
+    assert cli("install", "--project", str(project)).returncode == 0
+    done = cli_without_git(tmp_path, "uninstall", "--project", str(project))
+    assert done.returncode == 1
+    assert "removed" in done.stdout and not (project / ".claude").exists()
+    hook = project / ".git" / "hooks" / "post-commit"
+    assert done.stderr == (
+        f"selfdistill: git is not installed, so the git post-commit hook in {hook.parent.resolve()}"
+        " is still there: run `selfdistill uninstall` again where git is installed\n"
+    )
+    again = cli("uninstall", "--project", str(project))
+    assert again.returncode == 0, again.stderr
+    assert "removed the git post-commit hook" in again.stdout and not hook.exists()

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from selfdistill import install as installer
+from selfdistill.errors import FatalError
 
 _SETTINGS_TEXT = {
     "registered": "registered the selfdistill hooks in {path}",
@@ -61,6 +62,8 @@ def uninstall_command(project: Path) -> None:
     """Remove exactly what `selfdistill install` added, restoring any git hook it chained."""
     report = installer.uninstall(project)
     _print(report, uninstalling=True)
+    if report.undone:  # what was done is printed above; the one thing left is the error
+        raise FatalError(report.undone)
     if not report.changed():
         click.echo("selfdistill was not installed here: nothing to remove")
 
