@@ -70,7 +70,10 @@ echo "Installing selfdistill from $source_dir"
 "$venv/bin/python" -m pip install --quiet --upgrade "$source_dir" ||
     fail "pip could not install selfdistill into $venv (see the messages above)"
 
-"$venv/bin/selfdistill" install --project "$project"
+# When this fails (selfdistill said why above), the environment is ready: name the command to
+# run again, since selfdistill is not on the user's PATH.
+"$venv/bin/selfdistill" install --project "$project" ||
+    fail "selfdistill is in $venv, but its hooks are not registered; after the fix above, run: $venv/bin/selfdistill install --project \"$project\""
 
 echo
 echo "selfdistill is installed: $venv/bin/selfdistill"

@@ -188,3 +188,24 @@ def test_install_sh_ignores_a_relative_xdg_data_home(tmp_path: Path) -> None:
     venv = home / ".local" / "share" / "selfdistill" / "venv"
     assert calls.read_text() == f"-m venv --clear {venv}\n"
     assert not (tmp_path / "relx").exists()
+
+
+def test_install_sh_names_the_command_to_run_again_when_registering_fails(
+    installed: Installed, tmp_path: Path
+) -> None:
+    tools = tmp_path / "bin"  # no git among them
+    tools.mkdir()
+    (tools / "dirname").symlink_to(shutil.which("dirname") or "/usr/bin/dirname")
+    env = clean_env(installed.home, PATH=str(tools), PYTHON=str(installed.venv_bin / "python"))
+    project = tmp_path / "other project"
+    project.mkdir()
+    done = run_install_sh(tmp_path, env, str(project))
+    assert done.returncode == 1
+    first, second = done.stderr.splitlines()[-2:]
+    assert "selfdistill install --no-git" in first
+    assert second == (
+        f"install.sh: selfdistill is in {installed.venv_bin.parent}, but its hooks are not "
+        f"registered; after the fix above, run: {installed.venv_bin / 'selfdistill'} install "
+        f'--project "{project}"'
+    )
+    assert list(project.iterdir()) == []
