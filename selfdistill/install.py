@@ -17,11 +17,11 @@ import json
 import os
 import shlex
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from selfdistill import git, githook, hookusers, settings
-from selfdistill.atomic import write_atomic
+from selfdistill import claudemd, git, githook, hookusers, journal, settings, skills
+from selfdistill.atomic import read_bytes, write_atomic
 from selfdistill.errors import FatalError, UserError
 from selfdistill.paths import ProjectState
 from selfdistill.store import ensure_state
@@ -50,6 +50,7 @@ class Report:
     git: githook.GitHookChange | None
     git_note: str | None = None  # why there is no git hook change
     undone: str | None = None  # what uninstall could not do: the command then exits 1
+    published: tuple[Path, ...] = ()  # uninstall: where published lessons stay
 
     def changed(self) -> bool:
         return self.settings.action in _SETTINGS_CHANGES or (
@@ -102,7 +103,11 @@ def install(project: Path, with_git: bool = True) -> Report:
 
 def uninstall(project: Path) -> Report:
     project = _project_dir(project)
-    change = _uninstall_settings(project)
+    report = _uninstall_git(project, _uninstall_settings(project))
+    return replace(report, published=published_lessons(project))
+
+
+def _uninstall_git(project: Path, change: SettingsChange) -> Report:
     try:
         root = git.repo_root(project)
     except git.GitMissing:
@@ -141,6 +146,43 @@ def _uninstall_without_git(change: SettingsChange, project: Path) -> Report:
         f"git is not installed, so the git post-commit hook in {folders[0]} is still there: "
         "run `selfdistill uninstall` again where git is installed",
     )
+
+
+def published_lessons(project: Path) -> tuple[Path, ...]:
+    """Where lessons selfdistill published still are: CLAUDE.md holding our block, and the skills
+    we still own. Install did not add them, so uninstall leaves them, but says so."""
+    claude_md = project / "CLAUDE.md"
+    block = [claude_md] if _holds_block(claude_md) else []
+    return (*block, *_owned_skills(project))
+
+
+def _holds_block(path: Path) -> bool:
+    try:
+        data = read_bytes(path)
+        return data is not None and claudemd.split(data).region is not None
+    except claudemd.MalformedBlock:
+        return True  # our markers are there, out of order: still ours to mention
+    except OSError:
+        return False  # unreadable: nothing we can say about it
+
+
+def _owned_skills(project: Path) -> list[Path]:
+    """Skills in the registry whose file still holds the bytes we wrote (an edited one is the
+    user's, and no command of ours takes it out)."""
+    state = ProjectState.for_project(project)
+    try:
+        owned = skills.load_registry(journal.registry_path(state)).owned
+    except (FatalError, OSError):
+        return []  # unreadable: `selfdistill lessons` says why when the user runs it
+    paths = [(skills.skill_path(project, name), record.sha256) for name, record in owned.items()]
+    return [path for path, sha in paths if _digest(path) == sha]
+
+
+def _digest(path: Path) -> str | None:
+    try:
+        return skills.digest(path.read_bytes())
+    except OSError:
+        return None
 
 
 def _uses_hooks(project: Path, hooks: Path) -> bool:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from selfdistill import githook, hookusers, install, settings
+from selfdistill import githook, hookusers, install, journal, settings, skills
 from selfdistill.errors import FatalError
 from selfdistill.paths import ProjectState
 from selfdistill.store import iter_observations
@@ -551,3 +551,51 @@ def test_uninstall_without_git_says_the_git_hook_it_could_not_remove(tmp_path: P
     again = cli("uninstall", "--project", str(project))
     assert again.returncode == 0, again.stderr
     assert "removed the git post-commit hook" in again.stdout and not hook.exists()
+
+
+RECORDED = Path(__file__).parent / "data" / "recorded"
+
+
+def test_uninstall_says_how_to_take_published_lessons_out(tmp_path: Path) -> None:
+    project = make_repo(tmp_path / "project")
+    (project / "CLAUDE.md").write_text("# Notes\n")
+    assert cli("install", "--project", str(project)).returncode == 0
+    sessions = [
+        f"--transcript={RECORDED / name}" for name in ("session-1.jsonl", "session-2.jsonl")
+    ]
+    assert cli("run", "--project", str(project), *sessions).returncode == 0
+    published = (project / "CLAUDE.md").read_bytes()
+    assert b"<!-- selfdistill:begin -->" in published
+
+    done = cli("uninstall", "--project", str(project))
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.splitlines()[-1]
+    assert last == (
+        "published lessons stay in CLAUDE.md: to take them out, run "
+        f"`selfdistill lessons reject ID --project {project}` for each active lesson "
+        f"(`selfdistill lessons --status active --project {project}` lists them)"
+    )
+    assert (project / "CLAUDE.md").read_bytes() == published, "uninstall does not touch them"
+
+
+def test_published_lessons_are_our_block_and_the_skills_we_still_own(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    assert install.published_lessons(project) == ()
+    (project / "CLAUDE.md").write_text(
+        "```\n<!-- selfdistill:begin -->\n<!-- selfdistill:end -->\n```\n"
+    )
+    assert install.published_lessons(project) == (), "an example in a code fence is the user's"
+    ours, edited = skills.skill_path(project, "ours"), skills.skill_path(project, "edited")
+    for path in (ours, edited):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"---\nname: x\n---\n")
+    owned = {
+        name: skills.Owned("lesson", skills.digest(b"---\nname: x\n---\n"))
+        for name in ("ours", "edited", "deleted")
+    }
+    state = ProjectState.for_project(project)
+    journal.registry_path(state).parent.mkdir(parents=True)
+    skills.save_registry(journal.registry_path(state), skills.Registry(owned))
+    edited.write_bytes(b"---\nname: x\n---\nthe user's now\n")
+    assert install.published_lessons(project) == (ours,)

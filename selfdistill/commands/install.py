@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 from pathlib import Path
 
 import click
@@ -62,10 +64,23 @@ def uninstall_command(project: Path) -> None:
     """Remove exactly what `selfdistill install` added, restoring any git hook it chained."""
     report = installer.uninstall(project)
     _print(report, uninstalling=True)
+    if not report.changed() and not report.undone:
+        click.echo("selfdistill was not installed here: nothing to remove")
+    if report.published:
+        click.echo(_published_text(report.published, Path(os.path.abspath(project))))
     if report.undone:  # what was done is printed above; the one thing left is the error
         raise FatalError(report.undone)
-    if not report.changed():
-        click.echo("selfdistill was not installed here: nothing to remove")
+
+
+def _published_text(places: tuple[Path, ...], project: Path) -> str:
+    """One line: uninstall leaves published lessons (install did not add them); how to go on."""
+    where = ", ".join(os.path.relpath(place, project) for place in places)
+    option = f"--project {shlex.quote(str(project))}"
+    return (
+        f"published lessons stay in {where}: to take them out, run "
+        f"`selfdistill lessons reject ID {option}` for each active lesson "
+        f"(`selfdistill lessons --status active {option}` lists them)"
+    )
 
 
 def _print(report: installer.Report, uninstalling: bool) -> None:
