@@ -19,6 +19,7 @@ import shlex
 import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from selfdistill import claudemd, git, githook, hookusers, journal, settings, skills
 from selfdistill.atomic import read_bytes, write_atomic
@@ -66,6 +67,9 @@ class Record:
     created: tuple[str, ...]
     claude_dir_created: bool
     commands: tuple[str, ...] | None  # what we registered; None: a record older than this field
+    # Other installations' entries, by event, that install pointed at itself: uninstall puts them
+    # back. None: a record older than this field (they are then read from `original`).
+    replaced: dict[str, Any] | None
 
 
 def selfdistill_argv() -> list[str]:
@@ -218,7 +222,9 @@ def _install_settings(project: Path, commands: dict[str, str]) -> SettingsChange
         return SettingsChange(path, "unchanged")
     record = _load_record(project)
     action = _install_action(before, record)
-    found = Record(text, merge.created, not path.parent.exists(), tuple(commands.values()))
+    ours_before = record.commands if record and record.commands else ()
+    replaced = settings.others_entries(before, settings.running({*ours_before, *commands.values()}))
+    found = Record(text, merge.created, not path.parent.exists(), (*commands.values(),), replaced)
     _save_record(project, _merged_record(record, found))
     _write(path, settings.render(merge.settings, text))
     return SettingsChange(path, action)
@@ -270,15 +276,18 @@ def _without_ours(
     known = None
     if record.commands is not None:  # and our present commands, should the file hold them
         known = {*record.commands, *hook_commands(selfdistill_argv()).values()}
-    before = _parsed(record.original, path)
-    return settings.without_hooks(current, record.created, settings.running(known), before)
+    mine = settings.running(known)
+    put_back = record.replaced
+    if put_back is None:
+        put_back = settings.others_entries(_parsed(record.original, path), mine)
+    return settings.without_hooks(current, record.created, mine, put_back)
 
 
-def _parsed(text: str | None, path: Path) -> settings.Settings | None:
+def _parsed(text: str | None, path: Path) -> settings.Settings:
     try:
-        return settings.parse(text, path) if text is not None else None
+        return settings.parse(text, path)
     except FatalError:
-        return None  # the user's file was not JSON then: nothing of another install to put back
+        return {}  # the user's file was not JSON then: nothing of another install to put back
 
 
 def _same(original: str, remaining: settings.Settings, path: Path) -> bool:
@@ -319,12 +328,13 @@ def _delete(path: Path, remove_dir: bool) -> None:
 def _load_record(project: Path) -> Record | None:
     try:
         raw = json.loads(record_path(project).read_text(encoding="utf-8"))["settings"]
-        original, commands = raw["original"], raw.get("commands")
+        original, commands, replaced = raw["original"], raw.get("commands"), raw.get("replaced")
         return Record(
             original if isinstance(original, str) else None,
             tuple(str(c) for c in raw["created"]),
             bool(raw["claudeDirCreated"]),
             tuple(str(c) for c in commands) if isinstance(commands, list) else None,
+            dict(replaced) if isinstance(replaced, dict) else None,
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None  # no record (or an unreadable one): uninstall falls back to removing ours
@@ -336,11 +346,13 @@ def _merged_record(old: Record | None, found: Record) -> Record:
         return found
     # A record from before commands were kept stays without: which were ours is unknown.
     commands = None if old.commands is None else (*old.commands, *(found.commands or ()))
+    replaced = None if old.replaced is None else {**old.replaced, **(found.replaced or {})}
     return Record(
         old.original,
         tuple(dict.fromkeys(old.created + found.created)),
         old.claude_dir_created,
         None if commands is None else tuple(dict.fromkeys(commands)),
+        replaced,
     )
 
 
@@ -351,6 +363,7 @@ def _save_record(project: Path, record: Record) -> None:
             "created": list(record.created),
             "claudeDirCreated": record.claude_dir_created,
             "commands": None if record.commands is None else list(record.commands),
+            "replaced": record.replaced,
         }
     }
     try:

@@ -154,28 +154,24 @@ def without_hooks(
     data: Settings,
     created: tuple[str, ...] | None,
     mine: Mine = is_selfdistill,
-    before: Settings | None = None,
+    put_back: Mapping[str, Any] | None = None,
 ) -> Settings:
     """`data` with every entry that `mine` accepts removed.
 
-    Where `before` (the settings as install first found them) held another installation's entry
-    for an event, that entry is put back in place of ours: install pointed it at us, and the
-    other installation still counts on it. A group left empty by the removal goes; so does an
-    event list or the "hooks" object left empty by it, if we created it: `created` lists those;
-    None (no record) means any we emptied.
+    `put_back` holds, by event, the entries of other installations that install pointed at us:
+    each goes back in place of ours, unless that event has another installation's entry again. A
+    group left empty by the removal goes; so does an event list or the "hooks" object left empty
+    by it, if we created it: `created` lists those; None (no record) means any we emptied.
     """
     new = copy.deepcopy(data)
     hooks = new.get("hooks")
     if not isinstance(hooks, dict):
         return new
-    others = _entries_by_event(new, lambda entry: is_selfdistill(entry) and not mine(entry))
-    replaced = _entries_by_event(
-        before or {}, lambda entry: is_selfdistill(entry) and not mine(entry)
-    )
-    put_back = {event: e for event, e in replaced.items() if event not in others}
+    others = others_entries(new, mine)
+    restore = {event: e for event, e in (put_back or {}).items() if event not in others}
     for event in list(hooks):
         groups = hooks[event]
-        if not isinstance(groups, list) or not _drop_mine(groups, mine, put_back):
+        if not isinstance(groups, list) or not _drop_mine(groups, mine, restore):
             continue
         if not groups and (created is None or f"hooks/{event}" in created):
             del hooks[event]
@@ -222,13 +218,13 @@ def _keep_one(groups: list[Any], event: str, wanted: dict[str, Any]) -> bool:
     return True
 
 
-def _entries_by_event(data: Settings, wanted: Mine) -> dict[str, Any]:
-    """The first entry `wanted` accepts for each event its command records."""
+def others_entries(data: Settings, mine: Mine) -> dict[str, Any]:
+    """Other installations' entries (selfdistill's, not `mine`): the first for each event."""
     found: dict[str, Any] = {}
     for groups in data.get("hooks", {}).values():
         for entry in _group_entries(groups) if isinstance(groups, list) else ():
             event = event_of(entry)
-            if event and wanted(entry):
+            if event and not mine(entry):
                 found.setdefault(event, entry)
     return found
 

@@ -599,3 +599,20 @@ def test_published_lessons_are_our_block_and_the_skills_we_still_own(tmp_path: P
     skills.save_registry(journal.registry_path(state), skills.Registry(owned))
     edited.write_bytes(b"---\nname: x\n---\nthe user's now\n")
     assert install.published_lessons(project) == (ours,)
+
+
+def test_installations_taking_turns_each_put_back_the_hooks_they_took_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    use_installation(monkeypatch, tmp_path / "first")
+    install.install(project)
+    use_installation(monkeypatch, tmp_path / "second")
+    install.install(project)
+    second = hook_commands(project)
+    use_installation(monkeypatch, tmp_path / "first")
+    assert install.install(project).settings.action == "replaced"
+
+    assert install.uninstall(project).settings.action == "removed"
+    assert hook_commands(project) == second, "the second installation's hooks, back in place"
