@@ -2,9 +2,9 @@
 # install.sh [PROJECT_DIR]: install selfdistill into a virtual environment of its own and register
 # its hooks in PROJECT_DIR (default: the current directory). Safe to run again: it upgrades in place.
 #
-# Everything lands under SELFDISTILL_HOME (default $XDG_DATA_HOME/selfdistill, else
-# ~/.local/share/selfdistill), pip's cache included; the only files written elsewhere are the
-# project's hook registrations (.claude/settings.json) and its git post-commit hook.
+# Everything lands under SELFDISTILL_HOME (default $XDG_DATA_HOME/selfdistill when that is an
+# absolute path, else ~/.local/share/selfdistill), pip's cache included; the only files written
+# elsewhere are the project's hook registrations (.claude/settings.json) and its git post-commit hook.
 # PYTHON=/path/to/python3 chooses the interpreter (3.10 or newer).
 set -eu
 
@@ -46,7 +46,13 @@ python=$(find_python)
     fail "selfdistill needs Python 3.10 or newer; $python is version $found. Install a newer Python (or set PYTHON=/path/to/python3) and run this again"
 }
 
-home=${SELFDISTILL_HOME:-${XDG_DATA_HOME:-$HOME/.local/share}/selfdistill}
+# A relative XDG_DATA_HOME is ignored, as the XDG spec says (and as selfdistill itself does).
+data_home=${XDG_DATA_HOME:-}
+case $data_home in
+/*) ;;
+*) data_home=$HOME/.local/share ;;
+esac
+home=${SELFDISTILL_HOME:-$data_home/selfdistill}
 venv=$home/venv
 export PIP_CACHE_DIR="${PIP_CACHE_DIR:-$home/cache/pip}"
 export PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -64,7 +70,10 @@ echo "Installing selfdistill from $source_dir"
 "$venv/bin/python" -m pip install --quiet --upgrade "$source_dir" ||
     fail "pip could not install selfdistill into $venv (see the messages above)"
 
-"$venv/bin/selfdistill" install --project "$project"
+# When this fails (selfdistill said why above), the environment is ready: name the command to
+# run again, since selfdistill is not on the user's PATH.
+"$venv/bin/selfdistill" install --project "$project" ||
+    fail "selfdistill is in $venv, but its hooks are not registered; after the fix above, run: $venv/bin/selfdistill install --project \"$project\""
 
 echo
 echo "selfdistill is installed: $venv/bin/selfdistill"

@@ -33,6 +33,10 @@ _REVERTS = re.compile(r"^This reverts commit ([0-9a-f]{7,64})\b", re.MULTILINE)
 NOT_A_REPOSITORY = "not a git repository"
 
 
+class GitMissing(FatalError):
+    """No git command on PATH: callers that can do without it catch this one."""
+
+
 @dataclass(frozen=True)
 class CommitInfo:
     sha: str
@@ -60,7 +64,7 @@ def run_git(cwd: Path, *args: str) -> GitResult:
             check=False,
         )
     except FileNotFoundError as missing:
-        raise FatalError("git is not installed (no 'git' command on PATH)") from missing
+        raise GitMissing("git is not installed (no 'git' command on PATH)") from missing
     return GitResult(
         done.returncode,
         done.stdout.decode("utf-8", "replace"),

@@ -71,6 +71,12 @@ def remove(
     return tuple(Path(p) for p in others)
 
 
+def folders_of(project: Path) -> tuple[Path, ...]:
+    """The hooks folders whose list holds `project`: where install put a git hook for it."""
+    wanted = _key(project)
+    return tuple(Path(folder) for folder, listed in _read().items() if wanted in listed)
+
+
 def is_registered(project: str) -> bool:
     """Whether any hooks folder lists `project` (read by the git hook: standard library only)."""
     try:

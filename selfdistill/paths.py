@@ -51,8 +51,12 @@ def state_home_dir() -> str:
             )
         return explicit
     xdg = os.environ.get("XDG_DATA_HOME")
-    base = xdg if xdg else os.path.join(os.path.expanduser("~"), ".local", "share")
-    return os.path.join(base, "selfdistill")
+    # The XDG spec has a relative XDG_DATA_HOME ignored (it is not set for selfdistill alone, so
+    # it is not refused like SELFDISTILL_HOME): the default then stands, the same in every folder,
+    # as in install.sh and hooks/run-selfdistill.
+    if not (xdg and os.path.isabs(xdg)):
+        xdg = os.path.join(os.path.expanduser("~"), ".local", "share")
+    return os.path.join(xdg, "selfdistill")
 
 
 def state_home() -> Path:

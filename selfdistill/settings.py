@@ -16,7 +16,7 @@ import json
 import os
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,8 @@ TOOL_EVENTS = frozenset({"PostToolUse", "PostToolUseFailure"})
 TIMEOUT_SECONDS = 10
 
 Settings = dict[str, Any]
+# Which entries of ours belong to the installation at hand (several can take turns on one file).
+Mine = Callable[[object], bool]
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,13 @@ def has_ours(data: Settings) -> bool:
     return any(event_of(e) for g in groups if isinstance(g, list) for e in _group_entries(g))
 
 
+def commands_of(data: Settings) -> set[str]:
+    """The commands of every selfdistill entry, under any event."""
+    groups = data.get("hooks", {}).values()
+    entries = [e for g in groups if isinstance(g, list) for e in _group_entries(g)]
+    return {e["command"] for e in entries if is_selfdistill(e)}
+
+
 def with_hooks(data: Settings, commands: Mapping[str, str]) -> Merge:
     """`data` with exactly one entry of ours per event, running commands[event].
 
@@ -128,19 +137,41 @@ def with_hooks(data: Settings, commands: Mapping[str, str]) -> Merge:
     return Merge(new, tuple(created))
 
 
-def without_hooks(data: Settings, created: tuple[str, ...] | None) -> Settings:
-    """`data` with every entry of ours removed.
+def is_selfdistill(entry: object) -> bool:
+    """Whether an entry runs any selfdistill installation's hook."""
+    return event_of(entry) is not None
 
-    A group left empty by the removal goes; so does an event list or the "hooks" object left
-    empty by it, if we created it: `created` lists those; None (no record) means any we emptied.
+
+def running(commands: Collection[str] | None) -> Mine:
+    """Entries of ours that run one of `commands`; every selfdistill entry when None (unknown)."""
+    if commands is None:
+        return is_selfdistill
+    known = frozenset(commands)
+    return lambda entry: is_selfdistill(entry) and entry["command"] in known  # type: ignore[index]
+
+
+def without_hooks(
+    data: Settings,
+    created: tuple[str, ...] | None,
+    mine: Mine = is_selfdistill,
+    put_back: Mapping[str, Any] | None = None,
+) -> Settings:
+    """`data` with every entry that `mine` accepts removed.
+
+    `put_back` holds, by event, the entries of other installations that install pointed at us:
+    each goes back in place of ours, unless that event has another installation's entry again. A
+    group left empty by the removal goes; so does an event list or the "hooks" object left empty
+    by it, if we created it: `created` lists those; None (no record) means any we emptied.
     """
     new = copy.deepcopy(data)
     hooks = new.get("hooks")
     if not isinstance(hooks, dict):
         return new
+    others = others_entries(new, mine)
+    restore = {event: e for event, e in (put_back or {}).items() if event not in others}
     for event in list(hooks):
         groups = hooks[event]
-        if not isinstance(groups, list) or not _drop_ours(groups):
+        if not isinstance(groups, list) or not _drop_mine(groups, mine, restore):
             continue
         if not groups and (created is None or f"hooks/{event}" in created):
             del hooks[event]
@@ -187,13 +218,33 @@ def _keep_one(groups: list[Any], event: str, wanted: dict[str, Any]) -> bool:
     return True
 
 
-def _drop_ours(groups: list[Any]) -> bool:
-    """Remove our entries, and the groups left with no hooks by that; True if any was removed."""
-    touched = [g for g in groups if any(event_of(e) for e in _entries(g))]
+def others_entries(data: Settings, mine: Mine) -> dict[str, Any]:
+    """Other installations' entries (selfdistill's, not `mine`): the first for each event."""
+    found: dict[str, Any] = {}
+    for groups in data.get("hooks", {}).values():
+        for entry in _group_entries(groups) if isinstance(groups, list) else ():
+            event = event_of(entry)
+            if event and not mine(entry):
+                found.setdefault(event, entry)
+    return found
+
+
+def _drop_mine(groups: list[Any], mine: Mine, put_back: dict[str, Any]) -> bool:
+    """Remove our entries, or put `put_back`'s entry for their event in place of the first one;
+    then drop the groups left with no hooks. True if any entry of ours was there."""
+    touched = [g for g in groups if any(mine(e) for e in _entries(g))]
     for group in touched:
-        group["hooks"] = [e for e in group["hooks"] if not event_of(e)]
+        group["hooks"] = [kept for e in group["hooks"] for kept in _replacement(e, mine, put_back)]
     _drop_emptied(groups, touched)
     return bool(touched)
+
+
+def _replacement(entry: object, mine: Mine, put_back: dict[str, Any]) -> list[Any]:
+    """What stands in an entry's place: itself if not ours, else what install replaced (once)."""
+    if not mine(entry):
+        return [entry]
+    previous = put_back.pop(event_of(entry) or "", None)
+    return [copy.deepcopy(previous)] if previous is not None else []
 
 
 def _drop_emptied(groups: list[Any], touched: list[Any]) -> None:

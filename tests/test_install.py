@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from selfdistill import githook, hookusers, install, settings
+from selfdistill import githook, hookusers, install, journal, settings, skills
 from selfdistill.errors import FatalError
 from selfdistill.paths import ProjectState
 from selfdistill.store import iter_observations
@@ -411,3 +411,208 @@ def test_a_moved_installation_updates_the_commands(
     }
     hook_text = (project / ".git" / "hooks" / "post-commit").read_text()
     assert shlex.quote(str(old_bin / "python")) in hook_text
+
+
+def use_installation(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
+    """Act as another selfdistill installation: its own environment and SELFDISTILL_HOME."""
+    env_bin = root / "venv" / "bin"
+    if not env_bin.exists():
+        env_bin.mkdir(parents=True)
+        (env_bin / "python").symlink_to(sys.executable)
+    monkeypatch.setattr(sys, "executable", str(env_bin / "python"))
+    monkeypatch.setenv("SELFDISTILL_HOME", str(root / "home"))
+
+
+def test_uninstall_gives_back_the_hooks_of_another_installation_it_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    (project / ".claude").mkdir(parents=True)
+    path = project / ".claude" / "settings.json"
+    path.write_text(USER_TEXT)
+    use_installation(monkeypatch, tmp_path / "first")
+    install.install(project)
+    first = path.read_bytes()
+    first_commands = hook_commands(project)
+
+    use_installation(monkeypatch, tmp_path / "second")
+    assert install.install(project).settings.action == "replaced"
+    assert set(hook_commands(project).values()).isdisjoint(first_commands.values())
+    assert install.install(project).settings.action == "unchanged"
+
+    assert install.uninstall(project).settings.action == "restored"
+    assert path.read_bytes() == first, "the first installation's file, byte for byte"
+    use_installation(monkeypatch, tmp_path / "first")
+    assert install.uninstall(project).settings.action == "restored"
+    assert path.read_text() == USER_TEXT
+
+
+def test_uninstall_after_a_user_edit_puts_the_other_installations_hooks_back(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    use_installation(monkeypatch, tmp_path / "first")
+    install.install(project)
+    path = project / ".claude" / "settings.json"
+    first = json.loads(path.read_text())
+    use_installation(monkeypatch, tmp_path / "second")
+    install.install(project)
+    edited = json.loads(path.read_text())
+    edited["model"] = "opus"  # the user's own change, after the second install
+    path.write_text(json.dumps(edited, indent=2))
+
+    assert install.uninstall(project).settings.action == "removed"
+    assert json.loads(path.read_text()) == {**first, "model": "opus"}, "no empty hook lists"
+
+
+def test_uninstalling_an_installation_whose_hooks_were_replaced_leaves_the_new_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    use_installation(monkeypatch, tmp_path / "first")
+    install.install(project)
+    use_installation(monkeypatch, tmp_path / "second")
+    install.install(project)
+    path = project / ".claude" / "settings.json"
+    second = path.read_bytes()
+
+    use_installation(monkeypatch, tmp_path / "first")
+    assert install.uninstall(project).settings.action == "foreign"
+    assert path.read_bytes() == second
+
+
+def cli_as(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The command line of another installation: its own environment and SELFDISTILL_HOME."""
+    env_dir = root / "venv"
+    if not env_dir.exists():
+        (env_dir / "bin").mkdir(parents=True)
+        shutil.copy(Path(sys.prefix) / "pyvenv.cfg", env_dir / "pyvenv.cfg")
+        (env_dir / "lib").symlink_to(Path(sys.prefix) / "lib")  # this environment's packages
+        (env_dir / "bin" / "python").symlink_to(sys.executable)
+    env = {**os.environ, "SELFDISTILL_HOME": str(root / "home")}
+    command = [str(env_dir / "bin" / "python"), "-m", "selfdistill", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_cli_says_when_it_takes_over_another_installations_hooks(tmp_path: Path) -> None:
+    project = make_repo(tmp_path / "project")
+    assert cli_as(tmp_path / "first", "install", "--project", str(project)).returncode == 0
+    first = (project / ".claude" / "settings.json").read_bytes()
+
+    second = cli_as(tmp_path / "second", "install", "--project", str(project), "--no-git")
+    assert second.returncode == 0, second.stderr
+    assert "pointed the hooks of another selfdistill installation" in second.stdout
+    gone = cli_as(tmp_path / "second", "uninstall", "--project", str(project))
+    assert gone.returncode == 0, gone.stderr
+    assert "restored your original file" in gone.stdout
+    assert (project / ".claude" / "settings.json").read_bytes() == first
+
+
+def cli_without_git(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    nothing = tmp_path / "empty bin"
+    nothing.mkdir(exist_ok=True)
+    env = {**os.environ, "PATH": str(nothing)}
+    command = [sys.executable, "-m", "selfdistill", *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+
+def test_install_without_git_names_the_way_out_and_changes_nothing(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    done = cli_without_git(tmp_path, "install", "--project", str(project))
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "git is not installed" in done.stderr
+    assert "selfdistill install --no-git" in done.stderr
+    assert list(project.iterdir()) == []
+
+
+def test_uninstall_without_git_succeeds_when_no_git_hook_was_installed(tmp_path: Path) -> None:
+    project = make_repo(tmp_path / "project")
+    assert cli("install", "--project", str(project), "--no-git").returncode == 0
+    done = cli_without_git(tmp_path, "uninstall", "--project", str(project))
+    assert (done.returncode, done.stderr) == (0, "")
+    assert "removed" in done.stdout and "git is not installed" in done.stdout
+    assert not (project / ".claude").exists()
+
+
+def test_uninstall_without_git_says_the_git_hook_it_could_not_remove(tmp_path: Path) -> None:
+    project = make_repo(tmp_path / "project")
+    assert cli("install", "--project", str(project)).returncode == 0
+    done = cli_without_git(tmp_path, "uninstall", "--project", str(project))
+    assert done.returncode == 1
+    assert "removed" in done.stdout and not (project / ".claude").exists()
+    hook = project / ".git" / "hooks" / "post-commit"
+    assert done.stderr == (
+        f"selfdistill: git is not installed, so the git post-commit hook in {hook.parent.resolve()}"
+        " is still there: run `selfdistill uninstall` again where git is installed\n"
+    )
+    again = cli("uninstall", "--project", str(project))
+    assert again.returncode == 0, again.stderr
+    assert "removed the git post-commit hook" in again.stdout and not hook.exists()
+
+
+RECORDED = Path(__file__).parent / "data" / "recorded"
+
+
+def test_uninstall_says_how_to_take_published_lessons_out(tmp_path: Path) -> None:
+    project = make_repo(tmp_path / "project")
+    (project / "CLAUDE.md").write_text("# Notes\n")
+    assert cli("install", "--project", str(project)).returncode == 0
+    sessions = [
+        f"--transcript={RECORDED / name}" for name in ("session-1.jsonl", "session-2.jsonl")
+    ]
+    assert cli("run", "--project", str(project), *sessions).returncode == 0
+    published = (project / "CLAUDE.md").read_bytes()
+    assert b"<!-- selfdistill:begin -->" in published
+
+    done = cli("uninstall", "--project", str(project))
+    assert done.returncode == 0, done.stderr
+    last = done.stdout.splitlines()[-1]
+    assert last == (
+        "published lessons stay in CLAUDE.md: to take them out, run "
+        f"`selfdistill lessons reject ID --project {project}` for each active lesson "
+        f"(`selfdistill lessons --status active --project {project}` lists them)"
+    )
+    assert (project / "CLAUDE.md").read_bytes() == published, "uninstall does not touch them"
+
+
+def test_published_lessons_are_our_block_and_the_skills_we_still_own(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    assert install.published_lessons(project) == ()
+    (project / "CLAUDE.md").write_text(
+        "```\n<!-- selfdistill:begin -->\n<!-- selfdistill:end -->\n```\n"
+    )
+    assert install.published_lessons(project) == (), "an example in a code fence is the user's"
+    ours, edited = skills.skill_path(project, "ours"), skills.skill_path(project, "edited")
+    for path in (ours, edited):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"---\nname: x\n---\n")
+    owned = {
+        name: skills.Owned("lesson", skills.digest(b"---\nname: x\n---\n"))
+        for name in ("ours", "edited", "deleted")
+    }
+    state = ProjectState.for_project(project)
+    journal.registry_path(state).parent.mkdir(parents=True)
+    skills.save_registry(journal.registry_path(state), skills.Registry(owned))
+    edited.write_bytes(b"---\nname: x\n---\nthe user's now\n")
+    assert install.published_lessons(project) == (ours,)
+
+
+def test_installations_taking_turns_each_put_back_the_hooks_they_took_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    use_installation(monkeypatch, tmp_path / "first")
+    install.install(project)
+    use_installation(monkeypatch, tmp_path / "second")
+    install.install(project)
+    second = hook_commands(project)
+    use_installation(monkeypatch, tmp_path / "first")
+    assert install.install(project).settings.action == "replaced"
+
+    assert install.uninstall(project).settings.action == "removed"
+    assert hook_commands(project) == second, "the second installation's hooks, back in place"

@@ -171,3 +171,41 @@ def test_install_sh_refuses_a_missing_project(tmp_path: Path) -> None:
     done = run_install_sh(tmp_path, clean_env(tmp_path), str(tmp_path / "nope"))
     assert done.returncode == 1
     assert "no such project directory" in done.stderr
+
+
+def test_install_sh_ignores_a_relative_xdg_data_home(tmp_path: Path) -> None:
+    # A stand-in python: new enough, but it cannot make the environment; it notes where it was.
+    calls = tmp_path / "calls"
+    python = tmp_path / "python3"
+    python.write_text(
+        f'#!/bin/sh\n[ "$1" = -m ] || exit 0\necho "$@" > {shlex.quote(str(calls))}\nexit 1\n'
+    )
+    python.chmod(0o755)
+    home = tmp_path / "home"
+    home.mkdir()
+    done = run_install_sh(tmp_path, clean_env(home, PYTHON=str(python), XDG_DATA_HOME="relx"))
+    assert done.returncode == 1
+    venv = home / ".local" / "share" / "selfdistill" / "venv"
+    assert calls.read_text() == f"-m venv --clear {venv}\n"
+    assert not (tmp_path / "relx").exists()
+
+
+def test_install_sh_names_the_command_to_run_again_when_registering_fails(
+    installed: Installed, tmp_path: Path
+) -> None:
+    tools = tmp_path / "bin"  # no git among them
+    tools.mkdir()
+    (tools / "dirname").symlink_to(shutil.which("dirname") or "/usr/bin/dirname")
+    env = clean_env(installed.home, PATH=str(tools), PYTHON=str(installed.venv_bin / "python"))
+    project = tmp_path / "other project"
+    project.mkdir()
+    done = run_install_sh(tmp_path, env, str(project))
+    assert done.returncode == 1
+    first, second = done.stderr.splitlines()[-2:]
+    assert "selfdistill install --no-git" in first
+    assert second == (
+        f"install.sh: selfdistill is in {installed.venv_bin.parent}, but its hooks are not "
+        f"registered; after the fix above, run: {installed.venv_bin / 'selfdistill'} install "
+        f'--project "{project}"'
+    )
+    assert list(project.iterdir()) == []

@@ -140,3 +140,10 @@ def test_a_relative_state_home_is_refused(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("SELFDISTILL_HOME", "relhome")
     with pytest.raises(UserError, match="SELFDISTILL_HOME must be an absolute path, not 'relhome'"):
         state_home()
+
+
+def test_a_relative_xdg_data_home_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The XDG spec: a relative path in XDG_DATA_HOME is invalid and is to be ignored.
+    monkeypatch.delenv("SELFDISTILL_HOME")
+    monkeypatch.setenv("XDG_DATA_HOME", "relx")
+    assert state_home() == Path.home() / ".local" / "share" / "selfdistill"

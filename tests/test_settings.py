@@ -131,6 +131,21 @@ def test_uninstall_removes_our_entries_under_any_event() -> None:
     assert settings.without_hooks(data, None) == {}
 
 
+def test_uninstall_puts_back_the_entries_of_another_installation_it_replaced() -> None:
+    theirs = settings.with_hooks(USER, commands("/other/bin/selfdistill")).settings
+    mine = settings.running(commands().values())
+    replaced = settings.others_entries(theirs, mine)
+    assert sorted(replaced) == sorted(settings.EVENTS)
+    merge = settings.with_hooks(theirs, commands())
+    edited = {**merge.settings, "model": "sonnet"}
+    assert settings.without_hooks(edited, merge.created, mine, replaced) == {
+        **theirs,
+        "model": "sonnet",
+    }
+    # Theirs only: nothing of ours to remove, nothing put back.
+    assert settings.without_hooks(theirs, (), mine, replaced) == theirs
+
+
 @pytest.mark.parametrize(
     ("command", "event"),
     [

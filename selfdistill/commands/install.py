@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import os
+import shlex
 from pathlib import Path
 
 import click
 
 from selfdistill import install as installer
+from selfdistill.errors import FatalError
 
 _SETTINGS_TEXT = {
     "registered": "registered the selfdistill hooks in {path}",
     "updated": "updated the selfdistill hooks in {path}",
+    "replaced": (
+        "pointed the hooks of another selfdistill installation in {path} at this one "
+        "(uninstall points them back)"
+    ),
     "unchanged": "hooks already registered in {path}",
     "restored": "removed the selfdistill hooks from {path} (restored your original file)",
     "removed": "removed the selfdistill hooks from {path}",
     "deleted": "removed {path} (selfdistill had created it)",
     "absent": "no {path}: nothing to remove there",
+    "foreign": "the hooks in {path} run another selfdistill installation: left as they are",
 }
 _UNINSTALL_UNCHANGED = "no selfdistill hooks in {path}: nothing to remove there"
 
@@ -56,8 +64,23 @@ def uninstall_command(project: Path) -> None:
     """Remove exactly what `selfdistill install` added, restoring any git hook it chained."""
     report = installer.uninstall(project)
     _print(report, uninstalling=True)
-    if not report.changed():
+    if not report.changed() and not report.undone:
         click.echo("selfdistill was not installed here: nothing to remove")
+    if report.published:
+        click.echo(_published_text(report.published, Path(os.path.abspath(project))))
+    if report.undone:  # what was done is printed above; the one thing left is the error
+        raise FatalError(report.undone)
+
+
+def _published_text(places: tuple[Path, ...], project: Path) -> str:
+    """One line: uninstall leaves published lessons (install did not add them); how to go on."""
+    where = ", ".join(os.path.relpath(place, project) for place in places)
+    option = f"--project {shlex.quote(str(project))}"
+    return (
+        f"published lessons stay in {where}: to take them out, run "
+        f"`selfdistill lessons reject ID {option}` for each active lesson "
+        f"(`selfdistill lessons --status active {option}` lists them)"
+    )
 
 
 def _print(report: installer.Report, uninstalling: bool) -> None:
