@@ -78,3 +78,4 @@ echo "Installing selfdistill from $source_dir"
 echo
 echo "selfdistill is installed: $venv/bin/selfdistill"
 echo "Your PATH was not changed; to type just 'selfdistill', add $venv/bin to PATH."
+echo "The MCP server ('selfdistill mcp') needs the MCP SDK: $venv/bin/python -m pip install 'mcp>=2'"

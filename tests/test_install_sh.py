@@ -96,6 +96,8 @@ def test_install_sh_builds_a_working_isolated_environment(installed: Installed) 
     assert version.returncode == 0, version.stderr
     assert version.stdout.startswith("selfdistill, version ")
     assert str(installed.venv_bin / "selfdistill") in installed.first.stdout
+    # the MCP SDK is optional: the pip that installs it where selfdistill runs is named
+    assert f"{installed.venv_bin / 'python'} -m pip install 'mcp>=2'" in installed.first.stdout
     # Nothing in HOME but SELFDISTILL_HOME (pip's cache is elsewhere here, see clean_env).
     assert [p.name for p in installed.home.iterdir()] == [".local"]
     assert [p.name for p in (installed.home / ".local" / "share").iterdir()] == ["selfdistill"]
