@@ -6,6 +6,7 @@ import dataclasses
 import errno
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -220,7 +221,7 @@ def test_a_write_failure_names_the_file_and_why(
 ) -> None:
     path = state.project / "CLAUDE.md"
     path.write_bytes(b"mine\n")
-    module: Any = {"mkstemp": atomic.tempfile, "replace": atomic.os, "_fill": atomic}[call]
+    module: Any = {"mkstemp": tempfile, "replace": os, "_fill": atomic}[call]
     real = getattr(module, call)
 
     def fail_in_the_project(*args: Any, **kwargs: Any) -> Any:

@@ -257,7 +257,8 @@ def test_cli_errors_are_one_line(state: ProjectState, args: tuple[str, ...], mes
 
 
 def test_approve_then_reject_in_review_mode_gives_back_the_file(tmp_path: Path) -> None:
-    from tests.test_lessons_cli import listed, seeded, selfdistill
+    from tests.test_lessons_cli import listed, seeded
+    from tests.test_run_cli import selfdistill
 
     project = seeded(tmp_path)
     (project / ".claude").mkdir(exist_ok=True)
