@@ -253,6 +253,10 @@ def _undo_block(entry: Entry) -> str | None:
         if data is None and not entry.deleted_file:
             return "the file is gone; nothing to restore into"
         try:
+            if entry.after is not None and claudemd.split(data or b"").region is None:
+                # The block this run wrote was taken out since (no lesson was left active): what
+                # it held before is no more wanted now than what it put in.
+                return "its block was taken out since; nothing of this run's to undo"
             new = claudemd.restore(
                 data or b"",
                 decode(entry.before),

@@ -159,7 +159,7 @@ def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-A, B = "aaaaaaaaaa", "bbbbbbbbbb"
+A, B, C = "aaaaaaaaaa", "bbbbbbbbbb", "cccccccccc"
 
 
 def run_publishes(state: ProjectState, run_id: str, *lessons_in: Lesson) -> None:
@@ -317,3 +317,28 @@ def test_a_read_only_claude_md_is_not_rolled_back(state: ProjectState) -> None:
     assert result.kept == (
         (path, f"cannot write {path}: it is read-only (no write permission); left alone"),
     )
+
+
+def reject_all(state: ProjectState, decision: str) -> None:
+    rejected = tuple(replace(x, status="rejected") for x in lessons.read_lessons(state))
+    lessons.update_lessons(state, lambda current: rejected)
+    distill.publish(state, rejected, journal.DECISION_PREFIX + decision, PublishConfig())
+
+
+@pytest.mark.parametrize("original", [b"# T\n", b"# T\r\nno final newline", b""])
+def test_rolling_back_a_run_after_its_lessons_were_rejected_brings_none_back(
+    state: ProjectState, original: bytes
+) -> None:
+    if original:
+        claude_md(state).write_bytes(original)
+    run_publishes(state, "run-1", active(A))
+    run_publishes(state, "run-2", active(A), active(B))
+    reject_all(state, "d1")
+    assert claude_md(state).read_bytes() == original if original else not claude_md(state).exists()
+    distill.rollback(state, "run-2")  # it had put B in: the block it restores holds A, rejected
+    assert claude_md(state).read_bytes() == original if original else not claude_md(state).exists()
+    # and a lesson active again later is appended as on the first time, then taken out exactly
+    run_publishes(state, "run-3", active(C))
+    assert block(state) == (C,)
+    reject_all(state, "d2")
+    assert claude_md(state).read_bytes() == original if original else not claude_md(state).exists()
