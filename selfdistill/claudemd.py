@@ -113,13 +113,16 @@ def _is_end(line: bytes, first: bool) -> bool:
 def check_encoding(data: bytes) -> None:
     """Refuse a UTF-16 or UTF-32 file: its bytes are kept only if we write nothing into it."""
     name = next((name for bom, name in WIDE_BOMS if data.startswith(bom)), None)
-    if name is None and b"\x00" in data:
-        name = "UTF-16 or UTF-32"  # no byte order mark, but text in UTF-8 never holds NUL bytes
-    if name:
-        raise ForeignEncoding(
-            f"CLAUDE.md is in {name}; selfdistill writes its block in UTF-8 and will not mix the "
-            "two. Save the file as UTF-8 to let it write there."
-        )
+    if name is not None:
+        found = f"is in {name}"
+    elif b"\x00" in data:  # text in UTF-8 never holds one: UTF-16 without a byte order mark?
+        found = "holds NUL bytes (UTF-16 or UTF-32 without a byte order mark, or not text)"
+    else:
+        return
+    raise ForeignEncoding(
+        f"CLAUDE.md {found}; selfdistill writes its block in UTF-8 and will not mix the two. "
+        "Save the file as UTF-8 text to let it write there."
+    )
 
 
 def split(data: bytes) -> Split:

@@ -638,6 +638,6 @@ def module_available(name: str, *inside: str) -> bool:
 def check_mcp() -> Check:
     if module_available("mcp", "server", "mcpserver"):
         return Check("mcp", True, "'selfdistill mcp' is available")
-    return Check(
-        "mcp", True, "'selfdistill mcp' needs the optional extra: pip install 'selfdistill[mcp]'"
-    )
+    from selfdistill.commands.mcp import install_hint
+
+    return Check("mcp", True, f"'selfdistill mcp': {install_hint()}")

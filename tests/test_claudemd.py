@@ -184,6 +184,13 @@ def test_utf16_and_utf32_are_refused_and_left_alone(state: ProjectState, origina
     assert result.changed == ()
     [error] = result.errors
     assert "Save the file as UTF-8" in error and "\n" not in error
+    assert ("is in UTF-" in error) != ("holds NUL bytes" in error)  # a BOM names it, else NULs
+
+
+def test_an_ascii_file_with_a_nul_byte_is_refused_for_what_it_holds(state: ProjectState) -> None:
+    claude_md(state).write_bytes(b"# notes\x00\n")
+    [error] = publish(state, [lesson("a")], "run-1").errors
+    assert "CLAUDE.md holds NUL bytes" in error
 
 
 def test_user_edits_outside_survive_between_runs(state: ProjectState) -> None:

@@ -508,3 +508,12 @@ def test_a_logged_error_names_its_project_on_its_first_line(tmp_path: Path) -> N
     headline, *details = log_file().read_text().splitlines()
     assert headline.endswith(f" run x failed [project {tmp_path / 'a b'}]")
     assert details == ["    Traceback", "      line"]
+
+
+def test_without_the_mcp_sdk_it_names_the_pip_of_selfdistill_s_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(doctor, "module_available", lambda *names: False)
+    check = doctor.check_mcp()
+    assert check.ok  # optional: not a problem
+    assert f"{sys.executable} -m pip install 'mcp>=2'" in check.detail
