@@ -510,6 +510,17 @@ def test_cli_says_when_it_takes_over_another_installations_hooks(tmp_path: Path)
     assert (project / ".claude" / "settings.json").read_bytes() == first
 
 
+def test_cli_uninstall_of_an_installation_taken_over_says_why_once(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    for root in ("first", "second"):
+        assert cli_as(tmp_path / root, "install", "--project", str(project), "--no-git").stdout
+    gone = cli_as(tmp_path / "first", "uninstall", "--project", str(project))
+    assert gone.returncode == 0, gone.stderr
+    assert "run another selfdistill installation: left as they are" in gone.stdout
+    assert "not installed here" not in gone.stdout  # it was; its hooks were taken over
+
+
 def cli_without_git(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     nothing = tmp_path / "empty bin"
     nothing.mkdir(exist_ok=True)

@@ -64,7 +64,8 @@ def uninstall_command(project: Path) -> None:
     """Remove exactly what `selfdistill install` added, restoring any git hook it chained."""
     report = installer.uninstall(project)
     _print(report, uninstalling=True)
-    if not report.changed() and not report.undone:
+    # "foreign" said why nothing was removed: another installation's hooks are there
+    if not report.changed() and not report.undone and report.settings.action != "foreign":
         click.echo("selfdistill was not installed here: nothing to remove")
     if report.published:
         click.echo(_published_text(report.published, Path(os.path.abspath(project))))
