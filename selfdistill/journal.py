@@ -282,14 +282,15 @@ def _put(path: Path, data: bytes | None, new: bytes, created_file: bool) -> bool
 def _undo_skill(entry: Entry, registry: skills.Registry) -> tuple[str | None, skills.Registry]:
     path = Path(entry.path)
     after, before = decode(entry.after), decode(entry.before)
-    if read_bytes(path) != after:
-        return "changed since that run; left alone", registry
+    current = read_bytes(path)
+    if current != after:
+        return ("gone since that run" if current is None else "changed since that run"), registry
     try:
         done = _put_skill(path, before, after)
     except OSError as error:
         return str(cannot_write(path, error)), registry
     if not done:
-        return "changed while restoring it; left alone", registry
+        return "changed while restoring it", registry
     owned = dict(registry.owned)
     name = entry.name or path.parent.name
     if before is None:

@@ -130,7 +130,7 @@ def test_rollback_leaves_a_skill_edited_since(state: ProjectState) -> None:
     path.write_bytes(path.read_bytes() + b"user addition\n")
     result = journal.rollback_run(state, "run-1")
     assert path.read_bytes().endswith(b"user addition\n")
-    assert result.kept == ((str(path), "changed since that run; left alone"),)
+    assert result.kept == ((str(path), "changed since that run"),)
 
 
 def test_unknown_run_and_nothing_to_roll_back(state: ProjectState) -> None:
@@ -342,3 +342,11 @@ def test_rolling_back_a_run_after_its_lessons_were_rejected_brings_none_back(
     assert block(state) == (C,)
     reject_all(state, "d2")
     assert claude_md(state).read_bytes() == original if original else not claude_md(state).exists()
+
+
+def test_rollback_of_a_skill_gone_since_says_so(state: ProjectState) -> None:
+    publish(state, [active("p", ("one", "two"))], "run-1")
+    path = state.project / ".claude/skills/working-on-p/SKILL.md"
+    path.unlink()
+    result = journal.rollback_run(state, "run-1")
+    assert result.kept == ((str(path), "gone since that run"),)
