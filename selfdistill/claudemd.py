@@ -220,12 +220,16 @@ def splice(data: bytes, region: bytes) -> tuple[bytes, bytes, bytes]:
     return data + separator + region + eol, separator, eol
 
 
-def restore(data: bytes, before: bytes | None, separator: bytes, trailer: bytes) -> bytes:
+def restore(
+    data: bytes, before: bytes | None, separator: bytes, trailer: bytes, base: int | None = None
+) -> bytes:
     """The file with our block put back to `before` (None: taken out), the user's bytes kept.
 
     The separator and trailer we added go with the block, except where text the user added
-    after the block since would lose its own line: a block put back keeps its trailer when
-    anything follows it, and the separator stays when anything follows the removed block.
+    since would lose its own line: a block put back keeps its trailer when anything follows it,
+    and the separator stays when anything follows the removed block, or when the text before
+    it is no longer `base` bytes long (the user added a line above the block, or the block
+    moved: that line ending is theirs). Journals older than `base` leave it None.
     """
     parts = split(data)
     if parts.region is None:  # put back a block that was taken out, as it was: at the end
@@ -237,7 +241,8 @@ def restore(data: bytes, before: bytes | None, separator: bytes, trailer: bytes)
         return prefix + before + (b"" if suffix == trailer else suffix)
     if trailer and suffix.startswith(trailer):
         suffix = suffix[len(trailer) :]
-    if separator and not suffix and prefix.endswith(separator):
+    ours = base is None or len(prefix) - len(separator) == base
+    if separator and not suffix and prefix.endswith(separator) and ours:
         prefix = prefix[: -len(separator)]
     return prefix + suffix
 

@@ -49,6 +49,9 @@ class Entry:
     after: str | None
     separator: str = ""  # claude_md: bytes added before a new block, taken away with it
     trailer: str = ""  # claude_md: line ending added after a block that ended the file
+    # claude_md: how long the file was when the block was appended to it. The separator is ours
+    # only right after that many bytes: after text the user added since, it ends their line.
+    base: int | None = None
     created_file: bool = False
     deleted_file: bool = False  # claude_md: taking the block out left nothing, so the file went
     lesson: str | None = None  # skill: the lesson it was written for
@@ -64,6 +67,7 @@ class Origin:
     separator: bytes
     trailer: bytes
     created_file: bool
+    base: int | None = None  # see Entry.base
 
 
 @dataclass(frozen=True)
@@ -239,7 +243,8 @@ def block_origin(state: ProjectState, path: str) -> Origin | None:
                 return None
             trailer = trailer or (decode(entry.trailer) or b"")  # the newest one added is there
             if entry.before is None:
-                return Origin(None, decode(entry.separator) or b"", trailer, entry.created_file)
+                separator = decode(entry.separator) or b""
+                return Origin(None, separator, trailer, entry.created_file, entry.base)
             oldest = entry
     if oldest is None:
         return None
@@ -262,6 +267,7 @@ def _undo_block(entry: Entry) -> str | None:
                 decode(entry.before),
                 decode(entry.separator) or b"",
                 decode(entry.trailer) or b"",
+                entry.base,
             )
             if _put(path, data, new, entry.created_file):
                 return None

@@ -169,6 +169,7 @@ def _block_write(
         journal.encode(separator) or "",
         journal.encode(trailer) or "",
         created_file=data is None,
+        base=len(current) if region is None else None,
     )
     return _BlockWrite(new, entry), left_out
 
@@ -182,7 +183,7 @@ def _taken_out(state: ProjectState, path: Path, data: bytes, region: bytes) -> _
     origin = journal.block_origin(state, str(path))
     if origin is None or origin.before == region:
         return None
-    new = claudemd.restore(data, origin.before, origin.separator, origin.trailer)
+    new = claudemd.restore(data, origin.before, origin.separator, origin.trailer, origin.base)
     gone = origin.created_file and not new
     entry = journal.Entry(
         "claude_md",
@@ -192,6 +193,7 @@ def _taken_out(state: ProjectState, path: Path, data: bytes, region: bytes) -> _
         journal.encode(origin.separator) or "",
         journal.encode(origin.trailer) or "",
         deleted_file=gone,
+        base=origin.base,
     )
     return _BlockWrite(None if gone else new, entry)
 

@@ -350,3 +350,28 @@ def test_rollback_of_a_skill_gone_since_says_so(state: ProjectState) -> None:
     path.unlink()
     result = journal.rollback_run(state, "run-1")
     assert result.kept == ((str(path), "gone since that run"),)
+
+
+def test_a_line_added_above_the_block_keeps_its_line_ending_when_the_block_goes(
+    state: ProjectState,
+) -> None:
+    claude_md(state).write_bytes(b"# T")  # no final newline: one is added before the block
+    run_publishes(state, "run-1", active(A))
+    data = claude_md(state).read_bytes()
+    at = data.index(BEGIN)
+    claude_md(state).write_bytes(data[:at] + b"added by me\n" + data[at:])
+    reject_all(state, "d1")
+    assert claude_md(state).read_bytes() == b"# T\nadded by me\n"
+
+
+def test_a_block_moved_by_a_rollback_leaves_the_user_s_line_ending(state: ProjectState) -> None:
+    claude_md(state).write_bytes(b"# T")
+    run_publishes(state, "run-1", active(A))
+    with claude_md(state).open("ab") as notes:
+        notes.write(b"mine\n")  # after the block
+    retired = (replace(active(A), status="retired"),)
+    lessons.update_lessons(state, lambda current: retired)
+    distill.publish(state, retired, "run-2", PublishConfig())  # the last lesson retired
+    assert claude_md(state).read_bytes() == b"# T\nmine\n"
+    distill.rollback(state, "run-2")  # the block comes back at the end, then goes again
+    assert claude_md(state).read_bytes() == b"# T\nmine\n"
