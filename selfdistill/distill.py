@@ -937,7 +937,10 @@ def execute(
     record_lessons(tally, proposal, result, config)
     record_awaiting(tally, final, config)
     write_watermarks(state, next_marks(plan, analysis, marks))
-    if config.mode != "auto" or not (active_changed or was_owed):
+    # The block may show other lessons than the active ones though none changed: a target was
+    # turned off in the config (what it shows is taken out), or the block was edited by hand.
+    due = active_changed or was_owed or not publisher.block_shows(state, final, config.publish)
+    if config.mode != "auto" or not due:
         owed.unlink(missing_ok=True)
         return
     try:

@@ -375,6 +375,19 @@ def test_rejected_lesson_is_not_proposed_again(project: Path, tmp_path: Path) ->
     assert after.status == "rejected"
 
 
+def test_turning_claude_md_off_takes_the_block_out_at_the_next_run(
+    project: Path, tmp_path: Path
+) -> None:
+    (project / "CLAUDE.md").write_bytes(b"# Mine\n")
+    assert run(project, *sessions(tmp_path, TREE, 2))["published"]
+    (project / ".claude").mkdir()
+    (project / ".claude" / "selfdistill.json").write_text('{"publish": {"claudeMd": false}}')
+    manifest = run(project)  # nothing new to read, no lesson changed
+    assert manifest["published"] == [str(project / "CLAUDE.md")]
+    assert (project / "CLAUDE.md").read_bytes() == b"# Mine\n"
+    assert run(project)["published"] == []  # once out, runs leave the file alone
+
+
 def test_review_mode_waits_for_approval(project: Path, tmp_path: Path) -> None:
     (project / ".claude").mkdir()
     (project / ".claude" / "selfdistill.json").write_text('{"mode": "review"}')
