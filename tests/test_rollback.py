@@ -274,7 +274,9 @@ def test_approve_then_reject_in_review_mode_gives_back_the_file(tmp_path: Path) 
         assert done.returncode == 0, done.stderr
         if original is None:
             assert not (project / "CLAUDE.md").exists()  # selfdistill made it: it goes
+            assert f"  removed {project / 'CLAUDE.md'}" in done.stdout
         else:
+            assert f"  updated {project / 'CLAUDE.md'}" in done.stdout
             assert (project / "CLAUDE.md").read_bytes() == original
             (project / "CLAUDE.md").unlink()
 

@@ -67,8 +67,8 @@ def command(
         emit_json({"lesson": record(updated, policy), "published": list(published)})
     else:
         click.echo(f"{updated.id} is now {updated.status}")
-        for path in published:
-            click.echo(f"  updated {path}")
+        for path in published:  # a file selfdistill created goes when nothing is left in it
+            click.echo(f"  {'updated' if Path(path).exists() else 'removed'} {path}")
 
 
 def record(lesson: Lesson, policy: Policy) -> dict[str, Any]:
