@@ -155,6 +155,16 @@ def test_invalid_settings_are_refused_and_nothing_is_written(tmp_path: Path) -> 
     assert "Traceback" not in done.stderr
 
 
+def test_settings_with_a_byte_order_mark_are_refused_in_plain_words(tmp_path: Path) -> None:
+    project = make_repo(tmp_path / "project")
+    (project / ".claude").mkdir()
+    path = project / ".claude" / "settings.json"
+    path.write_bytes(b'\xef\xbb\xbf{"model": "opus"}\n')
+    with pytest.raises(FatalError, match=r"settings.json begins with a byte order mark \(BOM\)"):
+        install.install(project)
+    assert path.read_bytes() == b'\xef\xbb\xbf{"model": "opus"}\n'
+
+
 def test_registered_commands_run_from_a_shell_with_spaces_everywhere(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
