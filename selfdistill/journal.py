@@ -143,15 +143,11 @@ def runs(state: ProjectState) -> list[dict[str, Any]]:
 
 def _pick(state: ProjectState, run_id: str | None) -> tuple[Path, dict[str, Any]]:
     if run_id is None:
-        wrote = [item for item in runs(state) if item["entries"]]
-        pending = [
-            item
-            for item in wrote
-            if not item.get("rolledBackAt") and not str(item["run"]).startswith(DECISION_PREFIX)
-        ]
+        pending = _undoable(state)
         if not pending:
+            wrote = [item for item in runs(state) if item["entries"]]
             raise UserError(f"nothing to roll back: {_why_nothing(wrote)}")
-        run_id = str(pending[-1]["run"])
+        run_id = pending[-1]
     if run_id.startswith(DECISION_PREFIX):
         raise UserError(
             f"{run_id} wrote your decision on a lesson, not a run; decide again with "
@@ -166,11 +162,30 @@ def _pick(state: ProjectState, run_id: str | None) -> tuple[Path, dict[str, Any]
                 f"no run {run_id} wrote anything back here: a run that did keeps its journal "
                 "(older runs that wrote nothing are only counted, in the runs archive)"
             )
-        raise UserError(f"unknown run id {run_id!r} (see `selfdistill status`)")
+        raise UserError(f"unknown run id {run_id!r}; {_recent(state)}")
     current = _load(path)
     if current.get("rolledBackAt"):
         raise UserError(f"run {run_id} was already rolled back")
     return path, current
+
+
+def _undoable(state: ProjectState) -> list[str]:
+    """The ids of the runs that wrote something and can still be rolled back, oldest first."""
+    return [
+        str(item["run"])
+        for item in runs(state)
+        if item["entries"]
+        and not item.get("rolledBackAt")
+        and not str(item["run"]).startswith(DECISION_PREFIX)
+    ]
+
+
+def _recent(state: ProjectState, shown: int = 3) -> str:
+    """The runs one can roll back, newest last, for a message."""
+    ids = _undoable(state)
+    if not ids:
+        return "no run has written to this project"
+    return "runs that wrote here and can be rolled back: " + ", ".join(ids[-shown:])
 
 
 def _why_nothing(wrote: list[dict[str, Any]]) -> str:

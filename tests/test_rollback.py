@@ -146,6 +146,8 @@ def test_runs_that_wrote_nothing_are_not_journaled(state: ProjectState) -> None:
     publish(state, [active("a")], "run-1")
     publish(state, [active("a")], "run-2")
     assert [run["run"] for run in journal.runs(state)] == ["run-1"]
+    with pytest.raises(UserError, match=r"runs that wrote here and can be rolled back: run-1$"):
+        journal.rollback(state, "run-9")
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
