@@ -6,9 +6,11 @@ created and the hook commands we registered; uninstall writes that text back byt
 what remains without our entries is what the user had, and otherwise removes our entries alone.
 
 Several installations (another SELFDISTILL_HOME, another environment) can meet in one file. Install
-points the hooks of the one it finds at itself, so that sessions are recorded once; uninstall puts
-them back (they are in the text it restores, or put back entry by entry after a user's edit), and
-an installation whose hooks another one has taken over leaves that one's hooks alone.
+leaves the hooks of another one whose program is still there alone and refuses, naming its
+uninstall command: two live installations would record everything twice and would have to be
+uninstalled in the right order. The hooks of one whose program is gone are pointed at this one;
+uninstall puts them back (they are in the text it restores, or put back entry by entry after a
+user's edit), and an installation whose hooks another one has taken over leaves them alone.
 """
 
 from __future__ import annotations
@@ -223,11 +225,43 @@ def _install_settings(project: Path, commands: dict[str, str]) -> SettingsChange
     record = _load_record(project)
     action = _install_action(before, record)
     ours_before = record.commands if record and record.commands else ()
+    if action == "replaced":
+        _refuse_a_live_installation(before, {*ours_before, *commands.values()}, path, project)
     replaced = settings.others_entries(before, settings.running({*ours_before, *commands.values()}))
     found = Record(text, merge.created, not path.parent.exists(), (*commands.values(),), replaced)
     _save_record(project, _merged_record(record, found))
     _write(path, settings.render(merge.settings, text))
     return SettingsChange(path, action)
+
+
+def _refuse_a_live_installation(
+    before: settings.Settings, ours: set[str], path: Path, project: Path
+) -> None:
+    """Another selfdistill installation's hooks are its own to remove while its program is
+    there: taking them over would leave two installations to uninstall in the right order.
+    Those of one whose program is gone (a deleted environment) are taken over."""
+    live = sorted(c for c in settings.commands_of(before) - ours if _still_there(c))
+    if live:
+        program = _program(live[0])
+        uninstall_it = shlex.join([*program, "uninstall", "--project", str(project)])
+        raise UserError(
+            f"the hooks in {path} run another selfdistill installation ({program[0]}): "
+            f"uninstall it first (`{uninstall_it}`), then install again; nothing was changed"
+        )
+
+
+def _program(command: str) -> list[str]:
+    """The words of a hook command before `hook EVENT`: the program that runs it."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return []
+    return words[: words.index("hook")] if "hook" in words else words[:1]
+
+
+def _still_there(command: str) -> bool:
+    program = _program(command)
+    return bool(program) and all(os.path.exists(p) for p in program if os.path.isabs(p))
 
 
 def _install_action(before: settings.Settings, record: Record | None) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from selfdistill import githook, hookusers, install, journal, settings, skills
-from selfdistill.errors import FatalError
+from selfdistill.errors import FatalError, UserError
 from selfdistill.paths import ProjectState
 from selfdistill.store import iter_observations
 from tests.test_git import commit_file, git_identity, make_repo, run
@@ -433,6 +433,29 @@ def use_installation(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
     monkeypatch.setenv("SELFDISTILL_HOME", str(root / "home"))
 
 
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    return {str(p): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def deleted(root: Path) -> None:
+    """The installation's environment is gone: its hooks can run no more."""
+    shutil.rmtree(root / "venv")
+
+
+def test_install_leaves_the_hooks_of_another_live_installation_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = make_repo(tmp_path / "project")
+    use_installation(monkeypatch, tmp_path / "first")
+    install.install(project)
+    before = tree_bytes(project)
+    use_installation(monkeypatch, tmp_path / "second")
+    with pytest.raises(UserError, match=r"run another selfdistill installation \(.*first"):
+        install.install(project)
+    assert tree_bytes(project) == before
+    assert not install.record_path(project).exists()
+
+
 def test_uninstall_gives_back_the_hooks_of_another_installation_it_replaced(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -444,6 +467,7 @@ def test_uninstall_gives_back_the_hooks_of_another_installation_it_replaced(
     install.install(project)
     first = path.read_bytes()
     first_commands = hook_commands(project)
+    deleted(tmp_path / "first")
 
     use_installation(monkeypatch, tmp_path / "second")
     assert install.install(project).settings.action == "replaced"
@@ -466,6 +490,7 @@ def test_uninstall_after_a_user_edit_puts_the_other_installations_hooks_back(
     install.install(project)
     path = project / ".claude" / "settings.json"
     first = json.loads(path.read_text())
+    deleted(tmp_path / "first")
     use_installation(monkeypatch, tmp_path / "second")
     install.install(project)
     edited = json.loads(path.read_text())
@@ -483,6 +508,7 @@ def test_uninstalling_an_installation_whose_hooks_were_replaced_leaves_the_new_o
     project.mkdir()
     use_installation(monkeypatch, tmp_path / "first")
     install.install(project)
+    deleted(tmp_path / "first")
     use_installation(monkeypatch, tmp_path / "second")
     install.install(project)
     path = project / ".claude" / "settings.json"
@@ -510,7 +536,15 @@ def test_cli_says_when_it_takes_over_another_installations_hooks(tmp_path: Path)
     project = make_repo(tmp_path / "project")
     assert cli_as(tmp_path / "first", "install", "--project", str(project)).returncode == 0
     first = (project / ".claude" / "settings.json").read_bytes()
+    refused = cli_as(tmp_path / "second", "install", "--project", str(project), "--no-git")
+    uninstall_first = shlex.join(
+        [str(tmp_path / "first" / "venv" / "bin" / "python"), ENTRY, "uninstall"]
+    )
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert f"uninstall it first (`{uninstall_first} --project" in refused.stderr
+    assert (project / ".claude" / "settings.json").read_bytes() == first
 
+    deleted(tmp_path / "first")  # its hooks can run no more: taken over
     second = cli_as(tmp_path / "second", "install", "--project", str(project), "--no-git")
     assert second.returncode == 0, second.stderr
     assert "pointed the hooks of another selfdistill installation" in second.stdout
@@ -523,9 +557,10 @@ def test_cli_says_when_it_takes_over_another_installations_hooks(tmp_path: Path)
 def test_cli_uninstall_of_an_installation_taken_over_says_why_once(tmp_path: Path) -> None:
     project = tmp_path / "project"
     project.mkdir()
-    for root in ("first", "second"):
-        assert cli_as(tmp_path / root, "install", "--project", str(project), "--no-git").stdout
-    gone = cli_as(tmp_path / "first", "uninstall", "--project", str(project))
+    assert cli_as(tmp_path / "first", "install", "--project", str(project), "--no-git").stdout
+    deleted(tmp_path / "first")
+    assert cli_as(tmp_path / "second", "install", "--project", str(project), "--no-git").stdout
+    gone = cli_as(tmp_path / "first", "uninstall", "--project", str(project))  # set up again
     assert gone.returncode == 0, gone.stderr
     assert "run another selfdistill installation: left as they are" in gone.stdout
     assert "not installed here" not in gone.stdout  # it was; its hooks were taken over
@@ -629,10 +664,12 @@ def test_installations_taking_turns_each_put_back_the_hooks_they_took_over(
     project.mkdir()
     use_installation(monkeypatch, tmp_path / "first")
     install.install(project)
+    deleted(tmp_path / "first")
     use_installation(monkeypatch, tmp_path / "second")
     install.install(project)
     second = hook_commands(project)
-    use_installation(monkeypatch, tmp_path / "first")
+    deleted(tmp_path / "second")
+    use_installation(monkeypatch, tmp_path / "first")  # set up again
     assert install.install(project).settings.action == "replaced"
 
     assert install.uninstall(project).settings.action == "removed"
