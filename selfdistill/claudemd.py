@@ -28,6 +28,7 @@ WIDE_BOMS = (
 CONTROL = re.compile(r"[\x00-\x08\x0e-\x1b\x7f]")  # what `str.split` does not take as space
 # CommonMark: an HTML line may be indented by up to three spaces; four (or a tab) make it code.
 MAX_MARKER_INDENT = 3
+TAIL_BYTES = 200  # of the user's last line, to know the separator added after it (restore)
 LESSON_ID = re.compile(rb"^- .*\(`([^`\r\n]+)`\)\r?$", re.M)  # a lesson line ends with its id
 # A Markdown code fence: up to three spaces, then ``` or ~~~ (what follows opens an info string).
 FENCE = re.compile(rb"^ {0,3}(`{3,}|~{3,})(.*)$")
@@ -221,15 +222,16 @@ def splice(data: bytes, region: bytes) -> tuple[bytes, bytes, bytes]:
 
 
 def restore(
-    data: bytes, before: bytes | None, separator: bytes, trailer: bytes, base: int | None = None
+    data: bytes, before: bytes | None, separator: bytes, trailer: bytes, tail: bytes | None = None
 ) -> bytes:
     """The file with our block put back to `before` (None: taken out), the user's bytes kept.
 
     The separator and trailer we added go with the block, except where text the user added
     since would lose its own line: a block put back keeps its trailer when anything follows it,
-    and the separator stays when anything follows the removed block, or when the text before
-    it is no longer `base` bytes long (the user added a line above the block, or the block
-    moved: that line ending is theirs). Journals older than `base` leave it None.
+    and the separator stays when anything follows the removed block, or when the line before
+    it no longer ends with `tail`, the end of the line the separator was added after (the user
+    added a line below that one, or the block moved: that line ending is theirs). Journals
+    older than `tail` leave it None.
     """
     parts = split(data)
     if parts.region is None:  # put back a block that was taken out, as it was: at the end
@@ -241,10 +243,15 @@ def restore(
         return prefix + before + (b"" if suffix == trailer else suffix)
     if trailer and suffix.startswith(trailer):
         suffix = suffix[len(trailer) :]
-    ours = base is None or len(prefix) - len(separator) == base
+    ours = tail is None or prefix[: len(prefix) - len(separator)].endswith(tail)
     if separator and not suffix and prefix.endswith(separator) and ours:
         prefix = prefix[: -len(separator)]
     return prefix + suffix
+
+
+def last_line(data: bytes) -> bytes:
+    """The end of the file's last line (up to TAIL_BYTES), without its line ending if it has one."""
+    return re.split(rb"\r\n|\r|\n", data)[-1][-TAIL_BYTES:]
 
 
 def remove(data: bytes, separator: bytes, trailer: bytes) -> bytes:

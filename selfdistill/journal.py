@@ -49,9 +49,10 @@ class Entry:
     after: str | None
     separator: str = ""  # claude_md: bytes added before a new block, taken away with it
     trailer: str = ""  # claude_md: line ending added after a block that ended the file
-    # claude_md: how long the file was when the block was appended to it. The separator is ours
-    # only right after that many bytes: after text the user added since, it ends their line.
-    base: int | None = None
+    # claude_md: the end of the user's last line when a separator was added after it (up to
+    # claudemd.TAIL_BYTES). The separator is ours only right after it: after a line the user
+    # added below it since, that line ending is theirs.
+    tail: str | None = None
     created_file: bool = False
     deleted_file: bool = False  # claude_md: taking the block out left nothing, so the file went
     lesson: str | None = None  # skill: the lesson it was written for
@@ -67,7 +68,7 @@ class Origin:
     separator: bytes
     trailer: bytes
     created_file: bool
-    base: int | None = None  # see Entry.base
+    tail: bytes | None = None  # see Entry.tail
 
 
 @dataclass(frozen=True)
@@ -259,7 +260,7 @@ def block_origin(state: ProjectState, path: str) -> Origin | None:
             trailer = trailer or (decode(entry.trailer) or b"")  # the newest one added is there
             if entry.before is None:
                 separator = decode(entry.separator) or b""
-                return Origin(None, separator, trailer, entry.created_file, entry.base)
+                return Origin(None, separator, trailer, entry.created_file, decode(entry.tail))
             oldest = entry
     if oldest is None:
         return None
@@ -282,7 +283,7 @@ def _undo_block(entry: Entry) -> str | None:
                 decode(entry.before),
                 decode(entry.separator) or b"",
                 decode(entry.trailer) or b"",
-                entry.base,
+                decode(entry.tail),
             )
             if _put(path, data, new, entry.created_file):
                 return None

@@ -169,7 +169,7 @@ def _block_write(
         journal.encode(separator) or "",
         journal.encode(trailer) or "",
         created_file=data is None,
-        base=len(current) if region is None else None,
+        tail=journal.encode(claudemd.last_line(current) if separator else None),
     )
     return _BlockWrite(new, entry), left_out
 
@@ -183,7 +183,7 @@ def _taken_out(state: ProjectState, path: Path, data: bytes, region: bytes) -> _
     origin = journal.block_origin(state, str(path))
     if origin is None or origin.before == region:
         return None
-    new = claudemd.restore(data, origin.before, origin.separator, origin.trailer, origin.base)
+    new = claudemd.restore(data, origin.before, origin.separator, origin.trailer, origin.tail)
     gone = origin.created_file and not new
     entry = journal.Entry(
         "claude_md",
@@ -193,7 +193,7 @@ def _taken_out(state: ProjectState, path: Path, data: bytes, region: bytes) -> _
         journal.encode(origin.separator) or "",
         journal.encode(origin.trailer) or "",
         deleted_file=gone,
-        base=origin.base,
+        tail=journal.encode(origin.tail),
     )
     return _BlockWrite(None if gone else new, entry)
 

@@ -379,3 +379,22 @@ def test_a_block_moved_by_a_rollback_leaves_the_user_s_line_ending(state: Projec
     assert claude_md(state).read_bytes() == b"# T\nmine\n"
     distill.rollback(state, "run-2")  # the block comes back at the end, then goes again
     assert claude_md(state).read_bytes() == b"# T\nmine\n"
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        ((b"# T", b"# new top\n# T"), b"# new top\n# T"),  # a line added at the top
+        ((b"# T\r\nsee the notes", b"# Title\r\nsee the notes"), b"# Title\r\nsee the notes"),
+    ],
+)
+def test_an_edit_above_the_last_line_gives_back_a_file_without_a_final_newline(
+    state: ProjectState, edit: tuple[bytes, bytes], expected: bytes
+) -> None:
+    original, edited = edit
+    claude_md(state).write_bytes(original)  # no final newline: one is added before the block
+    run_publishes(state, "run-1", active(A))
+    data = claude_md(state).read_bytes()
+    claude_md(state).write_bytes(edited + data[len(original) :])
+    reject_all(state, "d1")
+    assert claude_md(state).read_bytes() == expected
