@@ -234,18 +234,6 @@ def check_hooks(setup: Setup) -> Check:
 # --- interpreters --------------------------------------------------------------------------------
 
 
-def program_of(command: str) -> list[str] | None:
-    """The selfdistill program a hook command runs (`<...>/selfdistill` or `<python> -m
-    selfdistill`), without `hook EVENT`."""
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        return None
-    if "hook" not in words:
-        return None
-    return words[: words.index("hook")] or None
-
-
 def program_problem(program: list[str]) -> str | None:
     """Why `program` cannot run selfdistill, or None when `program --version` works."""
     executable = program[0]
@@ -289,7 +277,7 @@ def check_interpreters(setup: Setup) -> Check:
         commands = registered(setup)
     except FatalError as error:
         return Check("interpreter", False, f"cannot read the hook registrations: {error}")
-    programs = {tuple(p) for p in map(program_of, commands.values()) if p}
+    programs = {tuple(p) for p in map(settings.hook_program, commands.values()) if p}
     if not programs:
         return Check("interpreter", True, "no hook commands of selfdistill to check")
     problems = [problem for p in sorted(programs) if (problem := program_problem(list(p)))]

@@ -242,7 +242,7 @@ def _refuse_a_live_installation(
     Those of one whose program is gone (a deleted environment) are taken over."""
     live = sorted(c for c in settings.commands_of(before) - ours if _still_there(c))
     if live:
-        program = _program(live[0])
+        program = settings.hook_program(live[0]) or [live[0]]
         uninstall_it = shlex.join([*program, "uninstall", "--project", str(project)])
         raise UserError(
             f"the hooks in {path} run another selfdistill installation ({program[0]}): "
@@ -250,18 +250,9 @@ def _refuse_a_live_installation(
         )
 
 
-def _program(command: str) -> list[str]:
-    """The words of a hook command before `hook EVENT`: the program that runs it."""
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        return []
-    return words[: words.index("hook")] if "hook" in words else words[:1]
-
-
 def _still_there(command: str) -> bool:
-    program = _program(command)
-    return bool(program) and all(os.path.exists(p) for p in program if os.path.isabs(p))
+    program = settings.hook_program(command)
+    return program is not None and all(os.path.exists(p) for p in program if os.path.isabs(p))
 
 
 def _install_action(before: settings.Settings, record: Record | None) -> str:

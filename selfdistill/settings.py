@@ -107,6 +107,18 @@ def _runs_launcher(program: list[str]) -> bool:
     return name == "entry.py" and os.path.basename(folder) == "selfdistill"
 
 
+def hook_program(command: str) -> list[str] | None:
+    """The program a hook command of ours runs (`<python> <...>/entry.py`, `<...>/selfdistill`,
+    `<python> -m selfdistill`): its words before `hook EVENT`."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None
+    if "hook" not in words:
+        return None
+    return words[: words.index("hook")] or None
+
+
 def has_ours(data: Settings) -> bool:
     """Whether any entry of ours is registered, under any event."""
     groups = data.get("hooks", {}).values()
