@@ -13,6 +13,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -234,6 +235,15 @@ def check_hooks(setup: Setup) -> Check:
 # --- interpreters --------------------------------------------------------------------------------
 
 
+def _this_installation(program: list[str]) -> bool:
+    """Does `program` run from this selfdistill's environment (whatever its form: the python
+    and entry.py install registers, or the console script older versions did)?"""
+    if not os.path.isabs(program[0]):
+        return True  # found on PATH when the hook runs: nothing to compare
+    here = os.path.dirname(os.path.abspath(sys.executable))
+    return os.path.dirname(os.path.abspath(program[0])) == here
+
+
 def program_problem(program: list[str]) -> str | None:
     """Why `program` cannot run selfdistill, or None when `program --version` works."""
     executable = program[0]
@@ -287,6 +297,16 @@ def check_interpreters(setup: Setup) -> Check:
             f"{shlex.quote(str(setup.project))}' with the selfdistill you want the hooks to run"
         )
         return Check("interpreter", False, "; ".join(problems), fix)
+    others = [list(p) for p in sorted(programs) if not _this_installation(list(p))]
+    if others:
+        uninstall = shlex.join([*others[0], "uninstall", "--project", str(setup.project)])
+        return Check(
+            "interpreter",
+            False,
+            f"the hooks run another selfdistill installation ({shlex.join(others[0])}): this one "
+            f"({sys.executable}) records nothing here",
+            f"use that one, or uninstall it ('{uninstall}') and install this one",
+        )
     shown = ", ".join(shlex.join(p) for p in sorted(programs))
     return Check("interpreter", True, f"hooks run a working selfdistill: {shown}")
 

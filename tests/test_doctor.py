@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -148,6 +150,28 @@ def test_a_deleted_hook_program_is_reported(installed: Path) -> None:
     check = checks_of(installed)["interpreter"]
 
     assert not check.ok and "missing or not executable" in check.detail
+
+
+def test_hooks_running_another_installation_are_reported(installed: Path) -> None:
+    settings_file = installed / ".claude" / "settings.json"
+    env_dir = installed.parent / "other env"  # a working selfdistill, but not this one
+    (env_dir / "bin").mkdir(parents=True)
+    shutil.copy(Path(sys.prefix) / "pyvenv.cfg", env_dir / "pyvenv.cfg")
+    (env_dir / "lib").symlink_to(Path(sys.prefix) / "lib")  # this environment's packages
+    other = env_dir / "bin" / "python"
+    other.symlink_to(sys.executable)
+    entry = Path(install.__file__).with_name("entry.py")
+    commands = install.hook_commands([str(other), str(entry)])
+    data = settings.with_hooks(json.loads(settings_file.read_text()), commands).settings
+    settings_file.write_text(json.dumps(data))
+
+    check = checks_of(installed)["interpreter"]
+
+    assert not check.ok
+    program = shlex.join([str(other), str(entry)])
+    assert check.detail.startswith(f"the hooks run another selfdistill installation ({program})")
+    assert check.detail.endswith(f"this one ({sys.executable}) records nothing here")
+    assert "uninstall --project" in check.fix
 
 
 def test_invalid_settings_json_is_reported_with_its_place(installed: Path) -> None:
