@@ -185,8 +185,9 @@ def _recent(state: ProjectState, shown: int = 3) -> str:
     """The runs one can roll back, newest last, for a message."""
     ids = _undoable(state)
     if not ids:
-        return "no run has written to this project"
-    return "runs that wrote here and can be rolled back: " + ", ".join(ids[-shown:])
+        return _why_nothing([item for item in runs(state) if item["entries"]])
+    last = f"the last {shown} " if len(ids) > shown else ""
+    return f"{last}runs that wrote here and can be rolled back: " + ", ".join(ids[-shown:])
 
 
 def _why_nothing(wrote: list[dict[str, Any]]) -> str:

@@ -241,6 +241,12 @@ def test_with_every_run_rolled_back_there_is_nothing_left_to_roll_back(
     distill.rollback(state, None)
     with pytest.raises(UserError, match="every run that wrote to this project has been rolled"):
         distill.rollback(state, None)
+    with pytest.raises(UserError, match=r"unknown run id 'run-9'; every run that wrote"):
+        distill.rollback(state, "run-9")
+    for n in range(2, 6):
+        run_publishes(state, f"run-{n}", active(f"{n:010d}"))
+    with pytest.raises(UserError, match=r"the last 3 runs that wrote .*: run-3, run-4, run-5$"):
+        distill.rollback(state, "run-9")
 
 
 @pytest.mark.parametrize(
