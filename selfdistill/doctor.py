@@ -144,6 +144,8 @@ def read_json(path: Path) -> Any:
         raise FatalError(f"cannot read {path}: {error}") from error
     if not text.strip():
         return {}
+    if text.startswith(settings.BOM):
+        raise FatalError(settings.bom_problem(path))
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:

@@ -52,15 +52,23 @@ class Merge:
     created: tuple[str, ...]
 
 
+BOM = "\ufeff"
+
+
+def bom_problem(path: Path) -> str:
+    """JSON has no byte order mark; json.loads would say so in Python's words."""
+    return (
+        f"{path} begins with a byte order mark (BOM), which JSON does not allow; "
+        "save it as UTF-8 without one"
+    )
+
+
 def parse(text: str | None, path: Path) -> Settings:
     """Parsed settings; None or blank text is an empty object. Anything malformed is refused."""
     if text is None or not text.strip():
         return {}
-    if text.startswith("\ufeff"):  # JSON has no byte order mark: json.loads says so in its words
-        raise FatalError(
-            f"{path} begins with a byte order mark (BOM), which JSON does not allow; save it "
-            "as UTF-8 without one and run again, nothing was changed"
-        )
+    if text.startswith(BOM):
+        raise FatalError(f"{bom_problem(path)} and run again; nothing was changed")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as error:

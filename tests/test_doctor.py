@@ -185,6 +185,16 @@ def test_invalid_settings_json_is_reported_with_its_place(installed: Path) -> No
     assert checks["git-hook"].ok  # the other checks still look
 
 
+def test_settings_with_a_byte_order_mark_are_reported_in_plain_words(installed: Path) -> None:
+    settings_file = installed / ".claude" / "settings.json"
+    settings_file.write_bytes(b"\xef\xbb\xbf" + settings_file.read_bytes())
+    check = checks_of(installed)["hooks"]
+    assert not check.ok
+    assert check.detail == f"{settings_file} begins with a byte order mark (BOM), which JSON " + (
+        "does not allow; save it as UTF-8 without one"
+    )
+
+
 def test_some_events_missing_are_named(installed: Path) -> None:
     settings_file = installed / ".claude" / "settings.json"
     data = json.loads(settings_file.read_text())
