@@ -938,9 +938,10 @@ def execute(
     record_awaiting(tally, final, config)
     write_watermarks(state, next_marks(plan, analysis, marks))
     # The block may show other lessons than the active ones though none changed: a target was
-    # turned off in the config (what it shows is taken out), or the block was edited by hand.
+    # turned off or on in the config, or the block was edited by hand. In review mode too: only
+    # lessons the user approved are active, and one retired since must come out.
     due = active_changed or was_owed or not publisher.block_shows(state, final, config.publish)
-    if config.mode != "auto" or not due:
+    if not due:
         owed.unlink(missing_ok=True)
         return
     try:

@@ -388,6 +388,23 @@ def test_turning_claude_md_off_takes_the_block_out_at_the_next_run(
     assert run(project)["published"] == []  # once out, runs leave the file alone
 
 
+def test_in_review_mode_a_run_shows_the_approved_lessons_once_claude_md_is_on_again(
+    project: Path, tmp_path: Path
+) -> None:
+    from selfdistill.commands.lessons import decide
+
+    config_file = project / ".claude" / "selfdistill.json"
+    config_file.parent.mkdir()
+    config_file.write_text('{"mode": "review", "publish": {"claudeMd": false}}')
+    run(project, *sessions(tmp_path, TREE, 2))
+    [stored] = lessons.read_lessons(distill.project_state(project))
+    decide(distill.project_state(project), stored.id, "active")
+    assert not (project / "CLAUDE.md").exists()  # approved while CLAUDE.md was off
+    config_file.write_text('{"mode": "review"}')
+    assert run(project)["published"] == [str(project / "CLAUDE.md")]
+    assert stored.id in (project / "CLAUDE.md").read_text()
+
+
 def test_review_mode_waits_for_approval(project: Path, tmp_path: Path) -> None:
     (project / ".claude").mkdir()
     (project / ".claude" / "selfdistill.json").write_text('{"mode": "review"}')
