@@ -442,6 +442,19 @@ def deleted(root: Path) -> None:
     shutil.rmtree(root / "venv")
 
 
+def taken_over(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project whose first installation's environment was deleted and whose hooks a second
+    installation took over; acting as the second."""
+    project = tmp_path / "project"
+    project.mkdir()
+    use_installation(monkeypatch, tmp_path / "first")
+    install.install(project)
+    deleted(tmp_path / "first")
+    use_installation(monkeypatch, tmp_path / "second")
+    install.install(project)
+    return project
+
+
 def test_install_leaves_the_hooks_of_another_live_installation_alone(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -504,13 +517,7 @@ def test_uninstall_after_a_user_edit_puts_the_other_installations_hooks_back(
 def test_uninstalling_an_installation_whose_hooks_were_replaced_leaves_the_new_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    use_installation(monkeypatch, tmp_path / "first")
-    install.install(project)
-    deleted(tmp_path / "first")
-    use_installation(monkeypatch, tmp_path / "second")
-    install.install(project)
+    project = taken_over(tmp_path, monkeypatch)
     path = project / ".claude" / "settings.json"
     second = path.read_bytes()
 
@@ -660,13 +667,7 @@ def test_published_lessons_are_our_block_and_the_skills_we_still_own(tmp_path: P
 def test_installations_taking_turns_each_put_back_the_hooks_they_took_over(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    project = tmp_path / "project"
-    project.mkdir()
-    use_installation(monkeypatch, tmp_path / "first")
-    install.install(project)
-    deleted(tmp_path / "first")
-    use_installation(monkeypatch, tmp_path / "second")
-    install.install(project)
+    project = taken_over(tmp_path, monkeypatch)
     second = hook_commands(project)
     deleted(tmp_path / "second")
     use_installation(monkeypatch, tmp_path / "first")  # set up again
