@@ -146,8 +146,7 @@ def _pick(state: ProjectState, run_id: str | None) -> tuple[Path, dict[str, Any]
     if run_id is None:
         pending = _undoable(state)
         if not pending:
-            wrote = [item for item in runs(state) if item["entries"]]
-            raise UserError(f"nothing to roll back: {_why_nothing(wrote)}")
+            raise UserError(f"nothing to roll back: {_why_nothing(state)}")
         run_id = pending[-1]
     if run_id.startswith(DECISION_PREFIX):
         raise UserError(
@@ -185,12 +184,14 @@ def _recent(state: ProjectState, shown: int = 3) -> str:
     """The runs one can roll back, newest last, for a message."""
     ids = _undoable(state)
     if not ids:
-        return _why_nothing([item for item in runs(state) if item["entries"]])
+        return _why_nothing(state)
     last = f"the last {shown} " if len(ids) > shown else ""
     return f"{last}runs that wrote here and can be rolled back: " + ", ".join(ids[-shown:])
 
 
-def _why_nothing(wrote: list[dict[str, Any]]) -> str:
+def _why_nothing(state: ProjectState) -> str:
+    """Why no run can be rolled back, for a message."""
+    wrote = [item for item in runs(state) if item["entries"]]
     if any(str(item["run"]).startswith(DECISION_PREFIX) for item in wrote):
         return (
             "what is left came from your decisions (`selfdistill lessons approve` or `reject`), "
