@@ -388,6 +388,17 @@ def test_turning_claude_md_off_takes_the_block_out_at_the_next_run(
     assert run(project)["published"] == []  # once out, runs leave the file alone
 
 
+def test_a_run_that_deletes_the_claude_md_it_created_says_removed(
+    project: Path, tmp_path: Path
+) -> None:
+    assert run(project, *sessions(tmp_path, TREE, 2))["published"]  # CLAUDE.md created
+    (project / ".claude").mkdir()
+    (project / ".claude" / "selfdistill.json").write_text('{"publish": {"claudeMd": false}}')
+    manifest = run(project)
+    assert not (project / "CLAUDE.md").exists()
+    assert f"  removed {project / 'CLAUDE.md'}" in summary(manifest).splitlines()
+
+
 def test_in_review_mode_a_run_shows_the_approved_lessons_once_claude_md_is_on_again(
     project: Path, tmp_path: Path
 ) -> None:

@@ -92,7 +92,8 @@ def summary(manifest: dict[str, Any]) -> str:
             f"{lesson['trigger']}: {lesson['action']}"
         )
     for path in manifest["published"]:
-        lines.append(f"  wrote {path}")
+        # a CLAUDE.md selfdistill created goes when no lesson is left in it
+        lines.append(f"  {'wrote' if Path(path).exists() else 'removed'} {path}")
     for error in manifest["errors"]:
         if not error.startswith(PUBLISH_ERROR):  # that one goes to stderr, as the failure
             lines.append(f"  error: {error}")
