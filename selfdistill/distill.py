@@ -29,7 +29,7 @@ from selfdistill import efficacy, guard, heuristics, journal, lessons, spawn, st
 from selfdistill import publish as publisher
 from selfdistill.atomic import write_atomic
 from selfdistill.config import Config, PublishConfig, load_config
-from selfdistill.errors import PUBLISH_ERROR, FatalError, StateError, UserError
+from selfdistill.errors import NO_KEY_ERROR, PUBLISH_ERROR, FatalError, StateError, UserError
 from selfdistill.logs import log_error
 from selfdistill.model import Evidence, Lesson, SessionReport
 from selfdistill.paths import ProjectState, find_project_root, state_home
@@ -533,7 +533,7 @@ def llm_proposal(
     """The model's lessons, or a failed Proposal (errors set, no candidates) to fall back from."""
     if model and not os.environ.get("ANTHROPIC_API_KEY"):
         # Asked for by name, so say why it was not used (`doctor` covers a consent in config).
-        return Proposal((), "heuristic", (f"model {model} not used: ANTHROPIC_API_KEY is not set",))
+        return Proposal((), "heuristic", (f"model {model} not used: {NO_KEY_ERROR}",))
     if not wants_model(config, model):
         return None
     key = os.environ["ANTHROPIC_API_KEY"]

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from selfdistill import settings
-from selfdistill.errors import FatalError
+from selfdistill.errors import NO_KEY_ERROR, FatalError
 from selfdistill.logs import project_tag
 from selfdistill.paths import ProjectState, find_project_root, log_file, state_home
 from selfdistill.runs import load_runs
@@ -525,6 +525,8 @@ def check_runs(setup: Setup) -> Check:
     if last.get("errors"):
         first = str(last["errors"][0])[:200]
         fix = f"see {path} and {log_file()}; then 'selfdistill run' again"
+        if NO_KEY_ERROR in first:  # the run was asked for a model: running again will not help
+            fix = "export ANTHROPIC_API_KEY before 'selfdistill run --model', or run without it"
         return Check("runs", False, f"{summary}; last error: {first}", fix)
     return Check("runs", True, summary + logged)
 

@@ -16,3 +16,5 @@ class StateError(FatalError):
 # How a run manifest's `errors` say the write-back failed (the run's lessons are stored, but the
 # agent will not see them): `selfdistill run` then exits 1.
 PUBLISH_ERROR = "publish: "
+# How a run says the model it was asked for was not used: doctor then knows the fix.
+NO_KEY_ERROR = "ANTHROPIC_API_KEY is not set"

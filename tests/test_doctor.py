@@ -551,3 +551,14 @@ def test_without_the_mcp_sdk_it_names_the_pip_of_selfdistill_s_environment(
     check = doctor.check_mcp()
     assert check.ok  # optional: not a problem
     assert f"{sys.executable} -m pip install 'mcp>=2'" in check.detail
+
+
+def test_a_run_asked_for_a_model_without_a_key_is_told_to_set_it(installed: Path) -> None:
+    state = ProjectState.for_project(installed)
+    not_used = ["model claude-x not used: ANTHROPIC_API_KEY is not set"]
+    write_run(state, "20260101T000000Z-000000", "2026-01-01T00:00:00Z", not_used)
+    check = checks_of(installed)["runs"]
+    assert not check.ok
+    assert check.fix == (
+        "export ANTHROPIC_API_KEY before 'selfdistill run --model', or run without it"
+    )
